@@ -1,0 +1,190 @@
+import Foundation
+
+/// What the controller saw of the target: its `/scale` and its pods.
+public struct ObservedScale: Codable, Sendable, Equatable {
+    /// `spec.replicas` of the target's `/scale`: the count the last decision (or a person) asked for.
+    public var desiredReplicas: Int
+    /// `status.replicas` of the target's `/scale`: pods that exist.
+    public var currentReplicas: Int
+    public var readyReplicas: Int
+    /// The target's pods that are not terminating. Not-ready ones are capacity in flight; ready ones teach the
+    /// decision how long a cold start takes.
+    public var pods: [ObservedPod]
+
+    public init(desiredReplicas: Int, currentReplicas: Int? = nil, readyReplicas: Int, pods: [ObservedPod] = []) {
+        self.desiredReplicas = desiredReplicas
+        self.currentReplicas = currentReplicas ?? desiredReplicas
+        self.readyReplicas = readyReplicas
+        self.pods = pods
+    }
+
+    private enum CodingKeys: String, CodingKey { case desiredReplicas, currentReplicas, readyReplicas, pods }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        desiredReplicas = try container.decode(Int.self, forKey: .desiredReplicas)
+        currentReplicas = try container.decodeIfPresent(Int.self, forKey: .currentReplicas) ?? desiredReplicas
+        readyReplicas = try container.decode(Int.self, forKey: .readyReplicas)
+        pods = try container.decodeIfPresent([ObservedPod].self, forKey: .pods) ?? []
+    }
+}
+
+public struct ObservedPod: Codable, Sendable, Equatable {
+    public var name: String
+    public var createdAt: Date
+    public var ready: Bool
+    /// When the pod's Ready condition last became True.
+    public var readySince: Date?
+
+    public init(name: String, createdAt: Date, ready: Bool, readySince: Date? = nil) {
+        self.name = name
+        self.createdAt = createdAt
+        self.ready = ready
+        self.readySince = readySince
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, createdAt, ready, readySince }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        createdAt = try container.decodeTime(forKey: .createdAt)
+        ready = try container.decodeIfPresent(Bool.self, forKey: .ready) ?? false
+        readySince = try container.decodeTimeIfPresent(forKey: .readySince)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encodeTime(createdAt, forKey: .createdAt)
+        try container.encode(ready, forKey: .ready)
+        try container.encodeTimeIfPresent(readySince, forKey: .readySince)
+    }
+}
+
+/// One signal's reading: a number, or missing with the reason. "No data" is never a number.
+public enum SignalSample: Sendable, Equatable {
+    case value(Double)
+    case missing(String)
+}
+
+extension SignalSample: Codable {
+    private enum CodingKeys: String, CodingKey { case value, missing }
+
+    /// `{"value": 21}` or `{"missing": "connection refused"}`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let value = try container.decodeIfPresent(Double.self, forKey: .value) {
+            self = .value(value)
+        } else if let reason = try container.decodeIfPresent(String.self, forKey: .missing) {
+            self = .missing(reason)
+        } else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "a sample needs \"value\" or \"missing\""))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .value(let value): try container.encode(value, forKey: .value)
+        case .missing(let reason): try container.encode(reason, forKey: .missing)
+        }
+    }
+}
+
+/// The decision's memory between rounds. Small and bounded: recommendations older than the longest stabilization
+/// window, and ones that can no longer be a window's minimum or maximum, are dropped; scale events older than the
+/// longest rate-policy period are dropped.
+public struct DecisionHistory: Codable, Sendable, Equatable {
+    public struct Recommendation: Codable, Sendable, Equatable {
+        public var time: Date
+        public var replicas: Int
+
+        public init(time: Date, replicas: Int) {
+            self.time = time
+            self.replicas = replicas
+        }
+
+        private enum CodingKeys: String, CodingKey { case time, replicas }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            time = try container.decodeTime(forKey: .time)
+            replicas = try container.decode(Int.self, forKey: .replicas)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeTime(time, forKey: .time)
+            try container.encode(replicas, forKey: .replicas)
+        }
+    }
+
+    public struct ScaleEvent: Codable, Sendable, Equatable {
+        public var time: Date
+        /// Replicas added (positive) or removed (negative).
+        public var change: Int
+
+        public init(time: Date, change: Int) {
+            self.time = time
+            self.change = change
+        }
+
+        private enum CodingKeys: String, CodingKey { case time, change }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            time = try container.decodeTime(forKey: .time)
+            change = try container.decode(Int.self, forKey: .change)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeTime(time, forKey: .time)
+            try container.encode(change, forKey: .change)
+        }
+    }
+
+    public var recommendations: [Recommendation]
+    public var scaleEvents: [ScaleEvent]
+    /// Rounds in a row in which no signal could be read.
+    public var consecutiveFailures: Int
+    /// Since when every signal has been at or below its activation value.
+    public var idleSince: Date?
+    /// Median seconds from creation to Ready of recently observed pods.
+    public var learnedStartupSeconds: Double?
+
+    public init(
+        recommendations: [Recommendation] = [], scaleEvents: [ScaleEvent] = [], consecutiveFailures: Int = 0,
+        idleSince: Date? = nil, learnedStartupSeconds: Double? = nil
+    ) {
+        self.recommendations = recommendations
+        self.scaleEvents = scaleEvents
+        self.consecutiveFailures = consecutiveFailures
+        self.idleSince = idleSince
+        self.learnedStartupSeconds = learnedStartupSeconds
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case recommendations, scaleEvents, consecutiveFailures, idleSince, learnedStartupSeconds
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        recommendations = try container.decodeIfPresent([Recommendation].self, forKey: .recommendations) ?? []
+        scaleEvents = try container.decodeIfPresent([ScaleEvent].self, forKey: .scaleEvents) ?? []
+        consecutiveFailures = try container.decodeIfPresent(Int.self, forKey: .consecutiveFailures) ?? 0
+        idleSince = try container.decodeTimeIfPresent(forKey: .idleSince)
+        learnedStartupSeconds = try container.decodeIfPresent(Double.self, forKey: .learnedStartupSeconds)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(recommendations, forKey: .recommendations)
+        try container.encode(scaleEvents, forKey: .scaleEvents)
+        try container.encode(consecutiveFailures, forKey: .consecutiveFailures)
+        try container.encodeTimeIfPresent(idleSince, forKey: .idleSince)
+        try container.encodeIfPresent(learnedStartupSeconds, forKey: .learnedStartupSeconds)
+    }
+}

@@ -1,0 +1,314 @@
+import Foundation
+
+/// An `InferenceAutoscalePolicy` (`autoscaling.inference.dev/v1alpha1`) as the Kubernetes API serves it.
+///
+/// The spec types mirror the JSON exactly: every member is optional and enumerations and durations are strings, so
+/// that any document decodes and `PolicyValidator` can report every problem at once with its field path. Unknown
+/// members are ignored. `PolicyValidator.resolve(_:)` turns a spec into a `ResolvedPolicy` with every default
+/// applied, which is what the decision works on.
+public struct InferenceAutoscalePolicy: Codable, Sendable, Equatable {
+    public static let apiVersion = "autoscaling.inference.dev/v1alpha1"
+    public static let kind = "InferenceAutoscalePolicy"
+
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var spec: PolicySpec?
+    public var status: PolicyStatus?
+
+    public init(metadata: ObjectMeta, spec: PolicySpec?, status: PolicyStatus? = nil) {
+        self.apiVersion = Self.apiVersion
+        self.kind = Self.kind
+        self.metadata = metadata
+        self.spec = spec
+        self.status = status
+    }
+
+    private enum CodingKeys: String, CodingKey { case apiVersion, kind, metadata, spec, status }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        apiVersion = try container.decodeIfPresent(String.self, forKey: .apiVersion)
+        kind = try container.decodeIfPresent(String.self, forKey: .kind)
+        metadata = try container.decodeIfPresent(ObjectMeta.self, forKey: .metadata) ?? ObjectMeta()
+        spec = try container.decodeIfPresent(PolicySpec.self, forKey: .spec)
+        status = try container.decodeIfPresent(PolicyStatus.self, forKey: .status)
+    }
+}
+
+/// `spec` of an `InferenceAutoscalePolicy`.
+public struct PolicySpec: Codable, Sendable, Equatable {
+    /// The workload to scale: anything with a `/scale` subresource.
+    public var targetRef: TargetReference?
+    public var minReplicas: Int?
+    public var maxReplicas: Int?
+    /// How often signals are read and a decision made (duration, default `15s`).
+    public var pollingInterval: String?
+    /// `vllm` | `tgi` | `sglang` | `nim` | `custom` (default `vllm`).
+    public var engine: String?
+    public var prometheus: PrometheusSpec?
+    public var signals: [SignalSpec]?
+    public var schedules: [ScheduleSpec]?
+    public var behavior: BehaviorSpec?
+    public var scaleToZero: ScaleToZeroSpec?
+    public var startup: StartupSpec?
+    public var fallback: FallbackSpec?
+    public var disruptionBudget: DisruptionBudgetSpec?
+    public var paused: Bool?
+
+    public init(
+        targetRef: TargetReference? = nil, minReplicas: Int? = nil, maxReplicas: Int? = nil,
+        pollingInterval: String? = nil, engine: String? = nil, prometheus: PrometheusSpec? = nil,
+        signals: [SignalSpec]? = nil, schedules: [ScheduleSpec]? = nil, behavior: BehaviorSpec? = nil,
+        scaleToZero: ScaleToZeroSpec? = nil, startup: StartupSpec? = nil, fallback: FallbackSpec? = nil,
+        disruptionBudget: DisruptionBudgetSpec? = nil, paused: Bool? = nil
+    ) {
+        self.targetRef = targetRef
+        self.minReplicas = minReplicas
+        self.maxReplicas = maxReplicas
+        self.pollingInterval = pollingInterval
+        self.engine = engine
+        self.prometheus = prometheus
+        self.signals = signals
+        self.schedules = schedules
+        self.behavior = behavior
+        self.scaleToZero = scaleToZero
+        self.startup = startup
+        self.fallback = fallback
+        self.disruptionBudget = disruptionBudget
+        self.paused = paused
+    }
+}
+
+public struct TargetReference: Codable, Sendable, Equatable, Hashable {
+    public var apiVersion: String?
+    public var kind: String?
+    public var name: String?
+
+    public init(apiVersion: String? = nil, kind: String? = nil, name: String? = nil) {
+        self.apiVersion = apiVersion
+        self.kind = kind
+        self.name = name
+    }
+}
+
+/// Where the signals are read: Prometheus or anything serving its query API (Thanos, Mimir, VictoriaMetrics).
+public struct PrometheusSpec: Codable, Sendable, Equatable {
+    public var address: String?
+    public var timeout: String?
+    public var bearerTokenSecretRef: SecretKeySelector?
+    public var basicAuth: BasicAuthSpec?
+    public var tls: PrometheusTLSSpec?
+    /// Extra request headers, e.g. `X-Scope-OrgID` for a Mimir or Cortex tenant.
+    public var headers: [String: String]?
+
+    public init(
+        address: String? = nil, timeout: String? = nil, bearerTokenSecretRef: SecretKeySelector? = nil,
+        basicAuth: BasicAuthSpec? = nil, tls: PrometheusTLSSpec? = nil, headers: [String: String]? = nil
+    ) {
+        self.address = address
+        self.timeout = timeout
+        self.bearerTokenSecretRef = bearerTokenSecretRef
+        self.basicAuth = basicAuth
+        self.tls = tls
+        self.headers = headers
+    }
+}
+
+public struct SecretKeySelector: Codable, Sendable, Equatable {
+    public var name: String?
+    public var key: String?
+
+    public init(name: String? = nil, key: String? = nil) {
+        self.name = name
+        self.key = key
+    }
+}
+
+public struct BasicAuthSpec: Codable, Sendable, Equatable {
+    public var usernameSecretRef: SecretKeySelector?
+    public var passwordSecretRef: SecretKeySelector?
+}
+
+public struct PrometheusTLSSpec: Codable, Sendable, Equatable {
+    public var caSecretRef: SecretKeySelector?
+    public var certSecretRef: SecretKeySelector?
+    public var keySecretRef: SecretKeySelector?
+    public var insecureSkipVerify: Bool?
+}
+
+/// One signal the replica count follows.
+public struct SignalSpec: Codable, Sendable, Equatable {
+    /// `QueueDepth` | `RunningRequests` | `TimeToFirstToken` | `KVCacheUtilization` | `GPUUtilization` |
+    /// `TokenThroughput` | `Custom`.
+    public var type: String?
+    /// A number, or for `TimeToFirstToken` a duration such as `500ms`.
+    public var target: NumberOrString?
+    /// `AverageValue` (per ready replica, the default) or `Value` (the whole fleet).
+    public var targetType: String?
+    /// At or below this on every signal the workload is idle (default 0).
+    public var activation: Double?
+    /// The latency quantile for `TimeToFirstToken` (default 0.95).
+    public var quantile: Double?
+    /// PromQL for `Custom`.
+    public var query: String?
+    /// The `rate()` window for `TimeToFirstToken` and `TokenThroughput` (default `1m`).
+    public var window: String?
+
+    public init(
+        type: String? = nil, target: NumberOrString? = nil, targetType: String? = nil, activation: Double? = nil,
+        quantile: Double? = nil, query: String? = nil, window: String? = nil
+    ) {
+        self.type = type
+        self.target = target
+        self.targetType = targetType
+        self.activation = activation
+        self.quantile = quantile
+        self.query = query
+        self.window = window
+    }
+}
+
+/// A floor on the replica count during a recurring time window.
+public struct ScheduleSpec: Codable, Sendable, Equatable {
+    public var name: String?
+    /// IANA time zone (default `UTC`).
+    public var timezone: String?
+    /// 5-field cron expression: when the window opens.
+    public var start: String?
+    /// 5-field cron expression: when the window closes.
+    public var end: String?
+    public var minReplicas: Int?
+
+    public init(
+        name: String? = nil, timezone: String? = nil, start: String? = nil, end: String? = nil,
+        minReplicas: Int? = nil
+    ) {
+        self.name = name
+        self.timezone = timezone
+        self.start = start
+        self.end = end
+        self.minReplicas = minReplicas
+    }
+}
+
+/// The HPA v2 `behavior` block, with durations instead of seconds.
+public struct BehaviorSpec: Codable, Sendable, Equatable {
+    public var tolerance: Double?
+    public var scaleUp: ScalingRulesSpec?
+    public var scaleDown: ScalingRulesSpec?
+
+    public init(tolerance: Double? = nil, scaleUp: ScalingRulesSpec? = nil, scaleDown: ScalingRulesSpec? = nil) {
+        self.tolerance = tolerance
+        self.scaleUp = scaleUp
+        self.scaleDown = scaleDown
+    }
+}
+
+public struct ScalingRulesSpec: Codable, Sendable, Equatable {
+    public var stabilizationWindow: String?
+    public var policies: [ScalingPolicySpec]?
+    /// `Max` | `Min` | `Disabled` (default `Max`).
+    public var selectPolicy: String?
+
+    public init(stabilizationWindow: String? = nil, policies: [ScalingPolicySpec]? = nil, selectPolicy: String? = nil)
+    {
+        self.stabilizationWindow = stabilizationWindow
+        self.policies = policies
+        self.selectPolicy = selectPolicy
+    }
+}
+
+public struct ScalingPolicySpec: Codable, Sendable, Equatable {
+    /// `Pods` | `Percent`.
+    public var type: String?
+    public var value: Int?
+    public var period: String?
+
+    public init(type: String? = nil, value: Int? = nil, period: String? = nil) {
+        self.type = type
+        self.value = value
+        self.period = period
+    }
+}
+
+public struct ScaleToZeroSpec: Codable, Sendable, Equatable {
+    /// How long every signal must stay at or below its activation value before going to zero (default `10m`).
+    public var idleFor: String?
+
+    public init(idleFor: String? = nil) { self.idleFor = idleFor }
+}
+
+public struct StartupSpec: Codable, Sendable, Equatable {
+    /// Seconds from pod creation to Ready; learned from observed pods when absent.
+    public var expectedDuration: String?
+
+    public init(expectedDuration: String? = nil) { self.expectedDuration = expectedDuration }
+}
+
+public struct FallbackSpec: Codable, Sendable, Equatable {
+    public var replicas: Int?
+    /// Consecutive rounds with no readable signal before the fallback applies (default 3).
+    public var afterFailures: Int?
+
+    public init(replicas: Int? = nil, afterFailures: Int? = nil) {
+        self.replicas = replicas
+        self.afterFailures = afterFailures
+    }
+}
+
+public struct DisruptionBudgetSpec: Codable, Sendable, Equatable {
+    public var maxUnavailable: IntOrString?
+    public var minAvailable: IntOrString?
+
+    public init(maxUnavailable: IntOrString? = nil, minAvailable: IntOrString? = nil) {
+        self.maxUnavailable = maxUnavailable
+        self.minAvailable = minAvailable
+    }
+}
+
+/// A JSON number or string (signal targets: `0.85`, `500ms`).
+public enum NumberOrString: Codable, Sendable, Equatable {
+    case number(Double)
+    case string(String)
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else {
+            self = .string(try container.decode(String.self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        }
+    }
+}
+
+/// Kubernetes `IntOrString` (`1`, `"25%"`).
+public enum IntOrString: Codable, Sendable, Equatable, Hashable {
+    case int(Int)
+    case string(String)
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(Int.self) {
+            self = .int(value)
+        } else {
+            self = .string(try container.decode(String.self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .int(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        }
+    }
+}

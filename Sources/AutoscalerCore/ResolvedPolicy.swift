@@ -1,0 +1,250 @@
+import Foundation
+
+/// The serving engine whose metric names the presets use.
+public enum Engine: String, Sendable, Codable, CaseIterable {
+    case vllm, tgi, sglang, nim, custom
+}
+
+public enum SignalType: String, Sendable, Codable, CaseIterable {
+    /// Waiting requests.
+    case queueDepth = "QueueDepth"
+    /// Requests in the running batch (how busy a replica is, even with nobody waiting).
+    case runningRequests = "RunningRequests"
+    /// A latency SLO signal: only ever asks for more replicas.
+    case timeToFirstToken = "TimeToFirstToken"
+    /// KV-cache use, 0–1.
+    case kvCacheUtilization = "KVCacheUtilization"
+    /// DCGM GPU utilization, 0–100.
+    case gpuUtilization = "GPUUtilization"
+    /// Generated tokens per second.
+    case tokenThroughput = "TokenThroughput"
+    case custom = "Custom"
+
+    /// Latency measures quality, not load: it scales up when over target and never votes for fewer replicas.
+    public var isLatency: Bool { self == .timeToFirstToken }
+
+    /// Signals that grow with a backlog while new pods load, and so would order the same capacity twice.
+    public var growsDuringColdStart: Bool { self == .queueDepth || self == .timeToFirstToken }
+}
+
+public enum TargetType: String, Sendable, Codable, CaseIterable {
+    /// The value is an average per ready replica: `ceil(ready × value / target)`.
+    case averageValue = "AverageValue"
+    /// The value is a fleet total: `ceil(value / target)`.
+    case value = "Value"
+}
+
+public enum SelectPolicy: String, Sendable, Codable, CaseIterable {
+    case max = "Max", min = "Min", disabled = "Disabled"
+}
+
+public enum ScalingPolicyType: String, Sendable, Codable, CaseIterable {
+    case pods = "Pods", percent = "Percent"
+}
+
+/// A policy with every default applied and every field checked: what the decision works on.
+public struct ResolvedPolicy: Sendable, Equatable {
+    public struct Signal: Sendable, Equatable {
+        public var type: SignalType
+        /// Seconds for `TimeToFirstToken`; the metric's own unit otherwise.
+        public var target: Double
+        public var targetType: TargetType
+        public var activation: Double
+        public var quantile: Double?
+        public var query: String?
+        /// `rate()` window in seconds for rate- and histogram-based signals.
+        public var window: Double?
+        /// How status and `limitedBy` name it: the type, with its index when several Custom signals exist.
+        public var name: String
+
+        public init(
+            type: SignalType, target: Double, targetType: TargetType = .averageValue, activation: Double = 0,
+            quantile: Double? = nil, query: String? = nil, window: Double? = nil, name: String? = nil
+        ) {
+            self.type = type
+            self.target = target
+            self.targetType = targetType
+            self.activation = activation
+            self.quantile = quantile
+            self.query = query
+            self.window = window
+            self.name = name ?? type.rawValue
+        }
+    }
+
+    public struct Schedule: Sendable, Equatable {
+        public var name: String
+        public var timeZone: TimeZone
+        public var start: CronSchedule
+        public var end: CronSchedule
+        public var minReplicas: Int
+
+        public init(name: String, timeZone: TimeZone, start: CronSchedule, end: CronSchedule, minReplicas: Int) {
+            self.name = name
+            self.timeZone = timeZone
+            self.start = start
+            self.end = end
+            self.minReplicas = minReplicas
+        }
+    }
+
+    public struct ScalingPolicy: Sendable, Equatable {
+        public var type: ScalingPolicyType
+        public var value: Int
+        /// Seconds.
+        public var period: Double
+
+        public init(type: ScalingPolicyType, value: Int, period: Double) {
+            self.type = type
+            self.value = value
+            self.period = period
+        }
+    }
+
+    public struct ScalingRules: Sendable, Equatable {
+        /// Seconds.
+        public var stabilizationWindow: Double
+        public var policies: [ScalingPolicy]
+        public var selectPolicy: SelectPolicy
+
+        public init(stabilizationWindow: Double, policies: [ScalingPolicy], selectPolicy: SelectPolicy = .max) {
+            self.stabilizationWindow = stabilizationWindow
+            self.policies = policies
+            self.selectPolicy = selectPolicy
+        }
+    }
+
+    public struct Behavior: Sendable, Equatable {
+        public var tolerance: Double
+        public var scaleUp: ScalingRules
+        public var scaleDown: ScalingRules
+
+        public init(tolerance: Double, scaleUp: ScalingRules, scaleDown: ScalingRules) {
+            self.tolerance = tolerance
+            self.scaleUp = scaleUp
+            self.scaleDown = scaleDown
+        }
+    }
+
+    public struct Prometheus: Sendable, Equatable {
+        public var address: String?
+        public var timeout: Double
+        public var spec: PrometheusSpec
+
+        public init(address: String?, timeout: Double, spec: PrometheusSpec = PrometheusSpec()) {
+            self.address = address
+            self.timeout = timeout
+            self.spec = spec
+        }
+    }
+
+    public struct Fallback: Sendable, Equatable {
+        public var replicas: Int
+        public var afterFailures: Int
+
+        public init(replicas: Int, afterFailures: Int) {
+            self.replicas = replicas
+            self.afterFailures = afterFailures
+        }
+    }
+
+    public enum DisruptionBudget: Sendable, Equatable {
+        case maxUnavailable(IntOrString)
+        case minAvailable(IntOrString)
+    }
+
+    public struct Target: Sendable, Equatable, Hashable {
+        public var apiVersion: String
+        public var kind: String
+        public var name: String
+
+        public init(apiVersion: String, kind: String, name: String) {
+            self.apiVersion = apiVersion
+            self.kind = kind
+            self.name = name
+        }
+    }
+
+    public var namespace: String
+    public var name: String
+    public var target: Target
+    public var minReplicas: Int
+    public var maxReplicas: Int
+    /// Seconds.
+    public var pollingInterval: Double
+    public var engine: Engine
+    public var prometheus: Prometheus
+    public var signals: [Signal]
+    public var schedules: [Schedule]
+    public var behavior: Behavior
+    /// Seconds every signal must stay at or below activation before going to zero; nil when `minReplicas > 0`.
+    public var scaleToZeroIdleFor: Double?
+    /// Seconds from creation to Ready when the user gave it; otherwise learned (see `DecisionHistory`).
+    public var expectedStartup: Double?
+    public var fallback: Fallback?
+    public var disruptionBudget: DisruptionBudget?
+    public var paused: Bool
+
+    public init(
+        namespace: String = "default", name: String = "policy",
+        target: Target = Target(apiVersion: "apps/v1", kind: "Deployment", name: "model"), minReplicas: Int = 1,
+        maxReplicas: Int, pollingInterval: Double = PolicyDefaults.pollingInterval, engine: Engine = .vllm,
+        prometheus: Prometheus = Prometheus(address: nil, timeout: PolicyDefaults.prometheusTimeout),
+        signals: [Signal] = PolicyDefaults.signals, schedules: [Schedule] = [],
+        behavior: Behavior = PolicyDefaults.behavior, scaleToZeroIdleFor: Double? = nil,
+        expectedStartup: Double? = nil, fallback: Fallback? = nil, disruptionBudget: DisruptionBudget? = nil,
+        paused: Bool = false
+    ) {
+        self.namespace = namespace
+        self.name = name
+        self.target = target
+        self.minReplicas = minReplicas
+        self.maxReplicas = maxReplicas
+        self.pollingInterval = pollingInterval
+        self.engine = engine
+        self.prometheus = prometheus
+        self.signals = signals
+        self.schedules = schedules
+        self.behavior = behavior
+        self.scaleToZeroIdleFor = scaleToZeroIdleFor
+        self.expectedStartup = expectedStartup
+        self.fallback = fallback
+        self.disruptionBudget = disruptionBudget
+        self.paused = paused
+    }
+}
+
+/// Every default, in one place. The CRD schema carries the same values.
+public enum PolicyDefaults {
+    public static let minReplicas = 1
+    public static let pollingInterval = 15.0
+    public static let engine = Engine.vllm
+    public static let prometheusTimeout = 5.0
+    public static let tolerance = 0.1
+    public static let scaleUp = ResolvedPolicy.ScalingRules(
+        stabilizationWindow: 0,
+        policies: [.init(type: .pods, value: 4, period: 15), .init(type: .percent, value: 100, period: 15)],
+        selectPolicy: .max)
+    public static let scaleDown = ResolvedPolicy.ScalingRules(
+        stabilizationWindow: 300, policies: [.init(type: .pods, value: 1, period: 120)], selectPolicy: .max)
+    public static let behavior = ResolvedPolicy.Behavior(tolerance: tolerance, scaleUp: scaleUp, scaleDown: scaleDown)
+    /// With no signals given: waiting requests, 5 per ready replica.
+    public static let signals = [ResolvedPolicy.Signal(type: .queueDepth, target: 5)]
+    public static let scaleToZeroIdleFor = 600.0
+    public static let fallbackAfterFailures = 3
+    public static let scheduleTimeZone = "UTC"
+    public static let quantile = 0.95
+    public static let rateWindow = 60.0
+    /// Cold start assumed before any pod has been seen becoming Ready.
+    public static let unlearnedStartup = 120.0
+
+    /// Targets for signal types that have a natural one; the others need the user's number.
+    public static func target(for type: SignalType) -> Double? {
+        switch type {
+        case .queueDepth: 5
+        case .kvCacheUtilization: 0.85
+        case .gpuUtilization: 80
+        case .runningRequests, .timeToFirstToken, .tokenThroughput, .custom: nil
+        }
+    }
+}

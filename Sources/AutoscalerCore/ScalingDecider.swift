@@ -1,0 +1,422 @@
+import Foundation
+
+/// The replica decision: a pure function of the policy, what was observed, the signal samples, the previous
+/// history and `now`. No clock reads, no I/O; every rule is testable with tables of numbers.
+public enum ScalingDecider {
+    /// While pods are loading, a backlog signal may order more pods only if it asks for at least this multiple of
+    /// the capacity already in flight: the backlog that piles up during a cold start is what the starting pods are
+    /// for, but a demand this far beyond them is new load.
+    public static let coldStartSurgeFactor = 2.0
+    /// A not-ready pod older than this multiple of the expected cold start is stuck, not in flight.
+    public static let stuckAfterStartupMultiple = 2.0
+    /// Pod startups longer than this are not cold starts (a readiness flap long after creation) and are not learned.
+    static let longestLearnedStartup = 6.0 * 3600
+
+    /// Decides the replica count for one round.
+    ///
+    /// 1. Each signal recommends a count (HPA's formula, tolerance band; latency only ever scales up, one policy
+    ///    step at most). Missing, NaN, infinite and negative samples are reasons, not numbers.
+    /// 2. The largest recommendation wins. With any signal missing the count may not go down; with none readable for
+    ///    `fallback.afterFailures` rounds the fallback count applies (never below the current count).
+    /// 3. Pods still loading are capacity in flight: backlog signals do not order them twice, and they block
+    ///    scale-down.
+    /// 4. Activation and idleness: at zero, only a signal above its activation brings the workload back (to at least
+    ///    one replica, at once); idle for `scaleToZero.idleFor`, it goes to zero.
+    /// 5. Stabilization: scale-up takes the lowest recommendation of its window, scale-down the highest of its.
+    /// 6. Rate policies, counted from the replica count at the start of each period.
+    /// 7. Bounds: `minReplicas` and open schedule windows raise the count, `maxReplicas` lowers it, at once.
+    public static func decide(
+        policy: ResolvedPolicy, observed: ObservedScale, samples: [SignalSample], history previous: DecisionHistory,
+        now: Date
+    ) -> ScalingDecision {
+        let current = max(0, observed.desiredReplicas)
+        let ready = max(0, observed.readyReplicas)
+        var history = previous
+        let rules = policy.behavior
+
+        history.learnedStartupSeconds = learnedStartup(from: observed.pods) ?? previous.learnedStartupSeconds
+        let flight = capacityInFlight(policy: policy, observed: observed, history: history, now: now)
+
+        // 1. Per-signal recommendations.
+        let upStep = RateLimits.scaleUpLimit(
+            current: current, events: history.scaleEvents, rules: rules.scaleUp, now: now)
+        var readings: [Reading] = []
+        for (index, signal) in policy.signals.enumerated() {
+            let sample = index < samples.count ? samples[index] : .missing("no sample")
+            readings.append(
+                read(signal, sample: sample, ready: ready, current: current, tolerance: rules.tolerance,
+                    upStep: upStep, flight: flight))
+        }
+        let readable = readings.filter { $0.value != nil }
+        let allMissing = readable.isEmpty
+        let anyMissing = readable.count < readings.count
+        history.consecutiveFailures = allMissing ? previous.consecutiveFailures + 1 : 0
+
+        // 2. Combine; missing data holds.
+        var proposed = current
+        var reason = LimitReason.missingMetrics
+        if let best = readable.max(by: { ($0.capped ?? 0) < ($1.capped ?? 0) }) {
+            // `max(by:)` returns the last of equal elements; prefer the first signal in spec order.
+            let top = best.capped ?? 0
+            let first = readable.first { $0.capped == top }!
+            proposed = top
+            reason = .signal(first.signal.name)
+            let uncappedTop = readable.compactMap(\.recommendation).max() ?? top
+            if uncappedTop > top { reason = .coldStart }
+        }
+        if anyMissing, proposed < current {
+            proposed = current
+            reason = .missingMetrics
+        }
+
+        if policy.paused {
+            return finish(
+                policy: policy, current: current, desired: current, reason: .paused, readings: readings,
+                history: previous.with(failures: history.consecutiveFailures), fallbackActive: false,
+                activated: readable.contains { $0.activated }, now: now)
+        }
+
+        // 3. Pods in flight may not be removed.
+        if flight.count > 0, proposed < current {
+            proposed = current
+            reason = .coldStart
+        }
+
+        // 4. Activation, idleness, scale to zero.
+        let activated = readable.contains { $0.activated }
+        let scheduleFloor = policy.activeScheduleFloor(at: now)
+        let idle = !anyMissing && !activated && (scheduleFloor?.replicas ?? 0) == 0
+        history.idleSince = idle ? (previous.idleSince ?? now) : nil
+        let scalesToZero = policy.minReplicas == 0 && policy.scaleToZeroIdleFor != nil
+        var goingToZero = false
+        var activatingFromZero = false
+        if scalesToZero, current == 0 {
+            if activated {
+                activatingFromZero = true
+            } else {
+                proposed = 0
+                reason = .activation
+            }
+        } else if scalesToZero, idle, flight.count == 0, let since = history.idleSince,
+            now.timeIntervalSince(since) >= policy.scaleToZeroIdleFor!
+        {
+            goingToZero = true
+            proposed = 0
+            reason = .scaleToZero
+        }
+
+        let fallbackActive =
+            allMissing && policy.fallback.map { history.consecutiveFailures >= $0.afterFailures } ?? false
+        var desired: Int
+        if fallbackActive, let fallback = policy.fallback {
+            // The fallback is a safe count to hold while blind: it raises, never lowers, and skips the windows.
+            desired = max(current, fallback.replicas)
+            reason = .fallback
+            history.recommendations.append(.init(time: now, replicas: desired))
+        } else {
+            // 5. Stabilization windows over the recommendations, the new one included.
+            var upBound = proposed
+            var downBound = proposed
+            let upCutoff = now.addingTimeInterval(-rules.scaleUp.stabilizationWindow)
+            let downCutoff = now.addingTimeInterval(-rules.scaleDown.stabilizationWindow)
+            for past in previous.recommendations {
+                if past.time > upCutoff { upBound = min(upBound, past.replicas) }
+                if past.time > downCutoff { downBound = max(downBound, past.replicas) }
+            }
+            // From zero the first replica is not held back; going to zero already waited `idleFor`.
+            if activatingFromZero { upBound = proposed }
+            if goingToZero { downBound = proposed }
+            desired = current
+            if desired < upBound { desired = upBound }
+            if desired > downBound { desired = downBound }
+            if desired != proposed {
+                reason = proposed > current ? .scaleUpStabilization : .scaleDownStabilization
+            }
+            history.recommendations.append(.init(time: now, replicas: proposed))
+
+            // 6. Rate policies.
+            if desired > current {
+                if desired > upStep {
+                    desired = upStep
+                    reason = .scaleUpRate
+                }
+            } else if desired < current {
+                let limit = RateLimits.scaleDownLimit(
+                    current: current, events: history.scaleEvents, rules: rules.scaleDown, now: now)
+                if desired < limit {
+                    desired = limit
+                    reason = .scaleDownRate
+                }
+            }
+            if activatingFromZero, desired < 1 {
+                desired = 1
+                reason = .activation
+            }
+        }
+
+        // 7. Bounds, at once.
+        let minimumFloor: Int
+        if scalesToZero {
+            minimumFloor = current == 0 ? (activated ? 1 : 0) : (goingToZero ? 0 : 1)
+        } else {
+            minimumFloor = policy.minReplicas
+        }
+        let scheduleReplicas = scheduleFloor?.replicas ?? 0
+        let lower = max(minimumFloor, scheduleReplicas)
+        if desired < lower {
+            desired = lower
+            if let scheduleFloor, scheduleFloor.replicas > minimumFloor {
+                reason = .schedule(scheduleFloor.name)
+            } else if scalesToZero {
+                reason = current == 0 ? .activation : .idleFor
+            } else {
+                reason = .minReplicas
+            }
+        }
+        if desired > policy.maxReplicas {
+            desired = policy.maxReplicas
+            reason = .maxReplicas
+        }
+        if fallbackActive { reason = .fallback }
+
+        if desired != current { history.scaleEvents.append(.init(time: now, change: desired - current)) }
+        history.prune(rules: rules, now: now)
+
+        return finish(
+            policy: policy, current: current, desired: desired, reason: reason, readings: readings,
+            history: history, fallbackActive: fallbackActive, activated: activated, now: now)
+    }
+
+    // MARK: - Signals
+
+    struct Reading {
+        var signal: ResolvedPolicy.Signal
+        var value: Double?
+        var error: String?
+        /// The signal's own recommendation.
+        var recommendation: Int?
+        /// After the cold-start rule.
+        var capped: Int?
+        var activated: Bool
+    }
+
+    struct Flight {
+        /// Pods starting (or about to be created) that will be ready within their expected cold start.
+        var count: Int
+        /// Ready replicas plus those in flight.
+        var capacity: Int
+    }
+
+    private static func read(
+        _ signal: ResolvedPolicy.Signal, sample: SignalSample, ready: Int, current: Int, tolerance: Double,
+        upStep: Int, flight: Flight
+    ) -> Reading {
+        var reading = Reading(signal: signal, activated: false)
+        let value: Double
+        switch sample {
+        case .missing(let reason):
+            reading.error = reason
+            return reading
+        case .value(let number):
+            if number.isNaN {
+                reading.error = "value is NaN"
+                return reading
+            }
+            if number.isInfinite {
+                reading.error = "value is \(number > 0 ? "+Inf" : "-Inf")"
+                return reading
+            }
+            if number < 0 {
+                reading.error = "negative value \(number)"
+                return reading
+            }
+            value = number
+        }
+        reading.value = value
+        reading.activated = value > signal.activation
+        let recommendation = recommendedReplicas(
+            signal, value: value, ready: ready, current: current, tolerance: tolerance, upStep: upStep)
+        reading.recommendation = recommendation
+        reading.capped = recommendation
+        if flight.count > 0, signal.type.growsDuringColdStart, recommendation > flight.capacity,
+            Double(recommendation) < coldStartSurgeFactor * Double(flight.capacity)
+        {
+            reading.capped = max(flight.capacity, min(recommendation, current))
+        }
+        return reading
+    }
+
+    /// HPA's replica formula for one signal.
+    static func recommendedReplicas(
+        _ signal: ResolvedPolicy.Signal, value: Double, ready: Int, current: Int, tolerance: Double, upStep: Int
+    ) -> Int {
+        if signal.type.isLatency {
+            let ratio = value / signal.target
+            if ratio <= 1 + tolerance + bandSlack { return current }
+            let wanted = ceilReplicas(Double(max(ready, 1)) * ratio)
+            return max(current, min(wanted, upStep))
+        }
+        // With no ready replica there is no per-replica average: the value can only be a total (a gateway queue).
+        let total = signal.targetType == .averageValue && ready > 0 ? Double(ready) * value : value
+        let exact = total / signal.target
+        if ready > 0 {
+            let ratio = exact / Double(ready)
+            if abs(ratio - 1) <= tolerance + bandSlack {
+                // "No change", kept between the counts the band's edges would give so that more load never
+                // recommends fewer replicas.
+                let low = ceilReplicas(Double(ready) * (1 - tolerance))
+                let high = ceilReplicas(Double(ready) * (1 + tolerance))
+                return min(max(current, low), high)
+            }
+        }
+        return ceilReplicas(exact)
+    }
+
+    /// 5.5 / 5 is 1.1000000000000001: a value exactly on the band's edge is inside it.
+    static let bandSlack = 1e-9
+
+    /// `ceil`, forgiving floating-point noise (3 × 0.85 / 0.85 is 3, not 4) and saturating.
+    static func ceilReplicas(_ value: Double) -> Int {
+        saturatingInt((value - 1e-9).rounded(.up))
+    }
+
+    // MARK: - Cold start
+
+    private static func capacityInFlight(
+        policy: ResolvedPolicy, observed: ObservedScale, history: DecisionHistory, now: Date
+    ) -> Flight {
+        let current = max(0, observed.desiredReplicas)
+        let ready = max(0, observed.readyReplicas)
+        let expected = policy.expectedStartup ?? history.learnedStartupSeconds ?? PolicyDefaults.unlearnedStartup
+        let patience = expected * stuckAfterStartupMultiple
+        let notReady = observed.pods.filter { !$0.ready }
+        let loading = notReady.filter { now.timeIntervalSince($0.createdAt) <= patience }.count
+        // Pods the workload controller has yet to create count as in flight only shortly after a scale-up.
+        let uncreated = max(0, current - ready - notReady.count)
+        let lastScaleUp = history.scaleEvents.last { $0.change > 0 }?.time
+        let recentlyScaledUp = lastScaleUp.map { now.timeIntervalSince($0) <= patience } ?? false
+        let count = max(0, min(current - ready, loading + (recentlyScaledUp ? uncreated : 0)))
+        return Flight(count: count, capacity: ready + count)
+    }
+
+    /// The median cold start of the five pods that became Ready most recently, or nil when none is known.
+    static func learnedStartup(from pods: [ObservedPod]) -> Double? {
+        let recent = pods.compactMap { pod -> (Date, Double)? in
+            guard pod.ready, let since = pod.readySince else { return nil }
+            let seconds = since.timeIntervalSince(pod.createdAt)
+            guard seconds > 0, seconds <= longestLearnedStartup else { return nil }
+            return (since, seconds)
+        }
+        .sorted { $0.0 > $1.0 }
+        .prefix(5)
+        .map(\.1)
+        .sorted()
+        guard !recent.isEmpty else { return nil }
+        let middle = recent.count / 2
+        return recent.count % 2 == 1 ? recent[middle] : (recent[middle - 1] + recent[middle]) / 2
+    }
+
+    // MARK: - Result
+
+    private static func finish(
+        policy: ResolvedPolicy, current: Int, desired: Int, reason: LimitReason, readings: [Reading],
+        history: DecisionHistory, fallbackActive: Bool, activated: Bool, now: Date
+    ) -> ScalingDecision {
+        let statuses = readings.map { reading in
+            SignalStatus(
+                type: reading.signal.type.rawValue,
+                name: reading.signal.name == reading.signal.type.rawValue ? nil : reading.signal.name,
+                value: reading.value, target: reading.signal.target, recommendation: reading.capped,
+                error: reading.error)
+        }
+        let missing = readings.filter { $0.value == nil }
+        var conditions: [PolicyCondition] = []
+        if missing.isEmpty {
+            conditions.append(.init(type: "MetricsAvailable", status: .true, reason: "AllSignalsRead", message: "every signal was read"))
+        } else if missing.count == readings.count {
+            conditions.append(
+                .init(
+                    type: "MetricsAvailable", status: .false, reason: "NoSignalsRead",
+                    message: "no signal could be read for \(history.consecutiveFailures) round(s): "
+                        + describe(missing)))
+        } else {
+            conditions.append(
+                .init(
+                    type: "MetricsAvailable", status: .false, reason: "SomeSignalsMissing",
+                    message: "holding at least the current count: " + describe(missing)))
+        }
+        if activated {
+            let above = readings.filter(\.activated).map { "\($0.signal.name) \(format($0.value!)) > \(format($0.signal.activation))" }
+            conditions.append(
+                .init(type: "Active", status: .true, reason: "AboveActivation", message: above.joined(separator: ", ")))
+        } else if desired == 0 {
+            conditions.append(
+                .init(type: "Active", status: .false, reason: "ScaledToZero", message: "no signal above its activation value"))
+        } else {
+            conditions.append(
+                .init(type: "Active", status: .false, reason: "BelowActivation", message: "no signal above its activation value"))
+        }
+        let limited = !reason.isSignal && reason != .paused
+        conditions.append(
+            .init(
+                type: "ScalingLimited", status: limited ? .true : .false, reason: reason == .paused ? "Paused" : reason.conditionReason,
+                message: limited ? "the signals' count was overridden by \(reason)" : "the count follows the signals"))
+        if fallbackActive {
+            conditions.append(
+                .init(
+                    type: "Fallback", status: .true, reason: "FallbackActive",
+                    message: "no signal readable for \(history.consecutiveFailures) rounds: holding \(desired) replicas"))
+        } else {
+            conditions.append(.init(type: "Fallback", status: .false, reason: "SignalsReadable", message: "fallback not in effect"))
+        }
+
+        let message: String
+        switch reason {
+        case .signal(let name):
+            let reading = readings.first { $0.signal.name == name }!
+            message = "\(name) \(format(reading.value ?? 0)) against target \(format(reading.signal.target)): \(desired) replicas"
+        default:
+            message = "\(current) -> \(desired) replicas, limited by \(reason)"
+        }
+        return ScalingDecision(
+            desiredReplicas: desired, previousReplicas: current, limitedBy: reason, message: message,
+            signals: statuses, conditions: conditions, history: history)
+    }
+
+    private static func describe(_ readings: [Reading]) -> String {
+        readings.map { "\($0.signal.name): \($0.error ?? "missing")" }.joined(separator: "; ")
+    }
+
+    private static func format(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int(value)) }
+        return String(format: "%.4g", value)
+    }
+}
+
+extension DecisionHistory {
+    func with(failures: Int) -> DecisionHistory {
+        var copy = self
+        copy.consecutiveFailures = failures
+        return copy
+    }
+
+    /// Drops what no future round can use, so the history stays small enough to live in status.
+    mutating func prune(rules: ResolvedPolicy.Behavior, now: Date) {
+        let window = max(rules.scaleUp.stabilizationWindow, rules.scaleDown.stabilizationWindow)
+        let windowCutoff = now.addingTimeInterval(-window)
+        // A recommendation matters while it could still be a window's maximum or minimum: once a newer one is at
+        // least as high and a newer one at least as low, it never will be again.
+        var kept: [Recommendation] = []
+        var newerHigh = Int.min
+        var newerLow = Int.max
+        for entry in recommendations.reversed() where entry.time > windowCutoff {
+            if entry.replicas > newerHigh || entry.replicas < newerLow { kept.append(entry) }
+            newerHigh = max(newerHigh, entry.replicas)
+            newerLow = min(newerLow, entry.replicas)
+        }
+        recommendations = kept.reversed()
+        let period = (rules.scaleUp.policies + rules.scaleDown.policies).map(\.period).max() ?? 0
+        let periodCutoff = now.addingTimeInterval(-period)
+        scaleEvents.removeAll { $0.time <= periodCutoff }
+    }
+}

@@ -1,0 +1,21 @@
+import ArgumentParser
+import AutoscalerCore
+
+struct InferenceAutoscalerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inference-autoscaler",
+        abstract: "Autoscales LLM inference servers on Kubernetes from queue depth, latency, KV-cache and GPU signals.",
+        version: AutoscalerVersion.current,
+        subcommands: [ValidateCommand.self, DecideCommand.self, VersionCommand.self]
+    )
+}
+
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version.")
+
+    func run() {
+        print("inference-autoscaler \(AutoscalerVersion.current)")
+    }
+}
+
+InferenceAutoscalerCommand.main()

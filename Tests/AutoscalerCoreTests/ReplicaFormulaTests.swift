@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+
+@testable import AutoscalerCore
+
+/// Rule 1 and 2: HPA's formula per signal, the tolerance band, the maximum over signals.
+@Suite struct ReplicaFormulaTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var ready: Int
+        var current: Int
+        var value: Double
+        var target: Double
+        var type: TargetType
+        var expected: Int
+        var testDescription: String { "ready \(ready), current \(current), \(type.rawValue) \(value)/\(target) -> \(expected)" }
+    }
+
+    @Test(arguments: [
+        // ceil(ready × value / target)
+        Case(ready: 4, current: 4, value: 10, target: 5, type: .averageValue, expected: 8),
+        Case(ready: 4, current: 4, value: 5.6, target: 5, type: .averageValue, expected: 5),
+        Case(ready: 4, current: 4, value: 2, target: 5, type: .averageValue, expected: 2),
+        Case(ready: 3, current: 3, value: 7, target: 2, type: .averageValue, expected: 11),
+        // inside the tolerance band (|ratio - 1| <= 0.1): no change
+        Case(ready: 4, current: 4, value: 5.4, target: 5, type: .averageValue, expected: 4),
+        Case(ready: 10, current: 10, value: 4.6, target: 5, type: .averageValue, expected: 10),
+        Case(ready: 10, current: 10, value: 5.5, target: 5, type: .averageValue, expected: 10),
+        Case(ready: 10, current: 10, value: 4.5, target: 5, type: .averageValue, expected: 10),
+        // just outside the band
+        Case(ready: 10, current: 10, value: 5.51, target: 5, type: .averageValue, expected: 12),
+        Case(ready: 10, current: 10, value: 4.49, target: 5, type: .averageValue, expected: 9),
+        // fleet totals: ceil(value / target)
+        Case(ready: 4, current: 4, value: 42, target: 5, type: .value, expected: 9),
+        Case(ready: 4, current: 4, value: 21, target: 5, type: .value, expected: 4),
+        Case(ready: 4, current: 4, value: 3, target: 5, type: .value, expected: 1),
+        // no ready replica: the value is a total
+        Case(ready: 0, current: 2, value: 12, target: 5, type: .averageValue, expected: 3),
+    ])
+    func hpaFormula(_ c: Case) {
+        let signal = queue(c.target, c.type)
+        let result = ScalingDecider.recommendedReplicas(
+            signal, value: c.value, ready: c.ready, current: c.current, tolerance: 0.1, upStep: 1000)
+        #expect(result == c.expected)
+    }
+
+    @Test func inBandVoteStaysBetweenTheBandEdges() {
+        // 10 ready but 20 desired (10 stuck): "no change" may not exceed what a slightly higher load recommends.
+        let signal = queue(5)
+        let inBand = ScalingDecider.recommendedReplicas(
+            signal, value: 5.2, ready: 10, current: 20, tolerance: 0.1, upStep: 1000)
+        let above = ScalingDecider.recommendedReplicas(
+            signal, value: 5.6, ready: 10, current: 20, tolerance: 0.1, upStep: 1000)
+        #expect(inBand == 11)
+        #expect(above == 12)
+    }
+
+    @Test func floatingPointNoiseDoesNotAddAReplica() {
+        #expect(ScalingDecider.ceilReplicas(3 * 0.85 / 0.85) == 3)
+        #expect(ScalingDecider.ceilReplicas(0.1 * 3 / 0.1) == 3)
+        #expect(ScalingDecider.ceilReplicas(3.0001) == 4)
+    }
+
+    @Test func hugeAndZeroValuesSaturate() {
+        #expect(ScalingDecider.ceilReplicas(1e300) == replicaCeiling)
+        #expect(ScalingDecider.ceilReplicas(0) == 0)
+        let decision = decide(policy(max: 8), current: 2, [.value(1e308)])
+        #expect(decision.desiredReplicas == 8)
+        #expect(decision.limitedBy == .maxReplicas)
+    }
+
+    @Test func theLargestRecommendationWins() {
+        let signals = [queue(5), ResolvedPolicy.Signal(type: .kvCacheUtilization, target: 0.8)]
+        let decision = decide(policy(signals: signals), current: 4, [.value(3), .value(1.0)])
+        // queue: ceil(4 × 3 / 5) = 3; KV: ceil(4 × 1.0 / 0.8) = 5
+        #expect(decision.desiredReplicas == 5)
+        #expect(decision.limitedBy == .signal("KVCacheUtilization"))
+        #expect(decision.signals.map(\.recommendation) == [3, 5])
+    }
+
+    @Test func tiesNameTheFirstSignal() {
+        let signals = [queue(5), ResolvedPolicy.Signal(type: .runningRequests, target: 10)]
+        let decision = decide(policy(signals: signals), current: 2, [.value(10), .value(20)])
+        #expect(decision.desiredReplicas == 4)
+        #expect(decision.limitedBy == .signal("QueueDepth"))
+    }
+
+    @Test func latencyScalesUpByAtMostOnePolicyStep() {
+        let ttft = ResolvedPolicy.Signal(type: .timeToFirstToken, target: 0.5, quantile: 0.95, window: 60)
+        let defaults = policy(signals: [ttft], behavior: PolicyDefaults.behavior)
+        // ratio 2: ceil(4 × 2) = 8, within one step (max(4 + 4, 4 × 2) = 8)
+        #expect(decide(defaults, current: 4, [.value(1.0)]).desiredReplicas == 8)
+        // ratio 10 would ask 40; one step allows 8
+        let surge = decide(defaults, current: 4, [.value(5.0)])
+        #expect(surge.desiredReplicas == 8)
+        #expect(surge.signals[0].recommendation == 8)
+    }
+
+    @Test(arguments: [0.1, 0.4, 0.5, 0.54])
+    func latencyUnderTargetVotesNoChange(_ seconds: Double) {
+        let ttft = ResolvedPolicy.Signal(type: .timeToFirstToken, target: 0.5, quantile: 0.95, window: 60)
+        let decision = decide(policy(signals: [ttft]), current: 6, [.value(seconds)])
+        #expect(decision.desiredReplicas == 6)
+        #expect(decision.signals[0].recommendation == 6)
+    }
+
+    @Test func latencyNeverAsksForFewerThanCurrent() {
+        // 2 ready of 6 (4 stuck): over target, but ceil(2 × 1.5) = 3 must not pull the count down.
+        let ttft = ResolvedPolicy.Signal(type: .timeToFirstToken, target: 0.5, quantile: 0.95, window: 60)
+        #expect(
+            ScalingDecider.recommendedReplicas(ttft, value: 0.75, ready: 2, current: 6, tolerance: 0.1, upStep: 100)
+                == 6)
+    }
+}
