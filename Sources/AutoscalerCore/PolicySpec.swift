@@ -276,8 +276,11 @@ public enum NumberOrString: Codable, Sendable, Equatable {
         let container = try decoder.singleValueContainer()
         if let value = try? container.decode(Double.self) {
             self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
         } else {
-            self = .string(try container.decode(String.self))
+            throw DecodingError.typeMismatch(
+                NumberOrString.self, .init(codingPath: decoder.codingPath, debugDescription: "expected a number or a string"))
         }
     }
 
@@ -299,8 +302,11 @@ public enum IntOrString: Codable, Sendable, Equatable, Hashable {
         let container = try decoder.singleValueContainer()
         if let value = try? container.decode(Int.self) {
             self = .int(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
         } else {
-            self = .string(try container.decode(String.self))
+            throw DecodingError.typeMismatch(
+                IntOrString.self, .init(codingPath: decoder.codingPath, debugDescription: "expected an integer or a string"))
         }
     }
 

@@ -43,12 +43,8 @@ struct DecideCommand: ParsableCommand {
             printError("\(policy): expected exactly one InferenceAutoscalePolicy, found \(contents.policies.count)")
             throw ExitCode(2)
         }
-        let parsed: InferenceAutoscalePolicy
-        switch document.decoded {
-        case .success(let value):
-            parsed = value
-        case .failure(let failure):
-            for problem in failure.violations { print("\(policy): \(document.displayName): \(problem)") }
+        guard let parsed = document.policy, document.typeViolations.isEmpty else {
+            for problem in document.violations { print("\(policy): \(document.displayName): \(problem)") }
             throw ExitCode(1)
         }
         let resolved: ResolvedPolicy

@@ -39,11 +39,7 @@ struct ValidateCommand: ParsableCommand {
                 violations += 1
             }
             for document in contents.policies {
-                let problems: [PolicyViolation]
-                switch document.decoded {
-                case .success(let policy): problems = PolicyValidator.violations(of: policy)
-                case .failure(let failure): problems = failure.violations
-                }
+                let problems = document.violations
                 if problems.isEmpty {
                     valid += 1
                     print("\(file): \(document.displayName): valid")

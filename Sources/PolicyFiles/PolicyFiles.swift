@@ -33,8 +33,18 @@ public struct PolicyDocument: Sendable {
     public var line: Int?
     /// The document as JSON, the same form the Kubernetes API serves.
     public var json: JSONValue
-    /// The policy, or the decoding problems with their field paths (a number where a string belongs, …).
-    public var decoded: Result<InferenceAutoscalePolicy, PolicyViolations>
+    /// The policy, with any value of the wrong JSON type left out; nil when the document is not an object.
+    public var policy: InferenceAutoscalePolicy?
+    /// Values of the wrong JSON type (a number where a duration string belongs, …), with their field paths.
+    public var typeViolations: [PolicyViolation]
+
+    /// Every problem at once: wrong types, then the validator's findings for the rest of the document.
+    public var violations: [PolicyViolation] {
+        guard let policy else { return typeViolations }
+        // A value left out for its type is not also "required".
+        let reported = Set(typeViolations.map(\.path))
+        return typeViolations + PolicyValidator.violations(of: policy).filter { !reported.contains($0.path) }
+    }
 
     /// `namespace/name` as `validate` prints it (`default` when no namespace is set, as kubectl would apply it).
     public var displayName: String {
@@ -113,22 +123,49 @@ public enum PolicyFiles {
                     contents.skipped.append(.init(index: index, line: line, apiVersion: apiVersion, kind: kind))
                     continue
                 }
+                let decoded = decodeLeniently(item)
                 contents.policies.append(
-                    PolicyDocument(index: index, line: line, json: item, decoded: decode(item)))
+                    PolicyDocument(
+                        index: index, line: line, json: item, policy: decoded.policy,
+                        typeViolations: decoded.violations))
             }
         }
         return contents
     }
 
-    /// Decodes a policy from its JSON form; type mismatches become violations with their field path.
-    public static func decode(_ value: JSONValue) -> Result<InferenceAutoscalePolicy, PolicyViolations> {
-        do {
-            let data = try value.jsonData()
-            return .success(try JSONDecoder().decode(InferenceAutoscalePolicy.self, from: data))
-        } catch let error as DecodingError {
-            return .failure(PolicyViolations([violation(for: error)]))
-        } catch {
-            return .failure(PolicyViolations([PolicyViolation("", "\(error)")]))
+    /// Decodes a policy from its JSON form. A value of the wrong type becomes a violation at its field path and is
+    /// left out, and decoding goes on, so that one run reports every problem.
+    public static func decodeLeniently(
+        _ value: JSONValue
+    ) -> (policy: InferenceAutoscalePolicy?, violations: [PolicyViolation]) {
+        var document = value
+        var violations: [PolicyViolation] = []
+        // Each pass removes one offending value, so the number of values bounds the passes.
+        for _ in 0...value.nodeCount {
+            do {
+                let data = try document.jsonData()
+                return (try JSONDecoder().decode(InferenceAutoscalePolicy.self, from: data), violations)
+            } catch let error as DecodingError {
+                violations.append(violation(for: error))
+                guard let path = codingPath(of: error), !path.isEmpty,
+                    let pruned = document.removing(at: path.map { $0.intValue.map(JSONPathKey.index) ?? .key($0.stringValue) })
+                else { return (nil, violations) }
+                document = pruned
+            } catch {
+                return (nil, violations + [PolicyViolation("", "\(error)")])
+            }
+        }
+        return (nil, violations)
+    }
+
+    private static func codingPath(of error: DecodingError) -> [any CodingKey]? {
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            context.codingPath
+        case .keyNotFound:
+            nil
+        @unknown default:
+            nil
         }
     }
 
@@ -168,6 +205,8 @@ public enum PolicyFiles {
         case is String.Type: "a string"
         case is Bool.Type: "true or false"
         case is [Any].Type: "a list"
+        case is NumberOrString.Type: "a number or a string"
+        case is IntOrString.Type: "an integer or a string"
         default:
             String(describing: type).contains("Dictionary") ? "a mapping" : "a value of type \(type)"
         }
@@ -256,9 +295,53 @@ public enum PolicyFiles {
     }
 }
 
+enum JSONPathKey {
+    case key(String)
+    case index(Int)
+}
+
 extension JSONValue {
     var stringValue: String? {
         if case .string(let text) = self { return text }
         return nil
+    }
+
+    /// How many values the document holds, itself included.
+    var nodeCount: Int {
+        switch self {
+        case .array(let items): 1 + items.reduce(0) { $0 + $1.nodeCount }
+        case .object(let members): 1 + members.values.reduce(0) { $0 + $1.nodeCount }
+        default: 1
+        }
+    }
+
+    /// The document without the value at `path`: a member is removed, a list item becomes an empty object (so that
+    /// the indices of the others, and so their field paths, stay as the user wrote them). Nil when there is none.
+    func removing(at path: [JSONPathKey]) -> JSONValue? {
+        guard let first = path.first else { return nil }
+        let rest = Array(path.dropFirst())
+        switch (self, first) {
+        case (.object(var members), .key(let key)):
+            guard let member = members[key] else { return nil }
+            if rest.isEmpty {
+                members[key] = nil
+            } else {
+                guard let pruned = member.removing(at: rest) else { return nil }
+                members[key] = pruned
+            }
+            return .object(members)
+        case (.array(var items), .index(let index)):
+            guard items.indices.contains(index) else { return nil }
+            if rest.isEmpty {
+                if case .object = items[index] { return nil }
+                items[index] = .object([:])
+            } else {
+                guard let pruned = items[index].removing(at: rest) else { return nil }
+                items[index] = pruned
+            }
+            return .array(items)
+        default:
+            return nil
+        }
     }
 }
