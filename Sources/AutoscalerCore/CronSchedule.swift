@@ -338,11 +338,12 @@ extension CronSchedule {
         var seconds: Int
         var day: LocalDay
 
-        /// Nil for dates far outside any sensible range.
+        /// Nil for dates outside any sensible range.
         init?(of date: Date, in zone: TimeZone) {
             let interval = date.timeIntervalSince1970
-            // About ±3000 years; also rejects NaN.
-            guard interval.magnitude < 1e11 else { return nil }
+            // Roughly the years 1653 to 5138: clear of the Julian dates Calendar uses before 1582 (the day stepping
+            // below is purely Gregorian), and no NaN or infinity.
+            guard interval > -1e10 && interval < 1e11 else { return nil }
             // Truncate first: Calendar rounds fractional seconds, which can push 23:59:59.9999999 into the next day.
             instant = Int(interval.rounded(.down))
             offset = CronSchedule.offset(in: zone, at: instant)
@@ -363,7 +364,8 @@ extension CronSchedule {
     /// The instant at which the wall clock in `zone` shows `wall` (seconds since 1970-01-01T00:00 as if it were
     /// UTC). A wall time shown twice gives its first occurrence; one skipped by a gap gives the end of the gap.
     private static func instant(ofWallClock wall: Int, in zone: TimeZone) -> Date {
-        // UTC offsets lie within ±14 h, so a day either side brackets any transition affecting this wall time.
+        // UTC offsets are well under a day, so the offsets a day either side are those before and after any
+        // transition that affects this wall time.
         let offsetBefore = offset(in: zone, at: wall - 86_400)
         let offsetAfter = offset(in: zone, at: wall + 86_400)
         let candidates = offsetBefore == offsetAfter ? [offsetBefore] : [offsetBefore, offsetAfter]
