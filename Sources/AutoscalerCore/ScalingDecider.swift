@@ -418,5 +418,19 @@ extension DecisionHistory {
         let period = (rules.scaleUp.policies + rules.scaleDown.policies).map(\.period).max() ?? 0
         let periodCutoff = now.addingTimeInterval(-period)
         scaleEvents.removeAll { $0.time <= periodCutoff }
+        // A 1 s poll with a 30 min period could keep 1,800 events. Past the cap, the oldest event is folded into the
+        // next one of the same direction at the later time: a period then counts it a little longer, which only
+        // makes the rate limit stricter, never looser.
+        while scaleEvents.count > Self.maxScaleEvents {
+            guard let index = scaleEvents.indices.dropLast().first(where: { index in
+                scaleEvents[(index + 1)...].contains { ($0.change > 0) == (scaleEvents[index].change > 0) }
+            }) else { break }
+            let next = scaleEvents[(index + 1)...].firstIndex { ($0.change > 0) == (scaleEvents[index].change > 0) }!
+            scaleEvents[next].change += scaleEvents[index].change
+            scaleEvents.remove(at: index)
+        }
     }
+
+    /// Keeps the history well inside the CRD's bound on status lists.
+    static let maxScaleEvents = 256
 }

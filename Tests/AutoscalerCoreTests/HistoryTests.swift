@@ -34,6 +34,23 @@ import Testing
         #expect(history.recommendations.map(\.replicas) == [9, 3, 7, 4])
     }
 
+    @Test func scaleEventsAreCappedWithoutLooseningTheRateLimit() {
+        let rules = ResolvedPolicy.Behavior(
+            tolerance: 0.1, scaleUp: .init(stabilizationWindow: 0, policies: [.init(type: .pods, value: 1, period: 1800)]),
+            scaleDown: .init(stabilizationWindow: 0, policies: [.init(type: .pods, value: 1, period: 1800)]))
+        var history = DecisionHistory(
+            scaleEvents: (0..<600).map { .init(time: at(Double($0) - 600), change: $0 % 3 == 0 ? -1 : 1) })
+        let added = history.scaleEvents.filter { $0.change > 0 }.reduce(0) { $0 + $1.change }
+        let removed = history.scaleEvents.filter { $0.change < 0 }.reduce(0) { $0 + $1.change }
+        let upBefore = RateLimits.scaleUpLimit(current: 300, events: history.scaleEvents, rules: rules.scaleUp, now: t0)
+        history.prune(rules: rules, now: t0)
+        #expect(history.scaleEvents.count <= DecisionHistory.maxScaleEvents)
+        #expect(history.scaleEvents.filter { $0.change > 0 }.reduce(0) { $0 + $1.change } == added)
+        #expect(history.scaleEvents.filter { $0.change < 0 }.reduce(0) { $0 + $1.change } == removed)
+        // Everything is still inside the period, so the limits are unchanged.
+        #expect(RateLimits.scaleUpLimit(current: 300, events: history.scaleEvents, rules: rules.scaleUp, now: t0) == upBefore)
+    }
+
     @Test func historyRoundTripsThroughJSONAndGivesTheSameDecision() throws {
         let p = policy(behavior: PolicyDefaults.behavior)
         let first = decide(p, current: 2, [.value(20)], now: Date(timeIntervalSince1970: 1_800_000_000.25))
