@@ -7,10 +7,14 @@ let package = Package(
     products: [
         .executable(name: "inference-autoscaler", targets: ["InferenceAutoscaler"]),
         .library(name: "AutoscalerCore", targets: ["AutoscalerCore"]),
+        .library(name: "KubernetesClient", targets: ["KubernetesClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // The API types and the pure scaling decision: Foundation only, no I/O.
@@ -19,6 +23,33 @@ let package = Package(
         .target(
             name: "PolicyFiles",
             dependencies: ["AutoscalerCore", .product(name: "Yams", package: "Yams")]
+        ),
+        // libcurl, with typed shims for its variadic setopt/getinfo.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // The Kubernetes API over libcurl: configuration, typed requests, watches, informers.
+        .target(
+            name: "KubernetesClient",
+            dependencies: [
+                "CCurl",
+                "AutoscalerCore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Test support: an in-memory API server that speaks the real wire protocol over TLS, with fault injection.
+        .target(
+            name: "KubernetesTestServer",
+            dependencies: [
+                "AutoscalerCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         .executableTarget(
             name: "InferenceAutoscaler",
@@ -34,6 +65,12 @@ let package = Package(
             dependencies: ["AutoscalerCore", "PolicyFiles", "InferenceAutoscaler"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(
+            name: "KubernetesClientTests",
+            dependencies: ["KubernetesClient", "KubernetesTestServer", "AutoscalerCore"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "KubernetesTestServerTests", dependencies: ["KubernetesTestServer", "AutoscalerCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,187 @@
+import AutoscalerCore
+import Foundation
+import Logging
+import Synchronization
+
+/// What an informer saw change.
+public enum InformerEvent<T: Sendable>: Sendable {
+    case added(T)
+    case modified(T)
+    case deleted(T)
+    /// The first complete list is in the cache (and again after every re-list).
+    case synced
+}
+
+/// List + watch of one resource type into a local cache, like client-go's informer.
+///
+/// `run()` lists, then watches from the list's resourceVersion with bookmarks; when the stream ends (the server's
+/// timeout, a cut connection) it resumes from the last resourceVersion it saw; when that is too old (410 Gone, as
+/// an HTTP status or an ERROR event) it lists again and delivers the difference to its cache as events. So every
+/// change reaches `events` once: none is lost across a disconnect, none is repeated by a resume.
+public final class Informer<T: KubernetesObject>: Sendable {
+    private struct State {
+        var store: [String: T] = [:]
+        var synced = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var resourceVersion: String?
+    }
+
+    public let resource: APIResource
+    /// Changes, in order. One consumer.
+    public let events: AsyncStream<InformerEvent<T>>
+    private let continuation: AsyncStream<InformerEvent<T>>.Continuation
+    private let client: KubernetesAPIClient
+    private let namespace: String?
+    private let labelSelector: String?
+    private let fieldSelector: String?
+    private let watchTimeout: Int
+    private let retry: RetryPolicy
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    public init(
+        client: KubernetesAPIClient, resource: APIResource, namespace: String? = nil, labelSelector: String? = nil,
+        fieldSelector: String? = nil, watchTimeoutSeconds: Int = 300,
+        retry: RetryPolicy = RetryPolicy(maxAttempts: .max, baseDelay: 0.2, maxDelay: 30),
+        logger: Logger = Logger(label: "inference-autoscaler.informer")
+    ) {
+        self.client = client
+        self.resource = resource
+        self.namespace = namespace
+        self.labelSelector = labelSelector
+        self.fieldSelector = fieldSelector
+        self.watchTimeout = watchTimeoutSeconds
+        self.retry = retry
+        self.logger = logger
+        (events, continuation) = AsyncStream.makeStream(of: InformerEvent<T>.self)
+    }
+
+    /// True once the first list is in the cache.
+    public var hasSynced: Bool { state.withLock { $0.synced } }
+
+    /// The resourceVersion the cache has reached.
+    public var resourceVersion: String? { state.withLock { $0.resourceVersion } }
+
+    /// Returns when the first list is in the cache.
+    public func waitForSync() async {
+        await withCheckedContinuation { waiter in
+            let ready = state.withLock { state -> Bool in
+                if state.synced { return true }
+                state.waiters.append(waiter)
+                return false
+            }
+            if ready { waiter.resume() }
+        }
+    }
+
+    public func get(namespace: String?, name: String) -> T? {
+        state.withLock { $0.store[Self.key(namespace, name)] }
+    }
+
+    /// Every cached object, ordered by namespace and name.
+    public func list() -> [T] {
+        state.withLock { state in state.store.sorted { $0.key < $1.key }.map(\.value) }
+    }
+
+    /// Lists and watches until the task is cancelled. Errors are retried with backoff, never thrown, except
+    /// cancellation.
+    public func run() async throws {
+        defer { continuation.finish() }
+        var needsList = true
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                if needsList {
+                    let (items, version) = try await client.listAll(
+                        T.self, resource, namespace: namespace, labelSelector: labelSelector,
+                        fieldSelector: fieldSelector)
+                    replace(with: items, resourceVersion: version)
+                    needsList = false
+                }
+                let stream = try await client.watch(
+                    T.self, resource, namespace: namespace, resourceVersion: resourceVersion,
+                    labelSelector: labelSelector, fieldSelector: fieldSelector, timeoutSeconds: watchTimeout)
+                for try await event in stream {
+                    if event.type == .error {
+                        if event.status?.code == 410 {
+                            needsList = true
+                            break
+                        }
+                        throw KubernetesError(
+                            code: event.status?.code ?? 500, reason: event.status?.reason ?? "WatchError",
+                            message: event.status?.message ?? "watch ERROR event", status: event.status,
+                            request: "WATCH \(resource)")
+                    }
+                    apply(event)
+                    failures = 0
+                }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch let error as KubernetesError where error.isGone {
+                needsList = true
+            } catch {
+                failures += 1
+                let delay = retry.delay(afterAttempt: failures, retryAfter: nil)
+                logger.info(
+                    "watch failed; resuming",
+                    metadata: ["resource": "\(resource)", "error": "\(error)", "retry.delay": "\(delay)"])
+                try await Task.sleep(for: .seconds(delay))
+            }
+        }
+        throw CancellationError()
+    }
+
+    static func key(_ namespace: String?, _ name: String?) -> String {
+        "\(namespace ?? "")/\(name ?? "")"
+    }
+
+    private func replace(with items: [T], resourceVersion: String) {
+        let (changes, waiters) = state.withLock { state -> ([InformerEvent<T>], [CheckedContinuation<Void, Never>]) in
+            var changes: [InformerEvent<T>] = []
+            var fresh: [String: T] = [:]
+            for item in items {
+                let key = Self.key(item.metadata.namespace, item.metadata.name)
+                fresh[key] = item
+                if let old = state.store[key] {
+                    if old.metadata.resourceVersion != item.metadata.resourceVersion { changes.append(.modified(item)) }
+                } else {
+                    changes.append(.added(item))
+                }
+            }
+            for (key, old) in state.store.sorted(by: { $0.key < $1.key }) where fresh[key] == nil {
+                changes.append(.deleted(old))
+            }
+            state.store = fresh
+            state.resourceVersion = resourceVersion
+            state.synced = true
+            let waiters = state.waiters
+            state.waiters.removeAll()
+            return (changes, waiters)
+        }
+        for change in changes { continuation.yield(change) }
+        continuation.yield(.synced)
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func apply(_ event: WatchEvent<T>) {
+        let change = state.withLock { state -> InformerEvent<T>? in
+            if let version = event.resourceVersion { state.resourceVersion = version }
+            guard let object = event.object else { return nil }
+            let key = Self.key(object.metadata.namespace, object.metadata.name)
+            switch event.type {
+            case .added, .modified:
+                let old = state.store[key]
+                state.store[key] = object
+                // A resumed watch may replay what a list already delivered: deliver each version once.
+                if let old, old.metadata.resourceVersion == object.metadata.resourceVersion { return nil }
+                return old == nil ? .added(object) : .modified(object)
+            case .deleted:
+                guard state.store.removeValue(forKey: key) != nil else { return nil }
+                return .deleted(object)
+            case .bookmark, .error:
+                return nil
+            }
+        }
+        if let change { continuation.yield(change) }
+    }
+}

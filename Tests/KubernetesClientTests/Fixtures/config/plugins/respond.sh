@@ -1,0 +1,3 @@
+#!/bin/sh
+# Prints $RESPONSE as it is.
+printf '%s\n' "$RESPONSE"
