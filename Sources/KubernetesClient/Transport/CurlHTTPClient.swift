@@ -117,6 +117,8 @@ final class Transfer: @unchecked Sendable {
     var body = Data()
     var headDelivered = false
     var finished = false
+    /// A cancel that reached the loop before the transfer was added.
+    var cancelRequested = false
 
     var onComplete: (@Sendable (Result<HTTPResponse, any Error>) -> Void)?
     var onHead: (@Sendable (Result<Head, any Error>) -> Void)?
@@ -376,9 +378,9 @@ final class MultiLoop: @unchecked Sendable {
 
     private let multi: UnsafeMutableRawPointer
     private let shared = Mutex(Shared())
-    // Loop-thread state: transfers added to the multi handle, by handle.
-    private var active: [UnsafeMutableRawPointer: Transfer] = [:]
-    private let stopped = DispatchSemaphore(value: 0)
+    // Loop-thread state: the transfers added to the multi handle. Keyed by object identity, not by easy handle:
+    // a late cancel for a finished transfer must not hit a new transfer that got the same handle address.
+    private var active: [ObjectIdentifier: Transfer] = [:]
 
     init() {
         multi = curl_multi_init()
@@ -416,28 +418,33 @@ final class MultiLoop: @unchecked Sendable {
             for command in commands {
                 switch command {
                 case .add(let transfer):
-                    if transfer.finished { continue }
-                    active[transfer.handle] = transfer
+                    if transfer.cancelRequested {
+                        transfer.finish(CancellationError())
+                        transfer.release()
+                        continue
+                    }
+                    active[ObjectIdentifier(transfer)] = transfer
                     let code = curl_multi_add_handle(multi, transfer.handle)
                     if code != CURLM_OK {
-                        active[transfer.handle] = nil
+                        active[ObjectIdentifier(transfer)] = nil
                         transfer.finish(HTTPClientError(.other, String(cString: curl_multi_strerror(code))))
                         transfer.release()
                     }
                 case .cancel(let transfer):
-                    if active.removeValue(forKey: transfer.handle) != nil {
+                    if active.removeValue(forKey: ObjectIdentifier(transfer)) != nil {
                         curl_multi_remove_handle(multi, transfer.handle)
                         transfer.finish(CancellationError())
                         transfer.release()
                     } else if !transfer.finished {
-                        // Cancelled before the add was processed: the add will see `finished`.
-                        transfer.finish(CancellationError())
+                        // The add is still queued behind this cancel: it will finish the transfer, once its
+                        // completion handler is surely in place.
+                        transfer.cancelRequested = true
                     }
                 }
             }
             if stopping {
-                for (handle, transfer) in active {
-                    curl_multi_remove_handle(multi, handle)
+                for transfer in active.values {
+                    curl_multi_remove_handle(multi, transfer.handle)
                     transfer.finish(CancellationError())
                     transfer.release()
                 }
@@ -450,7 +457,11 @@ final class MultiLoop: @unchecked Sendable {
             while let message = curl_multi_info_read(multi, &remaining) {
                 guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle else { continue }
                 let code = message.pointee.data.result
-                guard let transfer = active.removeValue(forKey: handle) else { continue }
+                var context: UnsafeMutableRawPointer?
+                _ = ia_easy_getinfo_pointer(handle, CURLINFO_PRIVATE, &context)
+                guard let context else { continue }
+                let owner = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+                guard let transfer = active.removeValue(forKey: ObjectIdentifier(owner)) else { continue }
                 curl_multi_remove_handle(multi, handle)
                 transfer.finish(code == CURLE_OK ? nil : transfer.failure(code))
                 transfer.release()
