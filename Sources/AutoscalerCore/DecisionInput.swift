@@ -98,51 +98,23 @@ extension SignalSample: Codable {
 /// longest rate-policy period are dropped.
 public struct DecisionHistory: Codable, Sendable, Equatable {
     public struct Recommendation: Codable, Sendable, Equatable {
-        public var time: Date
+        @RFC3339 public var time: Date
         public var replicas: Int
 
         public init(time: Date, replicas: Int) {
             self.time = time
             self.replicas = replicas
         }
-
-        private enum CodingKeys: String, CodingKey { case time, replicas }
-
-        public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            time = try container.decodeTime(forKey: .time)
-            replicas = try container.decode(Int.self, forKey: .replicas)
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encodeTime(time, forKey: .time)
-            try container.encode(replicas, forKey: .replicas)
-        }
     }
 
     public struct ScaleEvent: Codable, Sendable, Equatable {
-        public var time: Date
+        @RFC3339 public var time: Date
         /// Replicas added (positive) or removed (negative).
         public var change: Int
 
         public init(time: Date, change: Int) {
             self.time = time
             self.change = change
-        }
-
-        private enum CodingKeys: String, CodingKey { case time, change }
-
-        public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            time = try container.decodeTime(forKey: .time)
-            change = try container.decode(Int.self, forKey: .change)
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encodeTime(time, forKey: .time)
-            try container.encode(change, forKey: .change)
         }
     }
 

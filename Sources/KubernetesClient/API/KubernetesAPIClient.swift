@@ -83,14 +83,7 @@ public final class KubernetesAPIClient: Sendable {
                 "TLS verification of the API server is off (insecure-skip-tls-verify)",
                 metadata: ["kubernetes.server": "\(configuration.server)"])
         }
-        self.transport =
-            transport
-            ?? CurlHTTPClient(
-                tls: .init(
-                    caCertificatePEM: tls.caCertificatePEM, caCertificateFile: tls.caCertificateFile,
-                    clientCertificatePEM: tls.clientCertificatePEM, clientCertificateFile: tls.clientCertificateFile,
-                    clientKeyPEM: tls.clientKeyPEM, clientKeyFile: tls.clientKeyFile,
-                    insecureSkipVerify: tls.insecureSkipVerify, serverName: tls.serverName))
+        self.transport = transport ?? CurlHTTPClient(tls: tls)
     }
 
     // MARK: - Objects

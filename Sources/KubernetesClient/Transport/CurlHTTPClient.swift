@@ -8,41 +8,11 @@ import Synchronization
 /// HTTP/2 when the server offers it through ALPN). Blocking libcurl calls never run on Swift's cooperative thread
 /// pool. Cancelling the calling task aborts the transfer.
 public final class CurlHTTPClient: HTTPTransport, Sendable {
-    /// Trust and identity for TLS.
-    public struct TLS: Sendable, Equatable {
-        public var caCertificatePEM: Data?
-        public var caCertificateFile: String?
-        public var clientCertificatePEM: Data?
-        public var clientCertificateFile: String?
-        public var clientKeyPEM: Data?
-        public var clientKeyFile: String?
-        /// Turns verification off. Only ever set from an explicit `insecure-skip-tls-verify: true`.
-        public var insecureSkipVerify: Bool
-        /// The name to expect in the server's certificate (and send as SNI) instead of the URL's host
-        /// (kubeconfig `tls-server-name`).
-        public var serverName: String?
-
-        public init(
-            caCertificatePEM: Data? = nil, caCertificateFile: String? = nil, clientCertificatePEM: Data? = nil,
-            clientCertificateFile: String? = nil, clientKeyPEM: Data? = nil, clientKeyFile: String? = nil,
-            insecureSkipVerify: Bool = false, serverName: String? = nil
-        ) {
-            self.caCertificatePEM = caCertificatePEM
-            self.caCertificateFile = caCertificateFile
-            self.clientCertificatePEM = clientCertificatePEM
-            self.clientCertificateFile = clientCertificateFile
-            self.clientKeyPEM = clientKeyPEM
-            self.clientKeyFile = clientKeyFile
-            self.insecureSkipVerify = insecureSkipVerify
-            self.serverName = serverName
-        }
-    }
-
-    private let tls: TLS
+    private let tls: TLSSettings
     private let connectTimeout: Double
     private let loop: MultiLoop
 
-    public init(tls: TLS = TLS(), connectTimeout: Double = 10) {
+    public init(tls: TLSSettings = TLSSettings(), connectTimeout: Double = 10) {
         CurlGlobal.initialize()
         self.tls = tls
         self.connectTimeout = connectTimeout
@@ -124,7 +94,7 @@ final class Transfer: @unchecked Sendable {
     var onHead: (@Sendable (Result<Head, any Error>) -> Void)?
     var bodyContinuation: AsyncThrowingStream<Data, any Error>.Continuation?
 
-    init(request: HTTPRequest, tls: CurlHTTPClient.TLS, connectTimeout: Double, streaming: Bool) throws {
+    init(request: HTTPRequest, tls: TLSSettings, connectTimeout: Double, streaming: Bool) throws {
         guard let handle = curl_easy_init() else {
             throw HTTPClientError(.other, "curl_easy_init failed")
         }
@@ -145,7 +115,7 @@ final class Transfer: @unchecked Sendable {
         }
     }
 
-    private func configure(request: HTTPRequest, tls: CurlHTTPClient.TLS, connectTimeout: Double) throws {
+    private func configure(request: HTTPRequest, tls: TLSSettings, connectTimeout: Double) throws {
         let h = handle
         guard let scheme = request.url.scheme?.lowercased(), scheme == "https" || scheme == "http" else {
             throw HTTPClientError(.invalidRequest, "unsupported URL \(request.url.absoluteString)")
@@ -212,7 +182,7 @@ final class Transfer: @unchecked Sendable {
         try check(ia_easy_setopt_pointer(h, CURLOPT_PRIVATE, context), "PRIVATE")
     }
 
-    private func configureTLS(_ tls: CurlHTTPClient.TLS) throws {
+    private func configureTLS(_ tls: TLSSettings) throws {
         let h = handle
         if tls.insecureSkipVerify {
             try check(ia_easy_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 0), "SSL_VERIFYPEER")
