@@ -281,7 +281,13 @@ final class Transfer: @unchecked Sendable {
         } else if let error {
             onComplete?(.failure(error))
         } else {
-            onComplete?(.success(HTTPResponse(status: status, headers: headers, body: body, httpVersion: httpVersion)))
+            var connects = 0
+            _ = ia_easy_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connects)
+            onComplete?(
+                .success(
+                    HTTPResponse(
+                        status: status, headers: headers, body: body, httpVersion: httpVersion,
+                        newConnection: connects > 0)))
         }
         onComplete = nil
     }

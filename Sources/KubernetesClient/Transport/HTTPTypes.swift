@@ -53,12 +53,15 @@ public struct HTTPResponse: Sendable {
     public var body: Data
     /// "1.1" or "2".
     public var httpVersion: String
+    /// False when the request went over a connection kept from an earlier one.
+    public var newConnection: Bool
 
-    public init(status: Int, headers: HTTPHeaders, body: Data, httpVersion: String = "1.1") {
+    public init(status: Int, headers: HTTPHeaders, body: Data, httpVersion: String = "1.1", newConnection: Bool = true) {
         self.status = status
         self.headers = headers
         self.body = body
         self.httpVersion = httpVersion
+        self.newConnection = newConnection
     }
 }
 
