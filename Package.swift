@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "inference-autoscaler", targets: ["InferenceAutoscaler"]),
         .library(name: "AutoscalerCore", targets: ["AutoscalerCore"]),
         .library(name: "KubernetesClient", targets: ["KubernetesClient"]),
+        .library(name: "CurlHTTP", targets: ["CurlHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,11 +31,13 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
-        // The Kubernetes API over libcurl: configuration, typed requests, watches, informers.
+        // HTTP over libcurl: one multi handle on its own thread, bridged to async/await; TLS settings.
+        .target(name: "CurlHTTP", dependencies: ["CCurl"]),
+        // The Kubernetes API: configuration, typed requests, watches, informers.
         .target(
             name: "KubernetesClient",
             dependencies: [
-                "CCurl",
+                "CurlHTTP",
                 "AutoscalerCore",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,0 +1,2 @@
+// The transport's types (TLSSettings, HTTPClientError, …) are part of this module's API.
+@_exported import CurlHTTP
