@@ -43,6 +43,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Prometheus' query API over libcurl, and the engines' metric presets.
+        .target(name: "PrometheusClient", dependencies: ["CurlHTTP", "AutoscalerCore"]),
         // Test support: an in-memory API server that speaks the real wire protocol over TLS, with fault injection.
         .target(
             name: "KubernetesTestServer",

@@ -1,0 +1,107 @@
+import AutoscalerCore
+import Foundation
+
+/// The PromQL behind each signal type, per serving engine (DESIGN §6), scoped to the policy's namespace and the
+/// target's pods. `Custom` signals are the user's query as written.
+public enum EnginePresets {
+    /// Metric names as each engine exports them today.
+    public struct MetricNames: Sendable, Equatable {
+        public var waiting: String
+        public var running: String
+        /// KV-cache use 0–1, newest name first; older names are fallbacks (`or`).
+        public var kvCache: [String]
+        /// The TTFT histogram's base name (without `_bucket`).
+        public var timeToFirstToken: String?
+        /// A counter of generated tokens.
+        public var generatedTokens: String
+        /// TGI exports generated tokens as a histogram of per-request counts: its `_sum` is the counter.
+        public var generatedTokensIsHistogram: Bool
+    }
+
+    public static func names(for engine: Engine) -> MetricNames? {
+        switch engine {
+        case .vllm:
+            MetricNames(
+                waiting: "vllm:num_requests_waiting", running: "vllm:num_requests_running",
+                // vLLM >= 0.9.2 renamed the KV gauge; the old name was removed in 0.12.
+                kvCache: ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"],
+                timeToFirstToken: "vllm:time_to_first_token_seconds", generatedTokens: "vllm:generation_tokens_total",
+                generatedTokensIsHistogram: false)
+        case .sglang:
+            MetricNames(
+                waiting: "sglang:num_queue_reqs", running: "sglang:num_running_reqs", kvCache: ["sglang:token_usage"],
+                timeToFirstToken: "sglang:time_to_first_token_seconds",
+                generatedTokens: "sglang:generation_tokens_total", generatedTokensIsHistogram: false)
+        case .tgi:
+            // TGI has no TTFT histogram: the time a request waits in the queue is the nearest measure.
+            MetricNames(
+                waiting: "tgi_queue_size", running: "tgi_batch_current_size", kvCache: [],
+                timeToFirstToken: "tgi_request_queue_duration", generatedTokens: "tgi_request_generated_tokens",
+                generatedTokensIsHistogram: true)
+        case .nim:
+            MetricNames(
+                waiting: "num_requests_waiting", running: "num_requests_running", kvCache: ["gpu_cache_usage_perc"],
+                timeToFirstToken: "time_to_first_token_seconds", generatedTokens: "generation_tokens_total",
+                generatedTokensIsHistogram: false)
+        case .custom:
+            nil
+        }
+    }
+
+    /// DCGM exporter's GPU utilization (%), matched under both label spellings: the Helm chart's ServiceMonitor
+    /// (`honorLabels: false`) renames `pod`/`namespace` to `exported_pod`/`exported_namespace`.
+    public static let gpuUtilization = "DCGM_FI_DEV_GPU_UTIL"
+
+    public enum PresetError: Error, Equatable, CustomStringConvertible {
+        case notExported(SignalType, Engine)
+
+        public var description: String {
+            switch self {
+            case .notExported(let type, let engine): "engine \(engine.rawValue) exports no metric for \(type.rawValue)"
+            }
+        }
+    }
+
+    /// The query for one signal. Its result is one number: a per-replica average for `AverageValue`, a fleet total
+    /// for `Value` (as the decision expects).
+    public static func query(
+        for signal: ResolvedPolicy.Signal, engine: Engine, scope: PodScope
+    ) throws(PresetError) -> String {
+        if signal.type == .custom { return signal.query ?? "" }
+        let aggregate = signal.targetType == .value ? "sum" : "avg"
+        let selector = scope.matchers()
+        if signal.type == .gpuUtilization {
+            let direct = "\(gpuUtilization){\(selector)}"
+            let exported = "\(gpuUtilization){\(scope.matchers(prefix: "exported_"))}"
+            return "\(aggregate)(\(direct)) or \(aggregate)(\(exported))"
+        }
+        guard let names = names(for: engine) else { throw .notExported(signal.type, engine) }
+        let window = "\(Int((signal.window ?? PolicyDefaults.rateWindow).rounded()))s"
+        switch signal.type {
+        case .queueDepth:
+            return "\(aggregate)(\(names.waiting){\(selector)})"
+        case .runningRequests:
+            return "\(aggregate)(\(names.running){\(selector)})"
+        case .kvCacheUtilization:
+            guard !names.kvCache.isEmpty else { throw .notExported(signal.type, engine) }
+            return names.kvCache.map { "\(aggregate)(\($0){\(selector)})" }.joined(separator: " or ")
+        case .timeToFirstToken:
+            guard let histogram = names.timeToFirstToken else { throw .notExported(signal.type, engine) }
+            let quantile = signal.quantile ?? PolicyDefaults.quantile
+            return "histogram_quantile(\(quantile), sum by (le) (rate(\(histogram)_bucket{\(selector)}[\(window)])))"
+        case .tokenThroughput:
+            let counter = names.generatedTokensIsHistogram ? "\(names.generatedTokens)_sum" : names.generatedTokens
+            return "\(aggregate)(rate(\(counter){\(selector)}[\(window)]))"
+        case .gpuUtilization, .custom:
+            return ""
+        }
+    }
+
+    /// For TTFT: the request rate over the same window. A quantile of no requests is NaN; when this is 0 the fleet
+    /// served nothing, so there was no latency to miss (0), which is not the same as a missing metric.
+    public static func requestRate(for signal: ResolvedPolicy.Signal, engine: Engine, scope: PodScope) -> String? {
+        guard signal.type == .timeToFirstToken, let histogram = names(for: engine)?.timeToFirstToken else { return nil }
+        let window = "\(Int((signal.window ?? PolicyDefaults.rateWindow).rounded()))s"
+        return "sum(rate(\(histogram)_count{\(scope.matchers())}[\(window)]))"
+    }
+}
