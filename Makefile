@@ -2,7 +2,7 @@
 # Both install what is missing first: CI runs them on a fresh clone of a fresh Debian machine, as root.
 
 SWIFT ?= swift
-APT_PACKAGES := libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config ca-certificates
+APT_PACKAGES := libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config ca-certificates openssl curl prometheus
 BINARY := inference-autoscaler
 
 .PHONY: deps test build validate-samples clean
@@ -16,7 +16,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@command -v $(SWIFT) >/dev/null || { echo "swift not found: install Swift 6 (https://www.swift.org/install/linux/)"; exit 1; }
 

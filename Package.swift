@@ -56,6 +56,16 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // Test support: `/metrics` in the Prometheus text format for simulated pods of each engine.
+        .target(
+            name: "MetricsFixture",
+            dependencies: [
+                "AutoscalerCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "InferenceAutoscaler",
             dependencies: [
@@ -75,6 +85,9 @@ let package = Package(
             dependencies: ["KubernetesClient", "KubernetesTestServer", "AutoscalerCore"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(
+            name: "PrometheusClientTests",
+            dependencies: ["PrometheusClient", "MetricsFixture", "CurlHTTP", "AutoscalerCore"]),
         .testTarget(name: "KubernetesTestServerTests", dependencies: ["KubernetesTestServer", "AutoscalerCore"]),
     ],
     swiftLanguageModes: [.v6]

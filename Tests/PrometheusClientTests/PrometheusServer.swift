@@ -1,0 +1,155 @@
+import CurlHTTP
+import Foundation
+import Testing
+
+/// A real Prometheus (the Debian package's binary) on a free loopback port, with a TSDB in a temporary directory,
+/// scraping the given targets every second. Stopped with `stop()`.
+final class PrometheusServer: @unchecked Sendable {
+    let url: URL
+    let version: String
+    private let process: Process
+    private let directory: URL
+    private let http = CurlHTTPClient()
+
+    static func binary() throws -> String {
+        for candidate in ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
+        where FileManager.default.isExecutableFile(atPath: candidate) {
+            return candidate
+        }
+        throw SetupError("prometheus is not installed: run `make test` (it installs the Debian package)")
+    }
+
+    struct SetupError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Starts Prometheus scraping `targets` (`host:port`) with `honor_labels`, so the fixture's `namespace` and
+    /// `pod` labels are kept as a pod's own would be after service discovery.
+    static func start(scraping targets: [String], extraScrapeConfig: String = "") async throws -> PrometheusServer {
+        let binary = try binary()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prometheus-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = """
+            global:
+              scrape_interval: 1s
+              evaluation_interval: 1s
+            scrape_configs:
+              - job_name: fixture
+                honor_labels: true
+                static_configs:
+                  - targets: [\(targets.map { "'\($0)'" }.joined(separator: ", "))]
+            \(extraScrapeConfig)
+            """
+        let configFile = directory.appendingPathComponent("prometheus.yml")
+        try config.write(to: configFile, atomically: true, encoding: .utf8)
+        let version = try run(binary, ["--version"]).split(separator: "\n").first.map(String.init) ?? "unknown"
+
+        for _ in 0..<5 {
+            let port = try freePort()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = [
+                "--config.file=\(configFile.path)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
+                "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
+            ]
+            let log = FileHandle(forWritingAtPath: "/dev/null")
+            process.standardOutput = log
+            process.standardError = log
+            try process.run()
+            let url = URL(string: "http://127.0.0.1:\(port)")!
+            let server = PrometheusServer(url: url, version: version, process: process, directory: directory)
+            if try await server.waitUntilReady() { return server }
+            server.terminate()
+        }
+        throw SetupError("Prometheus did not become ready")
+    }
+
+    private init(url: URL, version: String, process: Process, directory: URL) {
+        self.url = url
+        self.version = version
+        self.process = process
+        self.directory = directory
+    }
+
+    /// Polls `/-/ready` for up to 20 s; false if the process died (a port clash).
+    private func waitUntilReady() async throws -> Bool {
+        for _ in 0..<200 {
+            if !process.isRunning { return false }
+            if let response = try? await http.send(HTTPRequest(url: url.appendingPathComponent("-/ready"), timeout: 2)),
+                response.status == 200
+            {
+                return true
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    /// Waits until Prometheus has scraped `query` into a non-empty answer (scrapes are every second).
+    func waitForSeries(_ query: String, timeout: Double = 20) async throws {
+        var components = URLComponents(url: url.appendingPathComponent("api/v1/query"), resolvingAgainstBaseURL: false)!
+        components.queryItems = [URLQueryItem(name: "query", value: query)]
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let response = try? await http.send(HTTPRequest(url: components.url!, timeout: 2)),
+                String(decoding: response.body, as: UTF8.self).contains("\"result\":[{")
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw SetupError("no series for \(query) after \(timeout) s")
+    }
+
+    private func terminate() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    func stop() {
+        terminate()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    static func freePort() throws -> Int {
+        let socket = Darwin_socket()
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
+        }
+        guard bound == 0 else { throw SetupError("cannot bind a socket") }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    private static func Darwin_socket() -> Int32 {
+        #if canImport(Glibc)
+            return socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+            return socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+    }
+
+    static func run(_ binary: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
