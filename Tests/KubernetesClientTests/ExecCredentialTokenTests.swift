@@ -259,9 +259,10 @@ struct ExecCredentialTokenTests {
             for source in sources {
                 group.addTask { _ = try? await source.token(refresh: false) }
             }
-            // 0.4 s of short sleeps while the plugins hang; blocked pool threads would stretch this to seconds.
+            // Short sleeps while the plugins hang. With the pool's threads blocked (2 on this machine, 4 plugins)
+            // they could not finish before the plugins' 20 s timeout; under any load they finish long before.
             for _ in 0..<20 { try await Task.sleep(for: .milliseconds(20)) }
-            #expect(ContinuousClock.now - started < .milliseconds(2500))
+            #expect(ContinuousClock.now - started < .seconds(12))
             group.cancelAll()
         }
     }
