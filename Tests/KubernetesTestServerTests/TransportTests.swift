@@ -1,0 +1,219 @@
+import AutoscalerCore
+import Foundation
+import KubernetesTestServer
+import Testing
+
+@Suite("TLS, authentication, discovery and fault injection")
+struct TransportTests {
+    @Test func tlsWorksWithTheCAAndFailsWithoutIt() async throws {
+        try await withServer { server, curl in
+            let trusted = try await curl("GET", "/healthz")
+            #expect(trusted.exitCode == 0)
+            #expect(trusted.status == 200)
+            #expect(trusted.text == "ok")
+
+            let byName = try await curl("GET", "/readyz", host: "localhost")
+            #expect(byName.status == 200)
+
+            let untrusted = try await curl("GET", "/healthz", trustCA: false)
+            #expect(untrusted.exitCode == 60)  // CURLE_PEER_FAILED_VERIFICATION
+            #expect(untrusted.status == 0)
+            #expect(server.caCertificatePEM.hasPrefix("-----BEGIN CERTIFICATE-----"))
+        }
+    }
+
+    @Test func wrongTokenAndRotatedTokenGet401() async throws {
+        try await withServer { server, curl in
+            let wrong = try await curl("GET", "/api/v1/namespaces/default/pods", token: "nope")
+            #expect(wrong.status == 401)
+            #expect(wrong.json?.at("reason")?.string == "Unauthorized")
+            #expect(wrong.json?.at("kind")?.string == "Status")
+            #expect(wrong.json?.at("code")?.int == 401)
+
+            let missing = try await curl("GET", "/livez", token: .some(nil))
+            #expect(missing.status == 401)
+
+            server.setAcceptedTokens(["rotated"])
+            #expect(try await curl("GET", "/api/v1/namespaces/default/pods").status == 401)
+            #expect(try await curl("GET", "/api/v1/namespaces/default/pods", token: "rotated").status == 200)
+
+            let recorded = server.requests
+            #expect(recorded.count == 4)
+            #expect(recorded.last?.hasAuthorization == true)
+            #expect(recorded.last?.headers["authorization"] == "<redacted>")
+            #expect(recorded.last?.userAgent == "kubernetes-test-server-tests/1.0")
+            #expect(recorded.map(\.status) == [401, 401, 401, 200])
+        }
+    }
+
+    @Test func discoveryDescribesGroupsResourcesAndSubresources() async throws {
+        try await withServer { _, curl in
+            let api = try await curl("GET", "/api")
+            #expect(api.json?.at("kind")?.string == "APIVersions")
+            #expect(api.json?.at("versions.0")?.string == "v1")
+
+            let apis = try await curl("GET", "/apis")
+            let groups = apis.json?.at("groups")
+            #expect(apis.json?.at("kind")?.string == "APIGroupList")
+            if case .array(let list)? = groups {
+                let apps = list.first { $0.at("name")?.string == "apps" }
+                #expect(apps?.at("preferredVersion.groupVersion")?.string == "apps/v1")
+                #expect(list.contains { $0.at("name")?.string == "autoscaling.inference.dev" })
+            } else {
+                Issue.record("no groups")
+            }
+
+            let apps = try await curl("GET", "/apis/apps/v1")
+            #expect(apps.json?.at("kind")?.string == "APIResourceList")
+            #expect(apps.json?.at("groupVersion")?.string == "apps/v1")
+            guard case .array(let resources)? = apps.json?.at("resources") else {
+                Issue.record("no resources")
+                return
+            }
+            let scale = resources.first { $0.at("name")?.string == "deployments/scale" }
+            #expect(scale?.at("group")?.string == "autoscaling")
+            #expect(scale?.at("version")?.string == "v1")
+            #expect(scale?.at("kind")?.string == "Scale")
+            #expect(resources.contains { $0.at("name")?.string == "deployments/status" })
+            let main = resources.first { $0.at("name")?.string == "deployments" }
+            #expect(main?.at("namespaced") == .bool(true))
+            #expect(main?.at("kind")?.string == "Deployment")
+
+            let core = try await curl("GET", "/api/v1")
+            #expect(core.json?.at("groupVersion")?.string == "v1")
+
+            let unknown = try await curl("GET", "/apis/nope.example.com/v1")
+            #expect(unknown.status == 404)
+            #expect(unknown.json?.at("reason")?.string == "NotFound")
+            #expect(try await curl("GET", "/apis/apps/v9").status == 404)
+            #expect(try await curl("GET", "/apis/apps/v1/namespaces/default/widgets").status == 404)
+        }
+    }
+
+    @Test func failNextRequestsAnswersWithStatusAndRetryAfter() async throws {
+        try await withServer { server, curl in
+            server.failNextRequests(2, status: 429, retryAfterSeconds: 3)
+            let first = try await curl("GET", "/api/v1/namespaces/default/pods")
+            #expect(first.status == 429)
+            #expect(first.headers["retry-after"] == "3")
+            #expect(first.json?.at("reason")?.string == "TooManyRequests")
+            #expect(first.json?.at("details.retryAfterSeconds")?.int == 3)
+            #expect(try await curl("GET", "/healthz").status == 429)
+            #expect(try await curl("GET", "/api/v1/namespaces/default/pods").status == 200)
+
+            server.failNextRequests(1, status: 503)
+            let unavailable = try await curl("GET", "/api/v1/namespaces/default/pods")
+            #expect(unavailable.status == 503)
+            #expect(unavailable.headers["retry-after"] == nil)
+            #expect(unavailable.json?.at("reason")?.string == "ServiceUnavailable")
+
+            server.failNextRequests(1, status: 500)
+            #expect(try await curl("GET", "/api/v1/pods").json?.at("reason")?.string == "InternalError")
+
+            // Authentication comes first: a bad token is 401 and does not use up an injected failure.
+            server.failNextRequests(1, status: 503)
+            #expect(try await curl("GET", "/healthz", token: "bad").status == 401)
+            #expect(try await curl("GET", "/healthz").status == 503)
+        }
+    }
+
+    @Test func responseDelayDelaysWithoutBlocking() async throws {
+        try await withServer { server, curl in
+            server.setResponseDelay(0.6)
+            let started = Date()
+            async let slow = curl("GET", "/healthz")
+            async let alsoSlow = curl("GET", "/livez")
+            let results = try await [slow, alsoSlow]
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(results.allSatisfy { $0.status == 200 })
+            #expect(elapsed >= 0.6)
+            #expect(elapsed < 3)  // both waited concurrently
+            server.setResponseDelay(0)
+        }
+    }
+
+    @Test func forbidDeniesOneVerbOnOneResource() async throws {
+        try await withServer { server, curl in
+            try server.create(deployment("web"), resource: .deployments)
+            server.forbid(verb: "patch", resource: "deployments", subresource: "scale")
+            let denied = try await curl(
+                "PATCH",
+                "/apis/apps/v1/namespaces/default/deployments/web/scale",
+                body: #"{"spec":{"replicas":3}}"#,
+                contentType: "application/merge-patch+json"
+            )
+            #expect(denied.status == 403)
+            #expect(denied.json?.at("reason")?.string == "Forbidden")
+            #expect(
+                denied.json?.at("message")?.string
+                    == "deployments.apps \"web\" is forbidden: User \"system:serviceaccount:default:test\" cannot "
+                    + "patch resource \"deployments/scale\" in API group \"apps\" in the namespace \"default\""
+            )
+            #expect(try await curl("GET", "/apis/apps/v1/namespaces/default/deployments/web/scale").status == 200)
+
+            server.forbid(verb: "list", resource: "pods")
+            #expect(try await curl("GET", "/api/v1/pods").status == 403)
+            #expect(try await curl("GET", "/api/v1/pods?watch=1&timeoutSeconds=1").status == 200)
+        }
+    }
+
+    @Test func kubeconfigCarriesServerCAAndToken() async throws {
+        try await withServer { server, _ in
+            let config = server.kubeconfig(token: "abc", namespace: "inference")
+            #expect(config.contains("server: \"\(server.url.absoluteString)\""))
+            #expect(
+                config.contains(
+                    "certificate-authority-data: \(Data(server.caCertificatePEM.utf8).base64EncodedString())"
+                )
+            )
+            #expect(config.contains("token: \"abc\""))
+            #expect(config.contains("namespace: \"inference\""))
+            #expect(config.contains("current-context: test"))
+            #expect(server.url.absoluteString.hasPrefix("https://127.0.0.1:"))
+        }
+    }
+
+    @Test func keepAliveServesSeveralRequestsOnOneConnection() async throws {
+        try await withServer { server, curl in
+            // Two URLs in one curl run reuse the connection; both must be answered.
+            let result = try await curl("GET", "/healthz", extra: ["-v", "\(server.url.absoluteString)/livez"])
+            #expect(result.exitCode == 0)
+            #expect(result.stderr.contains("Re-using existing connection"))
+            #expect(server.requests.map(\.path) == ["/livez", "/healthz"])
+        }
+    }
+
+    @Test func expectContinueIsAnswered() async throws {
+        try await withServer { _, curl in
+            let big = String(repeating: "x", count: 20_000)
+            let configMap =
+                #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"blob":""#
+                + big + #""}}"#
+            let started = Date()
+            let result = try await curl(
+                "POST",
+                "/api/v1/namespaces/default/configmaps",
+                body: configMap,
+                contentType: "application/json",
+                extra: ["-v", "-H", "Expect: 100-continue"]
+            )
+            #expect(result.status == 201)
+            #expect(result.stderr.contains("HTTP/1.1 100 Continue"))
+            #expect(Date().timeIntervalSince(started) < 0.9)  // curl waits 1 s when no 100 comes
+            #expect(result.json?.at("data.blob")?.string?.count == 20_000)
+        }
+    }
+
+    @Test func stopClosesOpenWatches() async throws {
+        let server = try await TestAPIServer.start()
+        let curl = Curl(server: server)
+        async let watch = curl("GET", "/api/v1/namespaces/default/pods?watch=true", maxTime: 10)
+        try await waitForWatches(server)
+        let started = Date()
+        try await server.stop()
+        let result = try await watch
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(result.status == 200)
+        #expect(!FileManager.default.fileExists(atPath: server.caCertificatePath))
+    }
+}
