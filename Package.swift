@@ -41,7 +41,8 @@ let package = Package(
                 "AutoscalerCore",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         // Prometheus' query API over libcurl, and the engines' metric presets.
         .target(name: "PrometheusClient", dependencies: ["CurlHTTP", "AutoscalerCore"]),
@@ -66,18 +67,23 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Test support: a real Prometheus process (the Debian package) on a free loopback port.
+        .target(name: "PrometheusTestSupport", dependencies: ["CurlHTTP"]),
         .executableTarget(
             name: "InferenceAutoscaler",
             dependencies: [
                 "AutoscalerCore",
                 "PolicyFiles",
+                "PrometheusClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "AutoscalerCoreTests", dependencies: ["AutoscalerCore"]),
         .testTarget(
             name: "InferenceAutoscalerTests",
-            dependencies: ["AutoscalerCore", "PolicyFiles", "InferenceAutoscaler"],
+            dependencies: [
+                "AutoscalerCore", "PolicyFiles", "InferenceAutoscaler", "MetricsFixture", "PrometheusTestSupport",
+            ],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
@@ -87,7 +93,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PrometheusClientTests",
-            dependencies: ["PrometheusClient", "MetricsFixture", "CurlHTTP", "AutoscalerCore"]),
+            dependencies: ["PrometheusClient", "MetricsFixture", "PrometheusTestSupport", "CurlHTTP", "AutoscalerCore"]),
         .testTarget(name: "KubernetesTestServerTests", dependencies: ["KubernetesTestServer", "AutoscalerCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,12 +1,13 @@
 import ArgumentParser
 import AutoscalerCore
 
-struct InferenceAutoscalerCommand: ParsableCommand {
+@main
+struct InferenceAutoscalerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inference-autoscaler",
         abstract: "Autoscales LLM inference servers on Kubernetes from queue depth, latency, KV-cache and GPU signals.",
         version: AutoscalerVersion.current,
-        subcommands: [ValidateCommand.self, DecideCommand.self, VersionCommand.self]
+        subcommands: [ValidateCommand.self, DecideCommand.self, QueryCommand.self, VersionCommand.self]
     )
 }
 
@@ -17,5 +18,3 @@ struct VersionCommand: ParsableCommand {
         print("inference-autoscaler \(AutoscalerVersion.current)")
     }
 }
-
-InferenceAutoscalerCommand.main()

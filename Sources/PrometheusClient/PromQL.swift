@@ -39,6 +39,17 @@ public struct PodScope: Sendable, Equatable {
         case deployment(String)
         /// Pods named after a StatefulSet: `NAME-<ordinal>`.
         case statefulSet(String)
+        /// Pods whose names start with `NAME-` (other workload kinds, such as a LeaderWorkerSet).
+        case prefix(String)
+
+        /// The naming pattern a workload kind gives its pods.
+        public static func named(after kind: String, _ name: String) -> Pods {
+            switch kind {
+            case "Deployment": .deployment(name)
+            case "StatefulSet": .statefulSet(name)
+            default: .prefix(name)
+            }
+        }
     }
 
     public var namespace: String
@@ -59,6 +70,8 @@ public struct PodScope: Sendable, Equatable {
             PromQL.regexLiteral(name) + "-[a-z0-9]{1,10}-[a-z0-9]{5}"
         case .statefulSet(let name):
             PromQL.regexLiteral(name) + "-[0-9]+"
+        case .prefix(let name):
+            PromQL.regexLiteral(name) + "-.+"
         }
     }
 

@@ -1,17 +1,17 @@
 import CurlHTTP
 import Foundation
-import Testing
 
 /// A real Prometheus (the Debian package's binary) on a free loopback port, with a TSDB in a temporary directory,
 /// scraping the given targets every second. Stopped with `stop()`.
-final class PrometheusServer: @unchecked Sendable {
-    let url: URL
-    let version: String
+public final class PrometheusServer: @unchecked Sendable {
+    public let url: URL
+    /// `prometheus --version`'s first line.
+    public let version: String
     private let process: Process
     private let directory: URL
     private let http = CurlHTTPClient()
 
-    static func binary() throws -> String {
+    public static func binary() throws -> String {
         for candidate in ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
         where FileManager.default.isExecutableFile(atPath: candidate) {
             return candidate
@@ -19,14 +19,14 @@ final class PrometheusServer: @unchecked Sendable {
         throw SetupError("prometheus is not installed: run `make test` (it installs the Debian package)")
     }
 
-    struct SetupError: Error, CustomStringConvertible {
-        var description: String
+    public struct SetupError: Error, CustomStringConvertible {
+        public var description: String
         init(_ description: String) { self.description = description }
     }
 
     /// Starts Prometheus scraping `targets` (`host:port`) with `honor_labels`, so the fixture's `namespace` and
     /// `pod` labels are kept as a pod's own would be after service discovery.
-    static func start(scraping targets: [String], extraScrapeConfig: String = "") async throws -> PrometheusServer {
+    public static func start(scraping targets: [String], extraScrapeConfig: String = "") async throws -> PrometheusServer {
         let binary = try binary()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prometheus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -87,7 +87,7 @@ final class PrometheusServer: @unchecked Sendable {
     }
 
     /// Waits until Prometheus has scraped `query` into a non-empty answer (scrapes are every second).
-    func waitForSeries(_ query: String, timeout: Double = 20) async throws {
+    public func waitForSeries(_ query: String, timeout: Double = 20) async throws {
         var components = URLComponents(url: url.appendingPathComponent("api/v1/query"), resolvingAgainstBaseURL: false)!
         components.queryItems = [URLQueryItem(name: "query", value: query)]
         let deadline = Date().addingTimeInterval(timeout)
@@ -109,12 +109,12 @@ final class PrometheusServer: @unchecked Sendable {
         }
     }
 
-    func stop() {
+    public func stop() {
         terminate()
         try? FileManager.default.removeItem(at: directory)
     }
 
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let socket = Darwin_socket()
         defer { close(socket) }
         var address = sockaddr_in()

@@ -1,5 +1,6 @@
 import AutoscalerCore
 import CurlHTTP
+import PrometheusTestSupport
 import Foundation
 import MetricsFixture
 import Testing
@@ -210,5 +211,24 @@ final class SilentListener: @unchecked Sendable {
         #if canImport(Glibc)
             _ = Glibc.close(socket)
         #endif
+    }
+}
+
+extension RealPrometheusTests {
+    @Test func aQuantileOfNoRequestsIsZeroLatencyButNoSeriesIsMissing() async throws {
+        try await Self.withPrometheus({ exporter in
+            exporter.set(PodMetrics(namespace: "idle", pod: "vllm-0", engine: .vllm))
+        }) { prometheus, _, client in
+            try await prometheus.waitForSeries("vllm:time_to_first_token_seconds_count")
+            try await Task.sleep(for: .seconds(2))
+            let reader = SignalReader(client: client)
+            let ttft = Self.signal(.timeToFirstToken)
+            let idle = await reader.read(ttft, engine: .vllm, scope: .init(namespace: "idle", pods: .names(["vllm-0"])), at: Date())
+            #expect(idle.sample == .value(0))
+            let absent = await reader.read(ttft, engine: .vllm, scope: .init(namespace: "nowhere", pods: .names(["vllm-0"])), at: Date())
+            #expect(absent.sample == .missing("the value is NaN") || absent.sample == .missing("no series matched"))
+            let notExported = await reader.read(Self.signal(.kvCacheUtilization), engine: .tgi, scope: .init(namespace: "idle", pods: .names(["x"])), at: Date())
+            #expect(notExported.sample == .missing("engine tgi exports no metric for KVCacheUtilization"))
+        }
     }
 }

@@ -1,0 +1,99 @@
+import ArgumentParser
+import AutoscalerCore
+import Foundation
+import PolicyFiles
+import PrometheusClient
+
+/// `query --policy FILE`: each signal's PromQL and what Prometheus answers now.
+struct QueryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Print each signal's PromQL and its current value (or the exact error) from your Prometheus.",
+        discussion: """
+            Outside a cluster the target's pods are matched by name: a Deployment's pods as NAME-<hash>-<suffix>, a \
+            StatefulSet's as NAME-<ordinal>, other kinds as NAME-*. Exit status: 0 when every signal was read; 1 \
+            when some could not be (each line says why); 2 when the policy is invalid or the file unreadable.
+            """
+    )
+
+    @Option(help: "The policy file (YAML or JSON, one policy).")
+    var policy: String
+
+    @Option(help: "Prometheus base URL; defaults to the policy's spec.prometheus.address.")
+    var prometheus: String?
+
+    @Option(help: "A file holding a bearer token for Prometheus (read on every query).")
+    var bearerTokenFile: String?
+
+    @Option(name: .customLong("header"), help: "An extra request header NAME=VALUE, e.g. X-Scope-OrgID=tenant (repeatable).")
+    var headers: [String] = []
+
+    @Option(help: "A CA bundle to verify Prometheus' certificate.")
+    var caFile: String?
+
+    @Flag(help: "Do not verify Prometheus' TLS certificate.")
+    var insecureSkipTLSVerify = false
+
+    func run() async throws {
+        let contents: PolicyFiles.Contents
+        do {
+            contents = try PolicyFiles.load(policy)
+        } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        guard contents.policies.count == 1, let document = contents.policies.first else {
+            printError("\(policy): expected exactly one InferenceAutoscalePolicy, found \(contents.policies.count)")
+            throw ExitCode(2)
+        }
+        guard let parsed = document.policy, document.violations.isEmpty,
+            case .success(let resolved) = PolicyValidator.resolve(parsed)
+        else {
+            for problem in document.violations { printError("\(policy): \(document.displayName): \(problem)") }
+            throw ExitCode(2)
+        }
+        guard let addressText = prometheus ?? resolved.prometheus.address, let address = URL(string: addressText) else {
+            printError("no Prometheus address: pass --prometheus URL or set spec.prometheus.address")
+            throw ExitCode(2)
+        }
+        var extra: [String: String] = resolved.prometheus.spec.headers ?? [:]
+        for header in headers {
+            guard let equals = header.firstIndex(of: "=") else {
+                printError("--header \(header): expected NAME=VALUE")
+                throw ExitCode(2)
+            }
+            extra[String(header[..<equals])] = String(header[header.index(after: equals)...])
+        }
+        var authorization = PrometheusQueryClient.Authorization.none
+        if let bearerTokenFile {
+            authorization = .bearer { _ in
+                try String(contentsOfFile: bearerTokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+        }
+        let client = PrometheusQueryClient(
+            configuration: .init(
+                address: address, timeout: resolved.prometheus.timeout,
+                tls: .init(caCertificateFile: caFile, insecureSkipVerify: insecureSkipTLSVerify),
+                authorization: authorization, headers: extra))
+        let scope = PodScope(
+            namespace: resolved.namespace, pods: .named(after: resolved.target.kind, resolved.target.name))
+        let readings = await SignalReader(client: client).readAll(resolved, scope: scope, at: Date())
+        var missing = 0
+        for (signal, reading) in zip(resolved.signals, readings) {
+            print("\(signal.name) (target \(Self.format(signal.target))):")
+            print("  query: \(reading.query.isEmpty ? "-" : reading.query)")
+            switch reading.sample {
+            case .value(let value):
+                print("  value: \(Self.format(value))")
+            case .missing(let reason):
+                missing += 1
+                print("  error: \(reason)")
+            }
+        }
+        if missing > 0 { throw ExitCode(1) }
+    }
+
+    static func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
+}
