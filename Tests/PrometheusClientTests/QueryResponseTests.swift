@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+import CurlHTTP
+
 @testable import PrometheusClient
 
 /// Every edge case of a Prometheus answer has its own outcome; none becomes 0.
@@ -82,5 +84,78 @@ import Testing
     @Test func labelsAndTimestampsAreParsed() throws {
         let response = try Self.parse(Self.vector(["7"], at: 1_800_000_000.5)).get()
         #expect(response.result == .vector([VectorSample(labels: ["pod": "vllm-0"], timestamp: 1_800_000_000.5, value: 7)]))
+    }
+}
+
+/// What the client sends: TLS trust, credentials, tenant headers, POST for long queries.
+@Suite struct QueryRequestTests {
+    final class Recorder: HTTPTransport, @unchecked Sendable {
+        var requests: [HTTPRequest] = []
+        var statuses: [Int]
+
+        init(statuses: [Int]) { self.statuses = statuses }
+
+        func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+            requests.append(request)
+            let status = statuses.isEmpty ? 200 : statuses.removeFirst()
+            let body = status == 200 ? #"{"status":"success","data":{"resultType":"scalar","result":[1,"2"]}}"# : "no"
+            return HTTPResponse(status: status, headers: HTTPHeaders(), body: Data(body.utf8))
+        }
+
+        func stream(_ request: HTTPRequest) async throws -> HTTPStreamingResponse { fatalError("not used") }
+    }
+
+    final class TokenFile: @unchecked Sendable {
+        var refreshes = 0
+        func token(_ refresh: Bool) -> String {
+            if refresh { refreshes += 1 }
+            return refreshes == 0 ? "old" : "new"
+        }
+    }
+
+    @Test func headersCredentialsAndTheQueryParameters() async throws {
+        let recorder = Recorder(statuses: [])
+        let client = PrometheusQueryClient(
+            configuration: .init(
+                address: URL(string: "https://mimir.example/prometheus/")!, timeout: 2.5,
+                authorization: .basic(username: "u", password: "p"), headers: ["X-Scope-OrgID": "team-a"]),
+            transport: recorder)
+        let result = await client.query(#"sum(x{a="b c"})"#, at: Date(timeIntervalSince1970: 1_800_000_000))
+        #expect((try? result.get())?.result == .scalar(timestamp: 1, value: 2))
+        let request = try #require(recorder.requests.first)
+        #expect(request.method == "GET")
+        #expect(
+            request.url.absoluteString
+                == "https://mimir.example/prometheus/api/v1/query?query=sum%28x%7Ba%3D%22b%20c%22%7D%29&timeout=2500ms&time=1800000000.000")
+        #expect(request.headers["X-Scope-OrgID"] == "team-a")
+        #expect(request.headers["Authorization"] == "Basic dTpw")
+        #expect(request.timeout == 3.5)
+    }
+
+    @Test func longQueriesArePosted() async throws {
+        let recorder = Recorder(statuses: [])
+        let client = PrometheusQueryClient(configuration: .init(address: URL(string: "http://p:9090")!), transport: recorder)
+        _ = await client.query(String(repeating: "vector(1) + ", count: 300) + "vector(1)")
+        let request = try #require(recorder.requests.first)
+        #expect(request.method == "POST")
+        #expect(request.url.absoluteString == "http://p:9090/api/v1/query")
+        #expect(request.headers["Content-Type"] == "application/x-www-form-urlencoded")
+        #expect(String(decoding: request.body ?? Data(), as: UTF8.self).hasPrefix("query=vector%281%29%20%2B%20"))
+    }
+
+    @Test func a401ReadsTheTokenAgainOnce() async throws {
+        let recorder = Recorder(statuses: [401, 401])
+        let tokens = TokenFile()
+        let client = PrometheusQueryClient(
+            configuration: .init(address: URL(string: "http://p:9090")!, authorization: .bearer { tokens.token($0) }),
+            transport: recorder)
+        let result = await client.query("up")
+        #expect(recorder.requests.map { $0.headers["Authorization"] } == ["Bearer old", "Bearer new"])
+        #expect(tokens.refreshes == 1)
+        guard case .failure(let error) = result else {
+            Issue.record("a second 401 gave a value")
+            return
+        }
+        #expect(error.code == .httpStatus(401))
     }
 }
