@@ -32,29 +32,7 @@ struct DecideCommand: ParsableCommand {
     var state: String
 
     func run() throws {
-        let contents: PolicyFiles.Contents
-        do {
-            contents = try PolicyFiles.load(policy)
-        } catch {
-            printError(error.description)
-            throw ExitCode(2)
-        }
-        guard contents.policies.count == 1, let document = contents.policies.first else {
-            printError("\(policy): expected exactly one InferenceAutoscalePolicy, found \(contents.policies.count)")
-            throw ExitCode(2)
-        }
-        guard let parsed = document.policy, document.typeViolations.isEmpty else {
-            for problem in document.violations { print("\(policy): \(document.displayName): \(problem)") }
-            throw ExitCode(1)
-        }
-        let resolved: ResolvedPolicy
-        switch PolicyValidator.resolve(parsed) {
-        case .success(let value):
-            resolved = value
-        case .failure(let failure):
-            for problem in failure.violations { print("\(policy): \(document.displayName): \(problem)") }
-            throw ExitCode(1)
-        }
+        let (parsed, resolved) = try loadSinglePolicy(policy, invalidExit: 1)
 
         let snapshot: DecisionState
         do {

@@ -35,23 +35,7 @@ struct QueryCommand: AsyncParsableCommand {
     var insecureSkipTLSVerify = false
 
     func run() async throws {
-        let contents: PolicyFiles.Contents
-        do {
-            contents = try PolicyFiles.load(policy)
-        } catch {
-            printError(error.description)
-            throw ExitCode(2)
-        }
-        guard contents.policies.count == 1, let document = contents.policies.first else {
-            printError("\(policy): expected exactly one InferenceAutoscalePolicy, found \(contents.policies.count)")
-            throw ExitCode(2)
-        }
-        guard let parsed = document.policy, document.violations.isEmpty,
-            case .success(let resolved) = PolicyValidator.resolve(parsed)
-        else {
-            for problem in document.violations { printError("\(policy): \(document.displayName): \(problem)") }
-            throw ExitCode(2)
-        }
+        let (_, resolved) = try loadSinglePolicy(policy, invalidExit: 2)
         guard let addressText = prometheus ?? resolved.prometheus.address, let address = URL(string: addressText) else {
             printError("no Prometheus address: pass --prometheus URL or set spec.prometheus.address")
             throw ExitCode(2)

@@ -70,3 +70,26 @@ struct ValidateCommand: ParsableCommand {
 func printError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
+
+/// Reads a file that must hold exactly one valid policy. Unreadable files and other counts exit 2; an invalid policy
+/// prints its violations (`FILE: NAMESPACE/NAME: PATH: MESSAGE`) and exits with `invalidExit`.
+func loadSinglePolicy(_ path: String, invalidExit: Int32) throws -> (InferenceAutoscalePolicy, ResolvedPolicy) {
+    let contents: PolicyFiles.Contents
+    do {
+        contents = try PolicyFiles.load(path)
+    } catch {
+        printError(error.description)
+        throw ExitCode(2)
+    }
+    guard contents.policies.count == 1, let document = contents.policies.first else {
+        printError("\(path): expected exactly one InferenceAutoscalePolicy, found \(contents.policies.count)")
+        throw ExitCode(2)
+    }
+    let problems = document.violations
+    guard let parsed = document.policy, problems.isEmpty, case .success(let resolved) = PolicyValidator.resolve(parsed)
+    else {
+        for problem in problems { print("\(path): \(document.displayName): \(problem)") }
+        throw ExitCode(invalidExit)
+    }
+    return (parsed, resolved)
+}
