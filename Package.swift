@@ -46,6 +46,14 @@ let package = Package(
         ),
         // Prometheus' query API over libcurl, and the engines' metric presets.
         .target(name: "PrometheusClient", dependencies: ["CurlHTTP", "AutoscalerCore"]),
+        // The reconcile loop: policies in, /scale patches, PodDisruptionBudgets, status and events out.
+        .target(
+            name: "Controller",
+            dependencies: [
+                "AutoscalerCore", "KubernetesClient", "PrometheusClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Test support: an in-memory API server that speaks the real wire protocol over TLS, with fault injection.
         .target(
             name: "KubernetesTestServer",
@@ -94,6 +102,7 @@ let package = Package(
         .testTarget(
             name: "PrometheusClientTests",
             dependencies: ["PrometheusClient", "MetricsFixture", "PrometheusTestSupport", "CurlHTTP", "AutoscalerCore"]),
+        .testTarget(name: "ControllerTests", dependencies: ["Controller", "KubernetesClient", "AutoscalerCore"]),
         .testTarget(name: "KubernetesTestServerTests", dependencies: ["KubernetesTestServer", "AutoscalerCore"]),
     ],
     swiftLanguageModes: [.v6]

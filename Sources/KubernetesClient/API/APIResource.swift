@@ -139,12 +139,19 @@ public struct ObjectList<Item: Decodable & Sendable>: Decodable, Sendable {
 public struct Scale: Codable, Sendable, Equatable {
     public struct Spec: Codable, Sendable, Equatable {
         public var replicas: Int?
+
+        public init(replicas: Int?) { self.replicas = replicas }
     }
 
     public struct Status: Codable, Sendable, Equatable {
         public var replicas: Int?
         /// The pods' label selector in string form: `app=vllm,tier=gpu`.
         public var selector: String?
+
+        public init(replicas: Int?, selector: String?) {
+            self.replicas = replicas
+            self.selector = selector
+        }
     }
 
     public var apiVersion: String?
@@ -152,6 +159,14 @@ public struct Scale: Codable, Sendable, Equatable {
     public var metadata: ObjectMeta
     public var spec: Spec?
     public var status: Status?
+
+    public init(apiVersion: String?, kind: String?, metadata: ObjectMeta, spec: Spec?, status: Status?) {
+        self.apiVersion = apiVersion
+        self.kind = kind
+        self.metadata = metadata
+        self.spec = spec
+        self.status = status
+    }
 
     public var desiredReplicas: Int { spec?.replicas ?? 0 }
     public var currentReplicas: Int { status?.replicas ?? 0 }

@@ -237,6 +237,12 @@ public final class KubernetesAPIClient: Sendable {
         public var resource: APIResource
         public var scalable: Bool
         public var hasStatus: Bool
+
+        public init(resource: APIResource, scalable: Bool, hasStatus: Bool) {
+            self.resource = resource
+            self.scalable = scalable
+            self.hasStatus = hasStatus
+        }
     }
 
     /// Resolves `apiVersion` + `kind` (a `targetRef`) through discovery; cached per group version.

@@ -1,0 +1,62 @@
+import AutoscalerCore
+import Foundation
+import KubernetesClient
+
+/// A pod as the decision needs it.
+public struct PodInfo: Sendable, Equatable {
+    public var name: String
+    public var labels: [String: String]
+    public var createdAt: Date
+    public var ready: Bool
+    public var readySince: Date?
+    public var terminating: Bool
+
+    public init(
+        name: String, labels: [String: String], createdAt: Date, ready: Bool, readySince: Date? = nil,
+        terminating: Bool = false
+    ) {
+        self.name = name
+        self.labels = labels
+        self.createdAt = createdAt
+        self.ready = ready
+        self.readySince = readySince
+        self.terminating = terminating
+    }
+}
+
+/// An Event about a policy.
+public struct PolicyEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable { case normal = "Normal", warning = "Warning" }
+
+    public var kind: Kind
+    /// `ScaledUp`, `ScaledDown`, `ScaledToZero`, `ActivatedFromZero`, `FallbackActivated`, …
+    public var reason: String
+    public var message: String
+
+    public init(_ kind: Kind, _ reason: String, _ message: String) {
+        self.kind = kind
+        self.reason = reason
+        self.message = message
+    }
+}
+
+/// What the reconciler asks of the cluster. `LiveClusterAPI` talks to the API server; tests record the calls.
+public protocol ClusterAPI: Sendable {
+    func resolve(apiVersion: String, kind: String) async throws -> KubernetesAPIClient.DiscoveredResource
+    func scale(_ resource: APIResource, namespace: String, name: String) async throws -> Scale
+    func setScale(_ resource: APIResource, namespace: String, name: String, replicas: Int) async throws
+    /// The pods of a namespace that match a selector (from a cache).
+    func pods(namespace: String, selector: LabelSelector) async throws -> [PodInfo]
+    /// Writes `status` through `/status` (optimistic concurrency on `resourceVersion`).
+    func updateStatus(of policy: InferenceAutoscalePolicy, status: PolicyStatus) async throws
+    /// Server-side applies a PodDisruptionBudget.
+    func applyDisruptionBudget(_ budget: JSONValue, namespace: String, name: String) async throws
+    /// Deletes it; absent is fine.
+    func deleteDisruptionBudget(namespace: String, name: String) async throws
+    func record(_ event: PolicyEvent, for policy: InferenceAutoscalePolicy) async
+}
+
+/// Reads a policy's signals (Prometheus in production).
+public protocol SignalSource: Sendable {
+    func samples(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [SignalSample]
+}

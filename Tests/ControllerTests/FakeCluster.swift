@@ -1,0 +1,135 @@
+import AutoscalerCore
+import Foundation
+import KubernetesClient
+import Synchronization
+
+@testable import Controller
+
+/// A recording fake of the cluster: a target with a /scale, its pods, and every call the reconciler makes.
+final class FakeCluster: ClusterAPI, Sendable {
+    enum Action: Equatable, CustomStringConvertible {
+        case setScale(Int)
+        case updateStatus
+        case applyBudget(JSONValue)
+        case deleteBudget
+        case event(String)
+
+        var description: String {
+            switch self {
+            case .setScale(let replicas): "setScale(\(replicas))"
+            case .updateStatus: "updateStatus"
+            case .applyBudget: "applyBudget"
+            case .deleteBudget: "deleteBudget"
+            case .event(let reason): "event(\(reason))"
+            }
+        }
+    }
+
+    struct State {
+        var scalable = true
+        var targetExists = true
+        var replicas = 2
+        var selector = "app=vllm"
+        var pods: [PodInfo] = []
+        var actions: [Action] = []
+        var events: [PolicyEvent] = []
+        var statuses: [PolicyStatus] = []
+        var failScale = false
+    }
+
+    let state: Mutex<State>
+
+    init(replicas: Int = 2, readyPods: Int? = nil) {
+        var initial = State()
+        initial.replicas = replicas
+        initial.pods = (0..<(readyPods ?? replicas)).map {
+            PodInfo(name: "vllm-\($0)", labels: ["app": "vllm"], createdAt: t0.addingTimeInterval(-3600), ready: true)
+        }
+        state = Mutex(initial)
+    }
+
+    var actions: [Action] { state.withLock { $0.actions } }
+    var lastStatus: PolicyStatus? { state.withLock { $0.statuses.last } }
+    var replicas: Int { state.withLock { $0.replicas } }
+
+    func clearActions() { state.withLock { $0.actions.removeAll() } }
+
+    func resolve(apiVersion: String, kind: String) async throws -> KubernetesAPIClient.DiscoveredResource {
+        let (exists, scalable) = state.withLock { ($0.targetExists, $0.scalable) }
+        guard exists || kind == "Deployment" else {
+            throw KubernetesError(code: 404, reason: "NotFound", message: "no kind \(kind)", request: "discovery")
+        }
+        return .init(resource: .deployments, scalable: scalable, hasStatus: true)
+    }
+
+    func scale(_ resource: APIResource, namespace: String, name: String) async throws -> Scale {
+        try state.withLock { state in
+            guard state.targetExists else {
+                throw KubernetesError(code: 404, reason: "NotFound", message: "deployments.apps \"\(name)\" not found", request: "GET")
+            }
+            return Scale(
+                apiVersion: "autoscaling/v1", kind: "Scale", metadata: ObjectMeta(name: name, namespace: namespace),
+                spec: .init(replicas: state.replicas), status: .init(replicas: state.pods.count, selector: state.selector))
+        }
+    }
+
+    func setScale(_ resource: APIResource, namespace: String, name: String, replicas: Int) async throws {
+        try state.withLock { state in
+            if state.failScale { throw KubernetesError(code: 500, reason: "InternalError", message: "boom", request: "PATCH") }
+            state.replicas = replicas
+            state.actions.append(.setScale(replicas))
+        }
+    }
+
+    func pods(namespace: String, selector: LabelSelector) async throws -> [PodInfo] {
+        state.withLock { $0.pods.filter { selector.matches($0.labels) } }
+    }
+
+    func updateStatus(of policy: InferenceAutoscalePolicy, status: PolicyStatus) async throws {
+        state.withLock {
+            $0.actions.append(.updateStatus)
+            $0.statuses.append(status)
+        }
+    }
+
+    func applyDisruptionBudget(_ budget: JSONValue, namespace: String, name: String) async throws {
+        state.withLock { $0.actions.append(.applyBudget(budget)) }
+    }
+
+    func deleteDisruptionBudget(namespace: String, name: String) async throws {
+        state.withLock { $0.actions.append(.deleteBudget) }
+    }
+
+    func record(_ event: PolicyEvent, for policy: InferenceAutoscalePolicy) async {
+        state.withLock {
+            $0.actions.append(.event(event.reason))
+            $0.events.append(event)
+        }
+    }
+}
+
+/// Signals with fixed samples, changed by the test.
+final class FakeSignals: SignalSource, Sendable {
+    let samples: Mutex<[SignalSample]>
+
+    init(_ samples: [SignalSample]) { self.samples = Mutex(samples) }
+
+    func set(_ values: [SignalSample]) { samples.withLock { $0 = values } }
+
+    func samples(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [SignalSample] {
+        samples.withLock { $0 }
+    }
+}
+
+let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+func policy(_ spec: String, status: PolicyStatus? = nil, generation: Int = 1) throws -> InferenceAutoscalePolicy {
+    let json = """
+        {"apiVersion": "autoscaling.inference.dev/v1alpha1", "kind": "InferenceAutoscalePolicy",
+         "metadata": {"name": "llama", "namespace": "inference", "uid": "u-1", "generation": \(generation)},
+         "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "vllm"}, \(spec)}}
+        """
+    var decoded = try JSONDecoder().decode(InferenceAutoscalePolicy.self, from: Data(json.utf8))
+    decoded.status = status
+    return decoded
+}

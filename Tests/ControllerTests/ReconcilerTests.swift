@@ -1,0 +1,182 @@
+import AutoscalerCore
+import Foundation
+import KubernetesClient
+import Testing
+
+@testable import Controller
+
+/// The reconciler against a recording fake: policy + cluster state + signal values → the API actions.
+@Suite struct ReconcilerTests {
+    /// Runs rounds, feeding each written status back as the policy's status (as the API server would).
+    final class Loop {
+        let cluster: FakeCluster
+        let signals: FakeSignals
+        let reconciler: PolicyReconciler
+        var policy: InferenceAutoscalePolicy
+
+        init(_ policy: InferenceAutoscalePolicy, cluster: FakeCluster, samples: [SignalSample]) {
+            self.cluster = cluster
+            self.signals = FakeSignals(samples)
+            self.reconciler = PolicyReconciler(cluster: cluster, signals: signals)
+            self.policy = policy
+        }
+
+        @discardableResult
+        func round(at seconds: Double) async -> ReconcileResult {
+            let result = await reconciler.reconcile(policy, now: t0.addingTimeInterval(seconds))
+            if let status = cluster.lastStatus { policy.status = status }
+            return result
+        }
+    }
+
+    @Test func aQueueScalesUpAndWritesStatusAndAnEvent() async throws {
+        let cluster = FakeCluster(replicas: 2)
+        let loop = Loop(try policy(#""maxReplicas": 10"#), cluster: cluster, samples: [.value(15)])
+        let result = await loop.round(at: 0)
+        #expect(result == .requeue(after: 15))
+        // ceil(2 × 15 / 5) = 6, within one step (4 pods or 100 %).
+        #expect(cluster.actions == [.setScale(6), .event("ScaledUp"), .updateStatus])
+        let status = try #require(cluster.lastStatus)
+        #expect(status.desiredReplicas == 6)
+        #expect(status.limitedBy == "QueueDepth")
+        #expect(status.signals?.first?.value == 15)
+        #expect(status.conditions?.first { $0.type == "Ready" }?.status == .true)
+        #expect(status.history?.scaleEvents.count == 1)
+        #expect(status.observedGeneration == 1)
+    }
+
+    @Test func aSteadyStateWritesNothing() async throws {
+        let cluster = FakeCluster(replicas: 2)
+        let loop = Loop(try policy(#""maxReplicas": 10"#), cluster: cluster, samples: [.value(5)])
+        await loop.round(at: 0)
+        #expect(cluster.actions == [.updateStatus])
+        cluster.clearActions()
+        for round in 1...10 { await loop.round(at: Double(round) * 15) }
+        #expect(cluster.actions.isEmpty, "\(cluster.actions)")
+        // Values that move but change nothing refresh status once a minute at most.
+        loop.signals.set([.value(5.2)])
+        for round in 11...20 { await loop.round(at: Double(round) * 15) }
+        #expect(cluster.actions == [.updateStatus], "\(cluster.actions)")
+    }
+
+    @Test func anInvalidPolicyIsReportedOnceAndNotRetried() async throws {
+        let cluster = FakeCluster()
+        let loop = Loop(try policy(#""minReplicas": 5, "maxReplicas": 2"#), cluster: cluster, samples: [.value(50)])
+        #expect(await loop.round(at: 0) == .waitForChange)
+        #expect(cluster.actions == [.event("InvalidSpec"), .updateStatus])
+        let ready = try #require(cluster.lastStatus?.conditions?.first { $0.type == "Ready" })
+        #expect(ready.status == .false)
+        #expect(ready.reason == "InvalidSpec")
+        #expect(ready.message == "spec.maxReplicas: must be >= spec.minReplicas (2 < 5)")
+        cluster.clearActions()
+        #expect(await loop.round(at: 15) == .waitForChange)
+        #expect(cluster.actions.isEmpty)
+        #expect(cluster.replicas == 2)
+    }
+
+    @Test func aMissingTargetIsRetriedWithoutScaling() async throws {
+        let cluster = FakeCluster()
+        cluster.state.withLock { $0.targetExists = false }
+        let loop = Loop(try policy(#""maxReplicas": 10"#), cluster: cluster, samples: [.value(50)])
+        #expect(await loop.round(at: 0) == .retry(reason: "target not found"))
+        #expect(cluster.actions == [.event("TargetNotFound"), .updateStatus])
+        #expect(cluster.lastStatus?.conditions?.first { $0.type == "Ready" }?.reason == "TargetNotFound")
+    }
+
+    @Test func missingMetricsHoldThenFallBackThenRecover() async throws {
+        let cluster = FakeCluster(replicas: 3)
+        let loop = Loop(
+            try policy(#""maxReplicas": 10, "fallback": {"replicas": 5, "afterFailures": 2}"#), cluster: cluster,
+            samples: [.missing("connection refused")])
+        await loop.round(at: 0)
+        #expect(cluster.replicas == 3)
+        #expect(cluster.actions.contains(.event("MetricsUnavailable")))
+        await loop.round(at: 15)
+        #expect(cluster.replicas == 5)
+        #expect(cluster.actions.contains(.event("FallbackActivated")))
+        loop.signals.set([.value(5)])
+        await loop.round(at: 30)
+        #expect(cluster.actions.contains(.event("FallbackDeactivated")))
+        #expect(loop.policy.status?.conditions?.first { $0.type == "Fallback" }?.status == .false)
+    }
+
+    @Test func theDisruptionBudgetFollowsAndDisappearsAtZero() async throws {
+        let cluster = FakeCluster(replicas: 1)
+        let loop = Loop(
+            try policy(
+                #""minReplicas": 0, "maxReplicas": 4, "scaleToZero": {"idleFor": "0s"}, "disruptionBudget": {"minAvailable": 1}, "behavior": {"scaleDown": {"stabilizationWindow": "0s"}}"#),
+            cluster: cluster, samples: [.value(4)])
+        await loop.round(at: 0)
+        guard case .applyBudget(let budget)? = cluster.actions.first(where: { if case .applyBudget = $0 { true } else { false } }) else {
+            Issue.record("no budget applied: \(cluster.actions)")
+            return
+        }
+        #expect(budget["metadata"]?["name"] == .string("llama"))
+        #expect(budget["metadata"]?["ownerReferences"]?.arrayValue?.first?["uid"] == .string("u-1"))
+        #expect(budget["spec"]?["minAvailable"] == .number(1))
+        #expect(budget["spec"]?["selector"]?["matchLabels"]?["app"] == .string("vllm"))
+        // One replica and minAvailable 1: no voluntary disruption possible, and status says so.
+        let condition = loop.policy.status?.conditions?.first { $0.type == "DisruptionBudget" }
+        #expect(condition?.status == .false)
+        #expect(condition?.reason == "NoDisruptionAllowed")
+
+        cluster.clearActions()
+        loop.signals.set([.value(0)])
+        await loop.round(at: 15)
+        await loop.round(at: 30)
+        #expect(cluster.replicas == 0)
+        #expect(cluster.actions.contains(.deleteBudget))
+        #expect(cluster.actions.contains(.event("ScaledToZero")))
+        #expect(loop.policy.status?.conditions?.contains { $0.type == "DisruptionBudget" } == false)
+    }
+
+    @Test func aFailedScaleKeepsNoHistoryAndRetries() async throws {
+        let cluster = FakeCluster(replicas: 2)
+        cluster.state.withLock { $0.failScale = true }
+        let loop = Loop(try policy(#""maxReplicas": 10"#), cluster: cluster, samples: [.value(15)])
+        let result = await loop.round(at: 0)
+        guard case .retry = result else {
+            Issue.record("expected a retry, got \(result)")
+            return
+        }
+        #expect(cluster.actions == [.event("ScaleFailed")])
+        #expect(loop.policy.status == nil)
+    }
+
+    @Test func theHistoryInStatusSurvivesARestart() async throws {
+        let cluster = FakeCluster(replicas: 10)
+        let spec = #""maxReplicas": 10, "behavior": {"scaleDown": {"stabilizationWindow": "5m", "policies": [{"type": "Pods", "value": 10, "period": "15s"}]}}"#
+        let first = Loop(try policy(spec), cluster: cluster, samples: [.value(5)])
+        await first.round(at: 0)
+        // A new controller (no memory) with the status as persisted: the down window still holds 10.
+        let restarted = Loop(first.policy, cluster: cluster, samples: [.value(0.5)])
+        await restarted.round(at: 60)
+        #expect(cluster.replicas == 10)
+        #expect(restarted.policy.status?.limitedBy == "scaleDownStabilization")
+        await restarted.round(at: 301)
+        #expect(cluster.replicas == 1)
+    }
+
+    @Test func budgetArithmetic() {
+        #expect(DisruptionBudgetManifest.allowedDisruptions(.maxUnavailable(.int(1)), replicas: 4) == 1)
+        #expect(DisruptionBudgetManifest.allowedDisruptions(.maxUnavailable(.string("25%")), replicas: 5) == 2)
+        #expect(DisruptionBudgetManifest.allowedDisruptions(.minAvailable(.int(3)), replicas: 3) == 0)
+        #expect(DisruptionBudgetManifest.allowedDisruptions(.minAvailable(.string("50%")), replicas: 4) == 2)
+    }
+
+    @Test(arguments: [
+        ("app=vllm", ["app": "vllm"], true), ("app=vllm,tier=gpu", ["app": "vllm"], false),
+        ("app in (vllm,tgi),!canary", ["app": "tgi"], true), ("app in (vllm,tgi),!canary", ["app": "tgi", "canary": "1"], false),
+        ("app notin (x),tier", ["app": "vllm", "tier": "a"], true), ("app!=vllm", ["app": "vllm"], false),
+    ])
+    func labelSelectors(_ text: String, _ labels: [String: String], _ matches: Bool) throws {
+        #expect(try LabelSelector(parsing: text).matches(labels) == matches)
+    }
+}
+
+extension JSONValue {
+    var arrayValue: [JSONValue]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+}
