@@ -52,6 +52,9 @@ let package = Package(
             dependencies: [
                 "AutoscalerCore", "KubernetesClient", "PrometheusClient",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // Test support: an in-memory API server that speaks the real wire protocol over TLS, with fault injection.
@@ -83,7 +86,10 @@ let package = Package(
                 "AutoscalerCore",
                 "PolicyFiles",
                 "PrometheusClient",
+                "KubernetesClient",
+                "Controller",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "AutoscalerCoreTests", dependencies: ["AutoscalerCore"]),
@@ -102,7 +108,12 @@ let package = Package(
         .testTarget(
             name: "PrometheusClientTests",
             dependencies: ["PrometheusClient", "MetricsFixture", "PrometheusTestSupport", "CurlHTTP", "AutoscalerCore"]),
-        .testTarget(name: "ControllerTests", dependencies: ["Controller", "KubernetesClient", "AutoscalerCore"]),
+        .testTarget(
+            name: "ControllerTests",
+            dependencies: [
+                "Controller", "KubernetesClient", "AutoscalerCore", "KubernetesTestServer", "MetricsFixture",
+                "PrometheusTestSupport",
+            ]),
         .testTarget(name: "KubernetesTestServerTests", dependencies: ["KubernetesTestServer", "AutoscalerCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,149 @@
+import AutoscalerCore
+import Foundation
+import KubernetesClient
+import Logging
+import Synchronization
+
+/// `ClusterAPI` on the Kubernetes API: pods from a shared informer cache, writes through the client.
+public final class LiveClusterAPI: ClusterAPI, Sendable {
+    public static let fieldManager = "inference-autoscaler"
+    /// Repeats of an event within this many seconds update its count instead of creating another.
+    static let eventAggregationWindow = 600.0
+
+    private struct SeriesKey: Hashable {
+        var policy: String
+        var reason: String
+        var note: String
+    }
+
+    private struct Series {
+        var name: String
+        var count: Int
+        var first: Date
+    }
+
+    private let client: KubernetesAPIClient
+    private let podCaches: [String?: Informer<DynamicObject>]
+    private let instance: String
+    private let logger: Logger
+    private let series = Mutex<[SeriesKey: Series]>([:])
+
+    /// - Parameter podCaches: pod informers keyed by namespace (nil: one for all namespaces).
+    public init(
+        client: KubernetesAPIClient, podCaches: [String?: Informer<DynamicObject>], instance: String,
+        logger: Logger = Logger(label: "inference-autoscaler.cluster")
+    ) {
+        self.client = client
+        self.podCaches = podCaches
+        self.instance = instance
+        self.logger = logger
+    }
+
+    public func resolve(apiVersion: String, kind: String) async throws -> KubernetesAPIClient.DiscoveredResource {
+        try await client.resolve(apiVersion: apiVersion, kind: kind)
+    }
+
+    public func scale(_ resource: APIResource, namespace: String, name: String) async throws -> Scale {
+        try await client.scale(resource, namespace: namespace, name: name)
+    }
+
+    public func setScale(_ resource: APIResource, namespace: String, name: String, replicas: Int) async throws {
+        _ = try await client.setScale(resource, namespace: namespace, name: name, replicas: replicas)
+    }
+
+    public func pods(namespace: String, selector: LabelSelector) async throws -> [PodInfo] {
+        guard let cache = podCaches[namespace] ?? podCaches[nil] else { return [] }
+        return cache.list().compactMap { pod in
+            guard pod.metadata.namespace == namespace, selector.matches(pod.metadata.labels ?? [:]) else { return nil }
+            return Self.podInfo(pod)
+        }
+    }
+
+    static func podInfo(_ pod: DynamicObject) -> PodInfo? {
+        guard let name = pod.metadata.name else { return nil }
+        let created = pod.metadata.creationTimestamp.flatMap(Timestamp.parse) ?? .distantPast
+        var ready = false
+        var readySince: Date?
+        if case .array(let conditions)? = pod["status", "conditions"] {
+            for condition in conditions where condition["type"] == .string("Ready") {
+                ready = condition["status"] == .string("True")
+                if ready, case .string(let time)? = condition["lastTransitionTime"] { readySince = Timestamp.parse(time) }
+            }
+        }
+        return PodInfo(
+            name: name, labels: pod.metadata.labels ?? [:], createdAt: created, ready: ready, readySince: readySince,
+            terminating: pod.metadata.additionalFields["deletionTimestamp"] != nil)
+    }
+
+    public func updateStatus(of policy: InferenceAutoscalePolicy, status: PolicyStatus) async throws {
+        var updated = policy
+        updated.status = status
+        _ = try await client.updateStatus(
+            updated, .inferenceAutoscalePolicies, namespace: policy.metadata.namespace, name: policy.metadata.name ?? "")
+    }
+
+    public func applyDisruptionBudget(_ budget: JSONValue, namespace: String, name: String) async throws {
+        _ = try await client.patch(
+            DynamicObject.self, .podDisruptionBudgets, namespace: namespace, name: name,
+            .apply(budget, fieldManager: Self.fieldManager, force: true))
+    }
+
+    public func deleteDisruptionBudget(namespace: String, name: String) async throws {
+        do {
+            try await client.delete(.podDisruptionBudgets, namespace: namespace, name: name)
+        } catch let error as KubernetesError where error.isNotFound {
+            return
+        }
+    }
+
+    /// An `events.k8s.io/v1` Event regarding the policy; repeats within ten minutes raise the series count.
+    public func record(_ event: PolicyEvent, for policy: InferenceAutoscalePolicy) async {
+        let namespace = policy.metadata.namespace ?? "default"
+        let policyName = policy.metadata.name ?? ""
+        let now = Date()
+        let key = SeriesKey(policy: "\(namespace)/\(policyName)", reason: event.reason, note: event.message)
+        let existing = series.withLock { all -> Series? in
+            guard var entry = all[key], now.timeIntervalSince(entry.first) < Self.eventAggregationWindow else { return nil }
+            entry.count += 1
+            all[key] = entry
+            return entry
+        }
+        do {
+            if let existing {
+                _ = try await client.patch(
+                    DynamicObject.self, .events, namespace: namespace, name: existing.name,
+                    .merge(.object(["series": .object([
+                        "count": .number(Double(existing.count)), "lastObservedTime": .string(Self.microTime(now)),
+                    ])])))
+                return
+            }
+            let name = "\(policyName).\(String(UInt64(now.timeIntervalSince1970 * 1e6), radix: 16))"
+            var regarding: [String: JSONValue] = [
+                "apiVersion": .string(InferenceAutoscalePolicy.apiVersion), "kind": .string(InferenceAutoscalePolicy.kind),
+                "name": .string(policyName), "namespace": .string(namespace),
+            ]
+            if let uid = policy.metadata.uid { regarding["uid"] = .string(uid) }
+            let object: JSONValue = .object([
+                "apiVersion": .string("events.k8s.io/v1"), "kind": .string("Event"),
+                "metadata": .object(["name": .string(name), "namespace": .string(namespace)]),
+                "eventTime": .string(Self.microTime(now)), "reportingController": .string("inference-autoscaler.dev/controller"),
+                "reportingInstance": .string(instance), "action": .string("Reconcile"), "reason": .string(event.reason),
+                "note": .string(String(event.message.prefix(1024))), "type": .string(event.kind.rawValue),
+                "regarding": .object(regarding),
+            ])
+            _ = try await client.create(try DynamicObject(object), .events, namespace: namespace)
+            series.withLock { $0[key] = Series(name: name, count: 1, first: now) }
+        } catch {
+            // Events are best effort: a failure to record one must not fail the reconcile.
+            logger.info("cannot record an event", metadata: ["event.reason": "\(event.reason)", "error": "\(error)"])
+        }
+    }
+
+    /// `metav1.MicroTime`: RFC 3339 with microseconds.
+    static func microTime(_ date: Date) -> String {
+        let seconds = floor(date.timeIntervalSince1970)
+        let micros = Int((date.timeIntervalSince1970 - seconds) * 1e6)
+        let base = Timestamp.format(Date(timeIntervalSince1970: seconds))
+        return String(base.dropLast()) + String(format: ".%06dZ", micros)
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// A queue of policy keys, like controller-runtime's: a key is queued at most once; a key re-added while being
+/// processed runs again after; delayed adds (requeue after the polling interval) and per-key exponential backoff.
+public actor WorkQueue {
+    private var queue: [String] = []
+    private var queued: Set<String> = []
+    private var processing: Set<String> = []
+    private var dirty: Set<String> = []
+    private var failures: [String: Int] = [:]
+    private var timers: [String: Task<Void, Never>] = [:]
+    private var waiters: [CheckedContinuation<String?, Never>] = []
+    private var shuttingDown = false
+    public let baseDelay: Double
+    public let maxDelay: Double
+
+    public init(baseDelay: Double = 1, maxDelay: Double = 300) {
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+
+    public var depth: Int { queue.count }
+
+    /// Queues `key` now (a delayed add for it is superseded).
+    public func add(_ key: String) {
+        guard !shuttingDown else { return }
+        timers.removeValue(forKey: key)?.cancel()
+        if processing.contains(key) {
+            dirty.insert(key)
+            return
+        }
+        guard queued.insert(key).inserted else { return }
+        if waiters.isEmpty {
+            queue.append(key)
+        } else {
+            queued.remove(key)
+            processing.insert(key)
+            waiters.removeFirst().resume(returning: key)
+        }
+    }
+
+    /// Queues `key` after `seconds`, unless it is queued sooner.
+    public func add(_ key: String, after seconds: Double) {
+        guard !shuttingDown else { return }
+        timers.removeValue(forKey: key)?.cancel()
+        timers[key] = Task { [weak self] in
+            try? await Task.sleep(for: .seconds(seconds))
+            guard !Task.isCancelled else { return }
+            await self?.fire(key)
+        }
+    }
+
+    private func fire(_ key: String) {
+        timers[key] = nil
+        add(key)
+    }
+
+    /// Queues `key` after its next backoff delay.
+    public func retry(_ key: String) {
+        let count = (failures[key] ?? 0) + 1
+        failures[key] = count
+        let delay = min(maxDelay, baseDelay * pow(2, Double(count - 1)))
+        add(key, after: delay * Double.random(in: 0.8...1.0))
+    }
+
+    /// Clears `key`'s backoff after a success.
+    public func forget(_ key: String) {
+        failures[key] = nil
+    }
+
+    /// Removes every trace of `key` (the policy is gone).
+    public func remove(_ key: String) {
+        timers.removeValue(forKey: key)?.cancel()
+        failures[key] = nil
+        dirty.remove(key)
+        if queued.remove(key) != nil { queue.removeAll { $0 == key } }
+    }
+
+    /// The next key to process, or nil once shut down.
+    public func next() async -> String? {
+        if shuttingDown { return nil }
+        if !queue.isEmpty {
+            let key = queue.removeFirst()
+            queued.remove(key)
+            processing.insert(key)
+            return key
+        }
+        return await withCheckedContinuation { waiters.append($0) }
+    }
+
+    /// Marks `key` processed; it runs again if it was added meanwhile.
+    public func done(_ key: String) {
+        processing.remove(key)
+        if dirty.remove(key) != nil { add(key) }
+    }
+
+    public func shutDown() {
+        shuttingDown = true
+        for timer in timers.values { timer.cancel() }
+        timers.removeAll()
+        for waiter in waiters { waiter.resume(returning: nil) }
+        waiters.removeAll()
+    }
+}
