@@ -28,86 +28,197 @@ import Testing
         throw CancellationError()
     }
 
-    @Test func loadScalesUpAndDownAndThePDBFollows() async throws {
-        let server = try await TestAPIServer.start(.init(initialNamespaces: ["default", "inference"]))
-        let exporter = try await FixtureExporter.start()
-        let prometheus = try await PrometheusServer.start(scraping: [exporter.address])
-        defer { prometheus.stop() }
+    /// A Deployment `vllm` with two ready pods that export `waiting` each, Prometheus, and a running controller.
+    final class Rig: @unchecked Sendable {
+        let server: TestAPIServer
+        let exporter: FixtureExporter
+        var prometheus: PrometheusServer
+        let running: Task<Void, any Error>
 
-        try server.create(
-            Self.object(
-                #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"vllm","namespace":"inference"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"vllm"}},"template":{"metadata":{"labels":{"app":"vllm"}},"spec":{"containers":[{"name":"vllm","image":"vllm/vllm-openai"}]}}},"status":{"replicas":2}}"#),
-            resource: .deployments)
-        for index in 0..<2 {
-            let created = try server.create(
-                Self.object(
-                    #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"vllm-\#(index)","namespace":"inference","labels":{"app":"vllm"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}}"#),
-                resource: .pods)
-            var ready = created
-            if case .object(var members) = ready {
-                members["status"] = try Self.object(
-                    #"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(Timestamp.format(Date()))"}]}"#)
-                ready = .object(members)
+        init(waiting: Double) async throws {
+            server = try await TestAPIServer.start(.init(initialNamespaces: ["default", "inference"]))
+            exporter = try await FixtureExporter.start()
+            prometheus = try await PrometheusServer.start(scraping: [exporter.address])
+            try server.create(
+                ControllerIntegrationTests.object(
+                    #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"vllm","namespace":"inference"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"vllm"}},"template":{"metadata":{"labels":{"app":"vllm"}},"spec":{"containers":[{"name":"vllm","image":"vllm/vllm-openai"}]}}},"status":{"replicas":2}}"#),
+                resource: .deployments)
+            for index in 0..<2 {
+                let created = try server.create(
+                    ControllerIntegrationTests.object(
+                        #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"vllm-\#(index)","namespace":"inference","labels":{"app":"vllm"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}}"#),
+                    resource: .pods)
+                var ready = created
+                if case .object(var members) = ready {
+                    members["status"] = try ControllerIntegrationTests.object(
+                        #"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(Timestamp.format(Date()))"}]}"#)
+                    ready = .object(members)
+                }
+                try server.update(ready, resource: .pods, subresource: "status")
+                exporter.set(PodMetrics(namespace: "inference", pod: "vllm-\(index)", engine: .vllm, waiting: waiting))
             }
-            try server.update(ready, resource: .pods, subresource: "status")
-            exporter.set(PodMetrics(namespace: "inference", pod: "vllm-\(index)", engine: .vllm, waiting: 15))
+            try await prometheus.waitForSeries("vllm:num_requests_waiting")
+            let configuration = ClusterConfiguration(
+                server: server.url, tls: TLSSettings(caCertificatePEM: Data(server.caCertificatePEM.utf8)),
+                credentials: .token(StaticToken("test-token")), namespace: "inference", source: "test")
+            let controller = ControllerService(
+                client: KubernetesAPIClient(configuration: configuration),
+                signals: PrometheusSignalSource(defaultAddress: prometheus.url),
+                configuration: .init(namespaces: ["inference"], maxConcurrentReconciles: 2), instance: "test")
+            running = Task { try await controller.run() }
         }
-        try await prometheus.waitForSeries("vllm:num_requests_waiting")
 
-        let configuration = ClusterConfiguration(
-            server: server.url, tls: TLSSettings(caCertificatePEM: Data(server.caCertificatePEM.utf8)),
-            credentials: .token(StaticToken("test-token")), namespace: "inference", source: "test")
-        let client = KubernetesAPIClient(configuration: configuration)
-        let controller = ControllerService(
-            client: client, signals: PrometheusSignalSource(defaultAddress: prometheus.url),
-            configuration: .init(namespaces: ["inference"], maxConcurrentReconciles: 2), instance: "test")
-        let running = Task { try await controller.run() }
-        defer { running.cancel() }
+        func apply(_ policy: String) throws {
+            try server.create(ControllerIntegrationTests.object(policy), resource: .inferenceAutoscalePolicies)
+        }
 
-        try server.create(
-            Self.object(
-                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}],"behavior":{"scaleDown":{"stabilizationWindow":"0s","policies":[{"type":"Pods","value":10,"period":"1s"}]}},"startup":{"expectedDuration":"1s"},"disruptionBudget":{"maxUnavailable":1}}}"#),
-            resource: .inferenceAutoscalePolicies)
-        try server.create(
-            Self.object(
-                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"broken","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":4,"maxReplicas":2}}"#),
-            resource: .inferenceAutoscalePolicies)
-
-        func replicas() -> Int? {
+        var replicas: Int? {
             if case .number(let value)? = server.object(resource: .deployments, namespace: "inference", name: "vllm")?["spec"]?["replicas"] {
                 return Int(value)
             }
             return nil
         }
+
         func status(_ name: String) -> JSONValue? {
             server.object(resource: .inferenceAutoscalePolicies, namespace: "inference", name: name)?["status"]
         }
 
-        // 30 waiting on 2 ready replicas, target 5 each: 6 replicas (one step allows 4 pods or 100 %).
-        try await Self.eventually("scale up to 6") { replicas() == 6 }
-        try await Self.eventually("status of the scale-up") { status("llama")?["desiredReplicas"] == .number(6) }
-        #expect(status("llama")?["limitedBy"] == .string("QueueDepth"))
-        let budget = server.object(resource: .podDisruptionBudgets, namespace: "inference", name: "llama")
-        #expect(budget?["spec"]?["maxUnavailable"] == .number(1))
-        #expect(budget?["spec"]?["selector"]?["matchLabels"]?["app"] == .string("vllm"))
-        let events = server.objects(resource: .events, namespace: "inference")
-        #expect(events.contains { $0["reason"] == .string("ScaledUp") && $0["regarding"]?["name"] == .string("llama") })
-
-        // The invalid policy is reported, and scaled nothing.
-        try await Self.eventually("the invalid policy's condition") {
-            if case .array(let conditions)? = status("broken")?["conditions"] {
-                return conditions.contains { $0["type"] == .string("Ready") && $0["reason"] == .string("InvalidSpec") }
+        var eventReasons: [String] {
+            server.objects(resource: .events, namespace: "inference").compactMap {
+                if case .string(let reason)? = $0["reason"] { return reason }
+                return nil
             }
-            return false
         }
 
-        // Load stops: down to minReplicas (the pods that never appeared are not capacity in flight after 2 s).
-        for index in 0..<2 { exporter.update(namespace: "inference", pod: "vllm-\(index)") { $0.waiting = 0 } }
-        try await Self.eventually("scale down to 1") { replicas() == 1 }
-        #expect(server.objects(resource: .events, namespace: "inference").contains { $0["reason"] == .string("ScaledDown") })
+        var budget: JSONValue? { server.object(resource: .podDisruptionBudgets, namespace: "inference", name: "llama") }
 
-        running.cancel()
-        try await exporter.stop()
-        try await server.stop()
+        func stop() async throws {
+            running.cancel()
+            prometheus.stop()
+            try await exporter.stop()
+            try await server.stop()
+        }
+    }
+
+    @Test func loadScalesUpAndDownAndThePDBFollows() async throws {
+        let rig = try await Rig(waiting: 15)
+        do {
+            try rig.apply(
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}],"behavior":{"scaleDown":{"stabilizationWindow":"0s","policies":[{"type":"Pods","value":10,"period":"1s"}]}},"startup":{"expectedDuration":"1s"},"disruptionBudget":{"maxUnavailable":1}}}"#)
+            try rig.apply(
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"broken","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":4,"maxReplicas":2}}"#)
+
+            // 30 waiting on 2 ready replicas, target 5 each: 6 replicas (one step allows 4 pods or 100 %).
+            try await Self.eventually("scale up to 6") { rig.replicas == 6 }
+            try await Self.eventually("status of the scale-up") { rig.status("llama")?["desiredReplicas"] == .number(6) }
+            #expect(rig.status("llama")?["limitedBy"] == .string("QueueDepth"))
+            #expect(rig.budget?["spec"]?["maxUnavailable"] == .number(1))
+            #expect(rig.budget?["spec"]?["selector"]?["matchLabels"]?["app"] == .string("vllm"))
+            #expect(rig.budget?["metadata"]?["ownerReferences"] != nil)
+            let events = rig.server.objects(resource: .events, namespace: "inference")
+            #expect(events.contains { $0["reason"] == .string("ScaledUp") && $0["regarding"]?["name"] == .string("llama") })
+
+            // The invalid policy is reported, and scaled nothing.
+            try await Self.eventually("the invalid policy's condition") {
+                if case .array(let conditions)? = rig.status("broken")?["conditions"] {
+                    return conditions.contains { $0["type"] == .string("Ready") && $0["reason"] == .string("InvalidSpec") }
+                }
+                return false
+            }
+            #expect(rig.eventReasons.contains("InvalidSpec"))
+
+            // The budget follows a spec change.
+            var policy = try #require(rig.server.object(resource: .inferenceAutoscalePolicies, namespace: "inference", name: "llama"))
+            policy = policy.replacing(["spec", "disruptionBudget"], with: .object(["minAvailable": .number(2)]))
+            try rig.server.update(policy, resource: .inferenceAutoscalePolicies)
+            try await Self.eventually("the budget updated") { rig.budget?["spec"]?["minAvailable"] == .number(2) }
+
+            // Load stops: down to minReplicas (the pods that never appeared are not capacity in flight after 2 s).
+            for index in 0..<2 { rig.exporter.update(namespace: "inference", pod: "vllm-\(index)") { $0.waiting = 0 } }
+            try await Self.eventually("scale down to 1") { rig.replicas == 1 }
+            #expect(rig.eventReasons.contains("ScaledDown"))
+
+            // Removing the field removes the budget.
+            policy = try #require(rig.server.object(resource: .inferenceAutoscalePolicies, namespace: "inference", name: "llama"))
+            try rig.server.update(policy.replacing(["spec", "disruptionBudget"], with: nil), resource: .inferenceAutoscalePolicies)
+            try await Self.eventually("the budget removed with the field") { rig.budget == nil }
+        } catch {
+            try await rig.stop()
+            throw error
+        }
+        try await rig.stop()
+    }
+}
+
+extension ControllerIntegrationTests {
+    @Test func scaleDownWaitsForItsWindowAndStepsOnePodPerPeriod() async throws {
+        let rig = try await Rig(waiting: 25)
+        do {
+            try rig.apply(
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"maxReplicas":8,"pollingInterval":"1s","behavior":{"scaleDown":{"stabilizationWindow":"4s","policies":[{"type":"Pods","value":1,"period":"2s"}]}},"startup":{"expectedDuration":"1s"}}}"#)
+            // 50 waiting on 2 ready: 10, capped at 8 after two steps (4, then 8).
+            try await Self.eventually("scale up to 8") { rig.replicas == 8 }
+            for index in 0..<2 { rig.exporter.update(namespace: "inference", pod: "vllm-\(index)") { $0.waiting = 0 } }
+            let dropped = Date()
+            var seen: [Int] = []
+            try await Self.eventually("scale down to 1", within: 40) {
+                if let replicas = rig.replicas, seen.last != replicas { seen.append(replicas) }
+                return rig.replicas == 1
+            }
+            // Held for the window, then one pod per period: every step is 1.
+            #expect(Date().timeIntervalSince(dropped) >= 4 + 2 * 6 - 1, "\(seen)")
+            #expect(zip(seen, seen.dropFirst()).allSatisfy { $0 - $1 == 1 }, "\(seen)")
+            #expect(rig.status("llama")?["limitedBy"] != nil)
+        } catch {
+            try await rig.stop()
+            throw error
+        }
+        try await rig.stop()
+    }
+
+    @Test func scaleToZeroBackFromZeroAndFallbackWhenPrometheusStops() async throws {
+        let rig = try await Rig(waiting: 0)
+        do {
+            try rig.apply(
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":0,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"Custom","query":"sum(vllm:num_requests_waiting{namespace=\"inference\"})","target":5,"targetType":"Value"}],"scaleToZero":{"idleFor":"3s"},"behavior":{"scaleDown":{"stabilizationWindow":"0s","policies":[{"type":"Pods","value":10,"period":"1s"}]}},"startup":{"expectedDuration":"1s"},"fallback":{"replicas":3,"afterFailures":2},"disruptionBudget":{"minAvailable":1}}}"#)
+            // Idle: first one replica (the idle timer runs), then zero; the budget exists until then.
+            try await Self.eventually("scale down to 1") { rig.replicas == 1 }
+            #expect(rig.budget != nil)
+            try await Self.eventually("scale to zero") { rig.replicas == 0 }
+            try await Self.eventually("the budget removed at zero") { rig.budget == nil }
+            #expect(rig.eventReasons.contains("ScaledToZero"))
+
+            // Demand at the gateway brings it back.
+            rig.exporter.update(namespace: "inference", pod: "vllm-0") { $0.waiting = 3 }
+            try await Self.eventually("activated from zero") { (rig.replicas ?? 0) >= 1 }
+            #expect(rig.eventReasons.contains("ActivatedFromZero"))
+            try await Self.eventually("the budget back") { rig.budget != nil }
+
+            // Prometheus stops: the count holds, then the fallback (3) applies.
+            let before = rig.replicas ?? 0
+            rig.prometheus.stop()
+            try await Task.sleep(for: .milliseconds(800))
+            #expect((rig.replicas ?? 0) >= before)
+            try await Self.eventually("fallback") { rig.replicas == 3 }
+            #expect(rig.eventReasons.contains("FallbackActivated"))
+            #expect(rig.eventReasons.contains("MetricsUnavailable"))
+        } catch {
+            try await rig.stop()
+            throw error
+        }
+        try await rig.stop()
+    }
+}
+
+extension JSONValue {
+    /// A copy with the member at `path` set, or removed when `value` is nil.
+    func replacing(_ path: [String], with value: JSONValue?) -> JSONValue {
+        guard let first = path.first, case .object(var members) = self else { return value ?? self }
+        if path.count == 1 {
+            members[first] = value
+        } else {
+            members[first] = (members[first] ?? .object([:])).replacing(Array(path.dropFirst()), with: value)
+        }
+        return .object(members)
     }
 }
