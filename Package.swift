@@ -97,6 +97,7 @@ let package = Package(
             name: "InferenceAutoscalerTests",
             dependencies: [
                 "AutoscalerCore", "PolicyFiles", "InferenceAutoscaler", "MetricsFixture", "PrometheusTestSupport",
+                .product(name: "Yams", package: "Yams"),
             ],
             resources: [.copy("Fixtures")]
         ),

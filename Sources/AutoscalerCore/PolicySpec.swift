@@ -128,6 +128,11 @@ public struct SecretKeySelector: Codable, Sendable, Equatable {
 public struct BasicAuthSpec: Codable, Sendable, Equatable {
     public var usernameSecretRef: SecretKeySelector?
     public var passwordSecretRef: SecretKeySelector?
+
+    public init(usernameSecretRef: SecretKeySelector? = nil, passwordSecretRef: SecretKeySelector? = nil) {
+        self.usernameSecretRef = usernameSecretRef
+        self.passwordSecretRef = passwordSecretRef
+    }
 }
 
 public struct PrometheusTLSSpec: Codable, Sendable, Equatable {
@@ -135,6 +140,16 @@ public struct PrometheusTLSSpec: Codable, Sendable, Equatable {
     public var certSecretRef: SecretKeySelector?
     public var keySecretRef: SecretKeySelector?
     public var insecureSkipVerify: Bool?
+
+    public init(
+        caSecretRef: SecretKeySelector? = nil, certSecretRef: SecretKeySelector? = nil,
+        keySecretRef: SecretKeySelector? = nil, insecureSkipVerify: Bool? = nil
+    ) {
+        self.caSecretRef = caSecretRef
+        self.certSecretRef = certSecretRef
+        self.keySecretRef = keySecretRef
+        self.insecureSkipVerify = insecureSkipVerify
+    }
 }
 
 /// One signal the replica count follows.

@@ -334,7 +334,13 @@ final class APIServerCore: Sendable {
             listOptions.resourceVersion = query["resourceVersion"]
             listOptions.resourceVersionMatch = query["resourceVersionMatch"]
             let options = listOptions
-            return ok(try store.withLock { store throws(APIStatusError) in try store.list(type, options: options) })
+            let list = try store.withLock { store throws(APIStatusError) in try store.list(type, options: options) }
+            if TablePrinting.wantsTable(request.header("accept")), case .array(let items)? = list["items"] {
+                var version: String?
+                if case .string(let text)? = list["metadata"]?["resourceVersion"] { version = text }
+                return ok(TablePrinting.table(items, type: type, resourceVersion: version, now: Date()))
+            }
+            return ok(list)
 
         case ("watch", _):
             let watchFilter = try filter(query, target: target)
@@ -371,7 +377,11 @@ final class APIServerCore: Sendable {
             }
 
         case ("get", nil):
-            return ok(try store.withLock { store throws(APIStatusError) in try store.get(type, key: key) })
+            let object = try store.withLock { store throws(APIStatusError) in try store.get(type, key: key) }
+            if TablePrinting.wantsTable(request.header("accept")) {
+                return ok(TablePrinting.table([object], type: type, resourceVersion: nil, now: Date()))
+            }
+            return ok(object)
 
         case ("get", "status"):
             return ok(try store.withLock { store throws(APIStatusError) in try store.get(type, key: key) })

@@ -68,6 +68,8 @@ public struct ResourceType: Sendable, Hashable {
     public var selectableFields: [String]
     /// Short names listed in discovery (`deploy`).
     public var shortNames: [String]
+    /// The columns `kubectl get` shows (a CRD's `additionalPrinterColumns`); empty: Name and Age.
+    public var printerColumns: [PrinterColumn] = []
 
     /// Describes a resource type. `tracksGeneration` defaults to true, the other behaviour flags to the
     /// behaviour of most built-in types (or of custom resources when `isCustomResource`).
@@ -273,14 +275,28 @@ extension ResourceType {
         shortNames: ["hpa"]
     )
     /// autoscaling.inference.dev/v1alpha1 InferenceAutoscalePolicies (a CRD), with `/status`.
-    public static let inferenceAutoscalePolicies = ResourceType.customResource(
-        group: "autoscaling.inference.dev",
-        version: "v1alpha1",
-        resource: "inferenceautoscalepolicies",
-        kind: "InferenceAutoscalePolicy",
-        hasStatus: true,
-        shortNames: ["iap"]
-    )
+    public static let inferenceAutoscalePolicies: ResourceType = {
+        var type = ResourceType.customResource(
+            group: "autoscaling.inference.dev",
+            version: "v1alpha1",
+            resource: "inferenceautoscalepolicies",
+            kind: "InferenceAutoscalePolicy",
+            hasStatus: true,
+            shortNames: ["iap"]
+        )
+        // As in crds/autoscaling.inference.dev_inferenceautoscalepolicies.yaml.
+        type.printerColumns = [
+            PrinterColumn(name: "Target", type: "string", jsonPath: ".spec.targetRef.name"),
+            PrinterColumn(name: "Min", type: "integer", jsonPath: ".spec.minReplicas"),
+            PrinterColumn(name: "Max", type: "integer", jsonPath: ".spec.maxReplicas"),
+            PrinterColumn(name: "Replicas", type: "integer", jsonPath: ".status.currentReplicas"),
+            PrinterColumn(name: "Desired", type: "integer", jsonPath: ".status.desiredReplicas"),
+            PrinterColumn(name: "Limited-By", type: "string", jsonPath: ".status.limitedBy"),
+            PrinterColumn(name: "Ready", type: "string", jsonPath: #".status.conditions[?(@.type=="Ready")].status"#),
+            PrinterColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp"),
+        ]
+        return type
+    }()
 
     /// The types every new server serves.
     public static let preregistered: [ResourceType] = [

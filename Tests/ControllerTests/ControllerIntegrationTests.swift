@@ -39,10 +39,14 @@ import Testing
             server = try await TestAPIServer.start(.init(initialNamespaces: ["default", "inference"]))
             exporter = try await FixtureExporter.start()
             prometheus = try await PrometheusServer.start(scraping: [exporter.address])
-            try server.create(
+            let deployment = try server.create(
                 ControllerIntegrationTests.object(
-                    #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"vllm","namespace":"inference"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"vllm"}},"template":{"metadata":{"labels":{"app":"vllm"}},"spec":{"containers":[{"name":"vllm","image":"vllm/vllm-openai"}]}}},"status":{"replicas":2}}"#),
+                    #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"vllm","namespace":"inference"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"vllm"}},"template":{"metadata":{"labels":{"app":"vllm"}},"spec":{"containers":[{"name":"vllm","image":"vllm/vllm-openai"}]}}}}"#),
                 resource: .deployments)
+            // What the Deployment controller would report for the two pods below.
+            try server.update(
+                deployment.replacing(["status"], with: .object(["replicas": .number(2), "readyReplicas": .number(2)])),
+                resource: .deployments, subresource: "status")
             for index in 0..<2 {
                 let created = try server.create(
                     ControllerIntegrationTests.object(
@@ -125,7 +129,7 @@ import Testing
                 }
                 return false
             }
-            #expect(rig.eventReasons.contains("InvalidSpec"))
+            try await Self.eventually("the InvalidSpec event") { rig.eventReasons.contains("InvalidSpec") }
 
             // The budget follows a spec change.
             var policy = try #require(rig.server.object(resource: .inferenceAutoscalePolicies, namespace: "inference", name: "llama"))
@@ -136,7 +140,7 @@ import Testing
             // Load stops: down to minReplicas (the pods that never appeared are not capacity in flight after 2 s).
             for index in 0..<2 { rig.exporter.update(namespace: "inference", pod: "vllm-\(index)") { $0.waiting = 0 } }
             try await Self.eventually("scale down to 1") { rig.replicas == 1 }
-            #expect(rig.eventReasons.contains("ScaledDown"))
+            try await Self.eventually("the ScaledDown event") { rig.eventReasons.contains("ScaledDown") }
 
             // Removing the field removes the budget.
             policy = try #require(rig.server.object(resource: .inferenceAutoscalePolicies, namespace: "inference", name: "llama"))
@@ -186,12 +190,12 @@ extension ControllerIntegrationTests {
             #expect(rig.budget != nil)
             try await Self.eventually("scale to zero") { rig.replicas == 0 }
             try await Self.eventually("the budget removed at zero") { rig.budget == nil }
-            #expect(rig.eventReasons.contains("ScaledToZero"))
+            try await Self.eventually("the ScaledToZero event") { rig.eventReasons.contains("ScaledToZero") }
 
             // Demand at the gateway brings it back.
             rig.exporter.update(namespace: "inference", pod: "vllm-0") { $0.waiting = 3 }
             try await Self.eventually("activated from zero") { (rig.replicas ?? 0) >= 1 }
-            #expect(rig.eventReasons.contains("ActivatedFromZero"))
+            try await Self.eventually("the ActivatedFromZero event") { rig.eventReasons.contains("ActivatedFromZero") }
             try await Self.eventually("the budget back") { rig.budget != nil }
 
             // Prometheus stops: the count holds, then the fallback (3) applies.
@@ -200,8 +204,8 @@ extension ControllerIntegrationTests {
             try await Task.sleep(for: .milliseconds(800))
             #expect((rig.replicas ?? 0) >= before)
             try await Self.eventually("fallback") { rig.replicas == 3 }
-            #expect(rig.eventReasons.contains("FallbackActivated"))
-            #expect(rig.eventReasons.contains("MetricsUnavailable"))
+            try await Self.eventually("the FallbackActivated event") { rig.eventReasons.contains("FallbackActivated") }
+            try await Self.eventually("the MetricsUnavailable event") { rig.eventReasons.contains("MetricsUnavailable") }
         } catch {
             try await rig.stop()
             throw error
@@ -220,5 +224,46 @@ extension JSONValue {
             members[first] = (members[first] ?? .object([:])).replacing(Array(path.dropFirst()), with: value)
         }
         return .object(members)
+    }
+}
+
+extension ControllerIntegrationTests {
+    static var kubectl: String? {
+        ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// `kubectl get iap` shows the printer columns (the test server serves the Table format as the API server does).
+    @Test(.enabled(if: kubectl != nil, "kubectl is not installed")) func kubectlGetShowsThePrinterColumns() async throws {
+        let rig = try await Rig(waiting: 15)
+        do {
+            try rig.apply(
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama3-8b","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}]}}"#)
+            try await Self.eventually("scale up") { rig.replicas == 6 }
+            try await Self.eventually("status") { rig.status("llama3-8b")?["desiredReplicas"] == .number(6) }
+            let kubeconfig = FileManager.default.temporaryDirectory.appendingPathComponent("kubeconfig-\(UUID().uuidString)")
+            try rig.server.kubeconfig(token: "test-token", namespace: "inference").write(to: kubeconfig, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: kubeconfig) }
+            let output = try Self.run(Self.kubectl!, ["--kubeconfig", kubeconfig.path, "get", "iap", "-n", "inference"])
+            let lines = output.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+            #expect(lines.first == ["NAME", "TARGET", "MIN", "MAX", "REPLICAS", "DESIRED", "LIMITED-BY", "READY", "AGE"], "\(output)")
+            #expect(Array(lines.dropFirst().first?.prefix(8) ?? []) == ["llama3-8b", "vllm", "1", "8", "2", "6", "QueueDepth", "True"], "\(output)")
+        } catch {
+            try await rig.stop()
+            throw error
+        }
+        try await rig.stop()
+    }
+
+    static func run(_ binary: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 }
