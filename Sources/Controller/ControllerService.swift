@@ -53,6 +53,7 @@ public final class ControllerService: Sendable {
                 group.addTask { try await cache.run() }
                 group.addTask { await self.enqueueChanges(from: cache) }
             }
+            group.addTask { await self.queue.runTimers() }
             for cache in podCaches.values { await cache.waitForSync() }
             for _ in 0..<max(1, configuration.maxConcurrentReconciles) {
                 group.addTask { await self.work() }

@@ -2,13 +2,16 @@ import Foundation
 
 /// A queue of policy keys, like controller-runtime's: a key is queued at most once; a key re-added while being
 /// processed runs again after; delayed adds (requeue after the polling interval) and per-key exponential backoff.
+/// Delayed keys become due when `runTimers()` (run by the owner, in its task group) finds them due.
 public actor WorkQueue {
     private var queue: [String] = []
     private var queued: Set<String> = []
     private var processing: Set<String> = []
     private var dirty: Set<String> = []
     private var failures: [String: Int] = [:]
-    private var timers: [String: Task<Void, Never>] = [:]
+    /// Keys waiting for their time.
+    private var delayed: [String: ContinuousClock.Instant] = [:]
+    private let clock = ContinuousClock()
     private var waiters: [CheckedContinuation<String?, Never>] = []
     private var shuttingDown = false
     public let baseDelay: Double
@@ -24,7 +27,7 @@ public actor WorkQueue {
     /// Queues `key` now (a delayed add for it is superseded).
     public func add(_ key: String) {
         guard !shuttingDown else { return }
-        timers.removeValue(forKey: key)?.cancel()
+        delayed[key] = nil
         if processing.contains(key) {
             dirty.insert(key)
             return
@@ -42,17 +45,17 @@ public actor WorkQueue {
     /// Queues `key` after `seconds`, unless it is queued sooner.
     public func add(_ key: String, after seconds: Double) {
         guard !shuttingDown else { return }
-        timers.removeValue(forKey: key)?.cancel()
-        timers[key] = Task { [weak self] in
-            try? await Task.sleep(for: .seconds(seconds))
-            guard !Task.isCancelled else { return }
-            await self?.fire(key)
-        }
+        delayed[key] = clock.now.advanced(by: .seconds(seconds))
     }
 
-    private func fire(_ key: String) {
-        timers[key] = nil
-        add(key)
+    /// Moves the delayed keys that are due into the queue; returns when the queue shuts down or the task is
+    /// cancelled. `resolution` bounds how late a due key can be.
+    public func runTimers(resolution: Duration = .milliseconds(100)) async {
+        while !shuttingDown, !Task.isCancelled {
+            let now = clock.now
+            for (key, due) in delayed where due <= now { add(key) }
+            try? await Task.sleep(for: resolution)
+        }
     }
 
     /// Queues `key` after its next backoff delay.
@@ -63,6 +66,9 @@ public actor WorkQueue {
         add(key, after: delay * Double.random(in: 0.8...1.0))
     }
 
+    /// Failures in a row of `key` (its backoff step).
+    func failures(of key: String) -> Int { failures[key] ?? 0 }
+
     /// Clears `key`'s backoff after a success.
     public func forget(_ key: String) {
         failures[key] = nil
@@ -70,7 +76,7 @@ public actor WorkQueue {
 
     /// Removes every trace of `key` (the policy is gone).
     public func remove(_ key: String) {
-        timers.removeValue(forKey: key)?.cancel()
+        delayed[key] = nil
         failures[key] = nil
         dirty.remove(key)
         if queued.remove(key) != nil { queue.removeAll { $0 == key } }
@@ -96,8 +102,7 @@ public actor WorkQueue {
 
     public func shutDown() {
         shuttingDown = true
-        for timer in timers.values { timer.cancel() }
-        timers.removeAll()
+        delayed.removeAll()
         for waiter in waiters { waiter.resume(returning: nil) }
         waiters.removeAll()
     }
