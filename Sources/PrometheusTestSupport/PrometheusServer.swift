@@ -43,7 +43,7 @@ public final class PrometheusServer: @unchecked Sendable {
             """
         let configFile = directory.appendingPathComponent("prometheus.yml")
         try config.write(to: configFile, atomically: true, encoding: .utf8)
-        let version = try run(binary, ["--version"]).split(separator: "\n").first.map(String.init) ?? "unknown"
+        let version = try runProcess(binary, ["--version"]).split(separator: "\n").first.map(String.init) ?? "unknown"
 
         for _ in 0..<5 {
             let port = try freePort()
@@ -139,17 +139,18 @@ public final class PrometheusServer: @unchecked Sendable {
             return socket(AF_INET, SOCK_STREAM, 0)
         #endif
     }
+}
 
-    static func run(_ binary: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
+/// Runs a program to its end and returns what it printed (stdout and stderr together).
+public func runProcess(_ binary: String, _ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
 }

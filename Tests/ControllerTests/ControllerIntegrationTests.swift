@@ -243,7 +243,7 @@ extension ControllerIntegrationTests {
             let kubeconfig = FileManager.default.temporaryDirectory.appendingPathComponent("kubeconfig-\(UUID().uuidString)")
             try rig.server.kubeconfig(token: "test-token", namespace: "inference").write(to: kubeconfig, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(at: kubeconfig) }
-            let output = try Self.run(Self.kubectl!, ["--kubeconfig", kubeconfig.path, "get", "iap", "-n", "inference"])
+            let output = try runProcess(Self.kubectl!, ["--kubeconfig", kubeconfig.path, "get", "iap", "-n", "inference"])
             let lines = output.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
             #expect(lines.first == ["NAME", "TARGET", "MIN", "MAX", "REPLICAS", "DESIRED", "LIMITED-BY", "READY", "AGE"], "\(output)")
             #expect(Array(lines.dropFirst().first?.prefix(8) ?? []) == ["llama3-8b", "vllm", "1", "8", "2", "6", "QueueDepth", "True"], "\(output)")
@@ -252,18 +252,5 @@ extension ControllerIntegrationTests {
             throw error
         }
         try await rig.stop()
-    }
-
-    static func run(_ binary: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
     }
 }
