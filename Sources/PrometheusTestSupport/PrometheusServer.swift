@@ -26,7 +26,11 @@ public final class PrometheusServer: @unchecked Sendable {
 
     /// Starts Prometheus scraping `targets` (`host:port`) with `honor_labels`, so the fixture's `namespace` and
     /// `pod` labels are kept as a pod's own would be after service discovery.
-    public static func start(scraping targets: [String], extraScrapeConfig: String = "") async throws -> PrometheusServer {
+    /// - Parameter port: a port to listen on (to restart a stopped server where its clients expect it); a free one
+    ///   when nil.
+    public static func start(
+        scraping targets: [String], extraScrapeConfig: String = "", port fixedPort: Int? = nil
+    ) async throws -> PrometheusServer {
         let binary = try binary()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prometheus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -46,7 +50,7 @@ public final class PrometheusServer: @unchecked Sendable {
         let version = try runProcess(binary, ["--version"]).split(separator: "\n").first.map(String.init) ?? "unknown"
 
         for _ in 0..<5 {
-            let port = try freePort()
+            let port = try fixedPort ?? freePort()
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = [

@@ -180,7 +180,7 @@ extension ControllerIntegrationTests {
         try await rig.stop()
     }
 
-    @Test func scaleToZeroBackFromZeroAndFallbackWhenPrometheusStops() async throws {
+    @Test func scaleToZeroBackFromZeroAndFallbackWhenPrometheusStopsThenRecovery() async throws {
         let rig = try await Rig(waiting: 0)
         do {
             try rig.apply(
@@ -206,6 +206,18 @@ extension ControllerIntegrationTests {
             try await Self.eventually("fallback") { rig.replicas == 3 }
             try await Self.eventually("the FallbackActivated event") { rig.eventReasons.contains("FallbackActivated") }
             try await Self.eventually("the MetricsUnavailable event") { rig.eventReasons.contains("MetricsUnavailable") }
+
+            // Prometheus is back where it was: the signals decide again.
+            rig.prometheus = try await PrometheusServer.start(
+                scraping: [rig.exporter.address], port: rig.prometheus.url.port)
+            try await rig.prometheus.waitForSeries("vllm:num_requests_waiting")
+            try await Self.eventually("the FallbackDeactivated event") { rig.eventReasons.contains("FallbackDeactivated") }
+            try await Self.eventually("metrics available again") {
+                if case .array(let conditions)? = rig.status("llama")?["conditions"] {
+                    return conditions.contains { $0["type"] == .string("MetricsAvailable") && $0["status"] == .string("True") }
+                }
+                return false
+            }
         } catch {
             try await rig.stop()
             throw error
