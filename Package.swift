@@ -57,6 +57,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Trace-driven simulation of a fleet of inference pods (issue 6: traces first).
+        .target(name: "Simulator", dependencies: ["AutoscalerCore"]),
         // Test support: an in-memory API server that speaks the real wire protocol over TLS, with fault injection.
         .target(
             name: "KubernetesTestServer",
@@ -115,6 +117,7 @@ let package = Package(
                 "Controller", "KubernetesClient", "AutoscalerCore", "KubernetesTestServer", "MetricsFixture",
                 "PrometheusTestSupport",
             ]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
         .testTarget(name: "KubernetesTestServerTests", dependencies: ["KubernetesTestServer", "AutoscalerCore"]),
     ],
     swiftLanguageModes: [.v6]
