@@ -99,7 +99,6 @@ let package = Package(
             name: "InferenceAutoscalerTests",
             dependencies: [
                 "AutoscalerCore", "PolicyFiles", "InferenceAutoscaler", "MetricsFixture", "PrometheusTestSupport",
-                .product(name: "Yams", package: "Yams"),
             ],
             resources: [.copy("Fixtures")]
         ),

@@ -133,6 +133,23 @@ public enum PolicyFiles {
         return contents
     }
 
+    /// Every document of a YAML (or JSON) text as JSON, typed as Kubernetes reads YAML; nulls for empty documents.
+    public static func documents(_ text: String, file: String) throws(PolicyFileError) -> [JSONValue] {
+        var values: [JSONValue] = []
+        do {
+            var sequence = try Yams.compose_all(yaml: text, resolver)
+            while let node = sequence.next() { values.append(try jsonValue(node)) }
+            if let error = sequence.error { throw error }
+        } catch let error as YamlError {
+            throw syntaxError(error, file: file)
+        } catch let error as NodeError {
+            throw PolicyFileError(file: file, line: error.line, column: error.column, problem: error.problem)
+        } catch {
+            throw PolicyFileError(file: file, problem: "\(error)")
+        }
+        return values
+    }
+
     /// Decodes a policy from its JSON form. A value of the wrong type becomes a violation at its field path and is
     /// left out, and decoding goes on, so that one run reports every problem.
     public static func decodeLeniently(

@@ -3,7 +3,6 @@ import AutoscalerCore
 import Foundation
 import PolicyFiles
 import Testing
-import Yams
 
 /// The CRD in `crds/` and the Swift API types are kept in step by hand; these tests catch the drift. They also check
 /// that every shipped sample passes the CRD's OpenAPI schema as the API server would apply it (structural checks
@@ -302,8 +301,9 @@ struct CRD {
 
     static func load(_ file: URL) throws -> CRD {
         let text = try String(contentsOf: file, encoding: .utf8)
-        guard let node = try Yams.compose(yaml: text) else { throw CRDError("\(file.path) is empty") }
-        let document = try jsonValue(node)
+        guard let document = try PolicyFiles.documents(text, file: file.path).first else {
+            throw CRDError("\(file.path) is empty")
+        }
         guard case .array(let versions)? = document["spec"]?["versions"], versions.count == 1,
             let version = versions.first, let root = version["schema"]?["openAPIV3Schema"]
         else { throw CRDError("expected one version with an openAPIV3Schema") }
@@ -329,32 +329,6 @@ struct CRD {
         }
         path = path.replacingOccurrences(of: "[*]", with: "[]")
         return path.hasPrefix(".") ? String(path.dropFirst()) : path
-    }
-
-    /// YAML as Kubernetes reads it: plain scalars resolve to null, booleans, integers, floats or strings.
-    static func jsonValue(_ node: Node) throws -> JSONValue {
-        switch node {
-        case .scalar(let scalar):
-            switch Tag.Name(rawValue: node.tag.rawValue) {
-            case .null: return .null
-            case .bool: if let value = node.bool { return .bool(value) }
-            case .int: if let value = node.int { return .number(Double(value)) }
-            case .float: if let value = node.float, value.isFinite { return .number(value) }
-            default: break
-            }
-            return .string(scalar.string)
-        case .mapping(let mapping):
-            var members: [String: JSONValue] = [:]
-            for (key, value) in mapping {
-                guard let name = key.string else { throw CRDError("a mapping key is not a scalar") }
-                members[name] = try jsonValue(value)
-            }
-            return .object(members)
-        case .sequence(let sequence):
-            return .array(try sequence.map(jsonValue))
-        case .alias:
-            throw CRDError("YAML aliases are not used in the CRD")
-        }
     }
 }
 
