@@ -48,7 +48,7 @@ public final class PrometheusQueryClient: Sendable {
     public func query(_ promql: String, at time: Date? = nil) async -> Result<QueryResponse, PrometheusError> {
         var parameters = [("query", promql), ("timeout", Self.seconds(configuration.timeout))]
         if let time { parameters.append(("time", String(format: "%.3f", time.timeIntervalSince1970))) }
-        let form = parameters.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&")
+        let form = PercentEncoding.query(parameters)
         var base = configuration.address.absoluteString
         while base.hasSuffix("/") { base.removeLast() }
         let usePost = form.utf8.count > Self.longestGetQuery
@@ -105,12 +105,5 @@ public final class PrometheusQueryClient: Sendable {
 
     static func seconds(_ value: Double) -> String {
         value == value.rounded() ? "\(Int(value))s" : "\(Int((value * 1000).rounded()))ms"
-    }
-
-    private static let unreserved = CharacterSet(
-        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-    static func encode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
     }
 }

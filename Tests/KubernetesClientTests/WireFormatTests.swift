@@ -51,7 +51,7 @@ import Testing
     }
 
     @Test func queryValuesAreEncodedSoTheServerReadsThemBack() {
-        let query = PathEncoding.query([
+        let query = PercentEncoding.query([
             ("labelSelector", "app=vllm,tier in (a,b)"), ("continue", "eyJydiI6+/=="), ("limit", "10"),
         ])
         #expect(query == "labelSelector=app%3Dvllm%2Ctier%20in%20%28a%2Cb%29&continue=eyJydiI6%2B%2F%3D%3D&limit=10")

@@ -27,10 +27,10 @@ public struct APIResource: Sendable, Hashable, CustomStringConvertible {
     /// The path of the collection, or of one object and its subresource.
     public func path(namespace: String? = nil, name objectName: String? = nil, subresource: String? = nil) -> String {
         var path = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
-        if namespaced, let namespace { path += "/namespaces/\(PathEncoding.segment(namespace))" }
+        if namespaced, let namespace { path += "/namespaces/\(PercentEncoding.component(namespace))" }
         path += "/\(name)"
         if let objectName {
-            path += "/\(PathEncoding.segment(objectName))"
+            path += "/\(PercentEncoding.component(objectName))"
             if let subresource { path += "/\(subresource)" }
         }
         return path
@@ -52,21 +52,6 @@ public struct APIResource: Sendable, Hashable, CustomStringConvertible {
     public static let inferenceAutoscalePolicies = APIResource(
         group: "autoscaling.inference.dev", version: "v1alpha1", name: "inferenceautoscalepolicies",
         kind: "InferenceAutoscalePolicy")
-}
-
-/// Percent-encoding that leaves only RFC 3986 unreserved characters bare, so `+`, `=`, `&` and `/` in values (label
-/// selectors, continue tokens) reach the server intact.
-enum PathEncoding {
-    private static let unreserved = CharacterSet(
-        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-    static func segment(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
-    }
-
-    static func query(_ items: [(String, String)]) -> String {
-        items.map { "\(segment($0.0))=\(segment($0.1))" }.joined(separator: "&")
-    }
 }
 
 /// Any object the API serves: something with `metadata`.

@@ -222,7 +222,7 @@ public final class KubernetesAPIClient: Sendable {
         let path = resource.path(namespace: namespace)
         let response = try await authorized(method: "GET", path: path, query: query, verb: "watch", resource: resource) {
             request in try await self.transport.stream(request)
-        } status: { $0.status } readBody: { response in
+        } status: { $0.status } headers: { $0.headers } readBody: { response in
             var data = Data()
             for try await chunk in response.body { data.append(chunk) }
             return data
@@ -305,7 +305,7 @@ public final class KubernetesAPIClient: Sendable {
             resourceName: name, idempotent: idempotent ?? (method != "POST")
         ) { request in
             try await self.transport.send(request)
-        } status: { $0.status } readBody: { $0.body }
+        } status: { $0.status } headers: { $0.headers } readBody: { $0.body }
     }
 
     private func authorized<Response: Sendable>(
@@ -313,13 +313,13 @@ public final class KubernetesAPIClient: Sendable {
         contentType: String = "application/json", verb: String, resource: APIResource? = nil,
         resourceName: String? = nil, idempotent: Bool = true,
         perform: @Sendable (HTTPRequest) async throws -> Response, status: (Response) -> Int,
-        readBody: (Response) async throws -> Data
+        headers: (Response) -> HTTPHeaders, readBody: (Response) async throws -> Data
     ) async throws -> Response {
         let name = resourceName ?? resource?.description ?? path
         var url = server.absoluteString
         while url.hasSuffix("/") { url.removeLast() }
         url += path
-        if !query.isEmpty { url += "?" + PathEncoding.query(query) }
+        if !query.isEmpty { url += "?" + PercentEncoding.query(query) }
         guard let target = URL(string: url) else {
             throw HTTPClientError(.invalidRequest, "invalid request URL \(url)")
         }
@@ -364,7 +364,9 @@ public final class KubernetesAPIClient: Sendable {
             }
             let retryable = code == 429 || (idempotent && [500, 502, 503, 504].contains(code))
             if retryable, attempt < options.retry.maxAttempts {
-                let retryAfter = headerRetryAfter(response as? HTTPResponse) ?? streamingRetryAfter(response)
+                let retryAfter = headers(response)["Retry-After"].flatMap {
+                    Double($0.trimmingCharacters(in: .whitespaces))
+                }
                 let delay = options.retry.delay(afterAttempt: attempt, retryAfter: retryAfter)
                 logger.debug(
                     "retrying", metadata: ["request": "\(described)", "http.status": "\(code)", "retry.delay": "\(delay)"])
@@ -372,16 +374,6 @@ public final class KubernetesAPIClient: Sendable {
                 continue
             }
             throw KubernetesError.from(status: code, body: data, request: described, verb: verb, resource: name)
-        }
-    }
-
-    private func headerRetryAfter(_ response: HTTPResponse?) -> Double? {
-        response?.headers["Retry-After"].flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-    }
-
-    private func streamingRetryAfter<Response>(_ response: Response) -> Double? {
-        (response as? HTTPStreamingResponse)?.headers["Retry-After"].flatMap {
-            Double($0.trimmingCharacters(in: .whitespaces))
         }
     }
 
