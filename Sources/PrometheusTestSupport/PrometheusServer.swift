@@ -118,30 +118,11 @@ public final class PrometheusServer: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// A port nothing listens on now (bound to an ephemeral port, then released).
     public static func freePort() throws -> Int {
-        let socket = Darwin_socket()
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
-        }
-        guard bound == 0 else { throw SetupError("cannot bind a socket") }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    private static func Darwin_socket() -> Int32 {
-        #if canImport(Glibc)
-            return socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-            return socket(AF_INET, SOCK_STREAM, 0)
-        #endif
+        let bound = try LoopbackSocket()
+        bound.close()
+        return bound.port
     }
 }
 
@@ -157,4 +138,50 @@ public func runProcess(_ binary: String, _ arguments: [String]) throws -> String
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return String(decoding: data, as: UTF8.self)
+}
+
+/// A TCP socket bound to an ephemeral port on 127.0.0.1.
+public final class LoopbackSocket: @unchecked Sendable {
+    public let port: Int
+    private let descriptor: Int32
+
+    public init() throws {
+        #if canImport(Glibc)
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+            let descriptor = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        guard bound == 0 else {
+            #if canImport(Glibc)
+                _ = Glibc.close(descriptor)
+            #endif
+            throw PrometheusServer.SetupError("cannot bind a loopback socket")
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        self.descriptor = descriptor
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Accepts connections into the backlog and never answers them: a server that hangs.
+    public func listenSilently() {
+        _ = listen(descriptor, 16)
+    }
+
+    public func close() {
+        #if canImport(Glibc)
+            _ = Glibc.close(descriptor)
+        #else
+            _ = Darwin.close(descriptor)
+        #endif
+    }
 }

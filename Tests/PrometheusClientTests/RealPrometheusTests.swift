@@ -155,7 +155,8 @@ import Testing
 
     @Test func aPrometheusThatDoesNotAnswerTimesOut() async throws {
         // A listener that accepts connections and never answers.
-        let silent = try SilentListener()
+        let silent = try LoopbackSocket()
+        silent.listenSilently()
         defer { silent.close() }
         let client = PrometheusQueryClient(configuration: .init(address: URL(string: "http://127.0.0.1:\(silent.port)")!, timeout: 0.5))
         let started = Date()
@@ -180,37 +181,6 @@ import Testing
             let summed = await Self.value(client, "sum(\(long))")
             #expect((try? summed.get()) == 1)
         }
-    }
-}
-
-/// A TCP listener on a free loopback port whose connections are never answered.
-final class SilentListener: @unchecked Sendable {
-    let port: Int
-    private let socket: Int32
-
-    init() throws {
-        #if canImport(Glibc)
-            let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-            let socket = Darwin.socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
-        listen(socket, 16)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        self.socket = socket
-        self.port = Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    func close() {
-        #if canImport(Glibc)
-            _ = Glibc.close(socket)
-        #endif
     }
 }
 
