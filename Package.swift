@@ -57,7 +57,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        // Trace-driven simulation of a fleet of inference pods (issue 6: traces first).
+        // Trace-driven simulation of a fleet of inference pods, driving the same decision as the controller.
         .target(name: "Simulator", dependencies: ["AutoscalerCore"]),
         // Test support: an in-memory API server that speaks the real wire protocol over TLS, with fault injection.
         .target(
@@ -90,6 +90,7 @@ let package = Package(
                 "PrometheusClient",
                 "KubernetesClient",
                 "Controller",
+                "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

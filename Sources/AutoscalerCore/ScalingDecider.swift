@@ -45,7 +45,8 @@ public enum ScalingDecider {
             let sample = index < samples.count ? samples[index] : .missing("no sample")
             readings.append(
                 read(signal, sample: sample, ready: ready, current: current, tolerance: rules.tolerance,
-                    upStep: upStep, flight: flight))
+                    upStep: upStep, flight: flight,
+                    lastScaleUp: history.scaleEvents.last { $0.change > 0 }.map { now.timeIntervalSince($0.time) }))
         }
         let readable = readings.filter { $0.value != nil }
         let allMissing = readable.isEmpty
@@ -55,14 +56,19 @@ public enum ScalingDecider {
         // 2. Combine; missing data holds.
         var proposed = current
         var reason = LimitReason.missingMetrics
-        if let best = readable.max(by: { ($0.capped ?? 0) < ($1.capped ?? 0) }) {
+        // A latency signal under its target abstains: it cannot say how few replicas would still keep it there.
+        let voting = readable.filter { $0.capped != nil }
+        if let best = voting.max(by: { ($0.capped ?? 0) < ($1.capped ?? 0) }) {
             // `max(by:)` returns the last of equal elements; prefer the first signal in spec order.
             let top = best.capped ?? 0
-            let first = readable.first { $0.capped == top }!
+            let first = voting.first { $0.capped == top }!
             proposed = top
             reason = .signal(first.signal.name)
-            let uncappedTop = readable.compactMap(\.recommendation).max() ?? top
+            let uncappedTop = voting.compactMap(\.recommendation).max() ?? top
             if uncappedTop > top { reason = .coldStart }
+        } else if let first = readable.first {
+            // Only abstentions: hold.
+            reason = .signal(first.signal.name)
         }
         if anyMissing, proposed < current {
             proposed = current
@@ -209,7 +215,7 @@ public enum ScalingDecider {
 
     private static func read(
         _ signal: ResolvedPolicy.Signal, sample: SignalSample, ready: Int, current: Int, tolerance: Double,
-        upStep: Int, flight: Flight
+        upStep: Int, flight: Flight, lastScaleUp: TimeInterval?
     ) -> Reading {
         var reading = Reading(signal: signal, activated: false)
         let value: Double
@@ -234,11 +240,19 @@ public enum ScalingDecider {
         }
         reading.value = value
         reading.activated = value > signal.activation
-        let recommendation = recommendedReplicas(
-            signal, value: value, ready: ready, current: current, tolerance: tolerance, upStep: upStep)
+        guard
+            let recommendation = recommendedReplicas(
+                signal, value: value, ready: ready, current: current, tolerance: tolerance, upStep: upStep)
+        else { return reading }
         reading.recommendation = recommendation
         reading.capped = recommendation
-        if flight.count > 0, signal.type.growsDuringColdStart, recommendation > flight.capacity,
+        if signal.type.isLatency, recommendation > current,
+            flight.count > 0 || (lastScaleUp.map { $0 < (signal.window ?? PolicyDefaults.rateWindow) } ?? false)
+        {
+            // A latency quantile describes the fleet of its whole window: while pods are loading, or until a window
+            // has passed since the last scale-up, it still measures the backlog the added capacity is absorbing.
+            reading.capped = max(current, min(recommendation, flight.capacity))
+        } else if flight.count > 0, signal.type.growsDuringColdStart, recommendation > flight.capacity,
             Double(recommendation) < coldStartSurgeFactor * Double(flight.capacity)
         {
             reading.capped = max(flight.capacity, min(recommendation, current))
@@ -246,13 +260,14 @@ public enum ScalingDecider {
         return reading
     }
 
-    /// HPA's replica formula for one signal.
+    /// HPA's replica formula for one signal; nil when a latency signal is within its target (it abstains, so that
+    /// a fleet whose latency is fine can still shrink on its other signals).
     static func recommendedReplicas(
         _ signal: ResolvedPolicy.Signal, value: Double, ready: Int, current: Int, tolerance: Double, upStep: Int
-    ) -> Int {
+    ) -> Int? {
         if signal.type.isLatency {
             let ratio = value / signal.target
-            if ratio <= 1 + tolerance + bandSlack { return current }
+            if ratio <= 1 + tolerance + bandSlack { return nil }
             let wanted = ceilReplicas(Double(max(ready, 1)) * ratio)
             return max(current, min(wanted, upStep))
         }

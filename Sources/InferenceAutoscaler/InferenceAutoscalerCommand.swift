@@ -7,7 +7,10 @@ struct InferenceAutoscalerCommand: AsyncParsableCommand {
         commandName: "inference-autoscaler",
         abstract: "Autoscales LLM inference servers on Kubernetes from queue depth, latency, KV-cache and GPU signals.",
         version: AutoscalerVersion.current,
-        subcommands: [RunCommand.self, ValidateCommand.self, DecideCommand.self, QueryCommand.self, VersionCommand.self]
+        subcommands: [
+            RunCommand.self, ValidateCommand.self, DecideCommand.self, QueryCommand.self, SimulateCommand.self,
+            VersionCommand.self,
+        ]
     )
 }
 

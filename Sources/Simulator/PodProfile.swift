@@ -24,11 +24,18 @@ public struct PodProfile: Sendable, Equatable, Codable {
     public var coldStart: Double
     /// GPUs per replica (GPU-hours count them).
     public var gpus: Int
+    /// Up to this many seconds more cold start, drawn uniformly per pod (image pulls, node warm-up); nil: none.
+    public var coldStartJitter: Double?
+    /// The TTFT SLO in seconds this model is held to; nil: the simulator's default (2 s).
+    public var sloTTFT: Double?
 
     public init(
         name: String, prefillTokensPerSecond: Double, stepBase: Double, stepPerSequence: Double,
-        maxBatchedTokens: Int, maxNumSeqs: Int, kvCacheTokens: Int, coldStart: Double, gpus: Int
+        maxBatchedTokens: Int, maxNumSeqs: Int, kvCacheTokens: Int, coldStart: Double, gpus: Int,
+        coldStartJitter: Double? = nil, sloTTFT: Double? = nil
     ) {
+        self.coldStartJitter = coldStartJitter
+        self.sloTTFT = sloTTFT
         self.name = name
         self.prefillTokensPerSecond = prefillTokensPerSecond
         self.stepBase = stepBase
@@ -54,4 +61,29 @@ public struct PodProfile: Sendable, Equatable, Codable {
         maxBatchedTokens: 8192, maxNumSeqs: 1024, kvCacheTokens: 1_000_000, coldStart: 180, gpus: 4)
 
     public static let builtIn = [llama3_8b_h100, llama3_8b_a100, llama3_70b_4xh100]
+
+    /// Problems with a profile read from a file, as `field: problem`.
+    public var problems: [String] {
+        var found: [String] = []
+        if name.isEmpty { found.append("name: must not be empty") }
+        for (field, value) in [
+            ("prefillTokensPerSecond", prefillTokensPerSecond), ("stepBase", stepBase),
+            ("stepPerSequence", stepPerSequence), ("coldStart", coldStart),
+        ] where !(value.isFinite && value >= 0) {
+            found.append("\(field): must be a non-negative number, got \(value)")
+        }
+        if !(prefillTokensPerSecond > 0) { found.append("prefillTokensPerSecond: must be positive") }
+        if !(stepBase > 0) { found.append("stepBase: must be positive") }
+        for (field, value) in [
+            ("maxBatchedTokens", maxBatchedTokens), ("maxNumSeqs", maxNumSeqs), ("kvCacheTokens", kvCacheTokens),
+            ("gpus", gpus),
+        ] where value < 1 {
+            found.append("\(field): must be at least 1, got \(value)")
+        }
+        if let jitter = coldStartJitter, !(jitter.isFinite && jitter >= 0) {
+            found.append("coldStartJitter: must be a non-negative number")
+        }
+        if let slo = sloTTFT, !(slo.isFinite && slo > 0) { found.append("sloTTFT: must be a positive number") }
+        return found
+    }
 }

@@ -96,11 +96,21 @@ import Testing
     }
 
     @Test(arguments: [0.1, 0.4, 0.5, 0.54])
-    func latencyUnderTargetVotesNoChange(_ seconds: Double) {
+    func latencyUnderTargetAbstainsAndAloneHolds(_ seconds: Double) {
         let ttft = ResolvedPolicy.Signal(type: .timeToFirstToken, target: 0.5, quantile: 0.95, window: 60)
         let decision = decide(policy(signals: [ttft]), current: 6, [.value(seconds)])
         #expect(decision.desiredReplicas == 6)
-        #expect(decision.signals[0].recommendation == 6)
+        #expect(decision.signals[0].recommendation == nil)
+        #expect(decision.limitedBy == .signal("TimeToFirstToken"))
+    }
+
+    @Test func latencyUnderTargetDoesNotBlockAScaleDownByTheOtherSignals() {
+        // Queue 2 per replica on 6 wants ceil(12 / 5) = 3; TTFT is fine and must not hold the fleet at 6.
+        let queue = ResolvedPolicy.Signal(type: .queueDepth, target: 5)
+        let ttft = ResolvedPolicy.Signal(type: .timeToFirstToken, target: 0.5, quantile: 0.95, window: 60)
+        let decision = decide(policy(signals: [queue, ttft]), current: 6, [.value(2), .value(0.2)])
+        #expect(decision.desiredReplicas == 3)
+        #expect(decision.limitedBy == .signal("QueueDepth"))
     }
 
     @Test func latencyNeverAsksForFewerThanCurrent() {
@@ -109,5 +119,27 @@ import Testing
         #expect(
             ScalingDecider.recommendedReplicas(ttft, value: 0.75, ready: 2, current: 6, tolerance: 0.1, upStep: 100)
                 == 6)
+    }
+
+    @Test func latencyWaitsOneWindowAfterAScaleUpBeforeAskingForMore() {
+        // TTFT p95 over a 60 s window is 2 s against 0.5 s: it would double 4 → 8. Thirty seconds after going 2 → 4
+        // the window still describes the smaller fleet, so it holds; once the window has passed it may ask again.
+        let ttft = ResolvedPolicy.Signal(type: .timeToFirstToken, target: 0.5, quantile: 0.95, window: 60)
+        let rules = policy(signals: [ttft], behavior: PolicyDefaults.behavior)
+        let scaledUp = DecisionHistory(scaleEvents: [.init(time: t0.addingTimeInterval(-30), change: 2)])
+        let soon = decide(rules, current: 4, [.value(2)], history: scaledUp)
+        #expect(soon.desiredReplicas == 4)
+        let later = decide(rules, current: 4, [.value(2)], history: scaledUp, now: t0.addingTimeInterval(31))
+        #expect(later.desiredReplicas == 8)
+    }
+
+    @Test func latencyDoesNotOrderMoreWhilePodsAreLoading() {
+        // 4 ready and 2 loading for 20 s of a 90 s start: the backlog TTFT measures is what they will absorb.
+        let ttft = ResolvedPolicy.Signal(type: .timeToFirstToken, target: 0.5, quantile: 0.95, window: 60)
+        let decision = decide(
+            policy(signals: [ttft], startup: 90), current: 6, ready: 4,
+            pods: startingPods(2, createdAt: t0.addingTimeInterval(-20)), [.value(3)])
+        #expect(decision.desiredReplicas == 6)
+        #expect(decision.limitedBy == .coldStart)
     }
 }

@@ -1,0 +1,72 @@
+import AutoscalerCore
+import Foundation
+
+/// Our controller in the simulator: the same pure decision, fed what Prometheus and the API server would show, with
+/// the history carried from round to round as the reconciler carries it.
+public struct PolicyScaler: FleetScaler {
+    public let policy: ResolvedPolicy
+    /// Wall-clock time of the simulation's second 0 (cron schedules are evaluated against it).
+    public let epoch: Date
+    public private(set) var history = DecisionHistory()
+    public var name: String { "\(policy.namespace)/\(policy.name)" }
+    public var syncPeriod: Double { policy.pollingInterval }
+    public var initialReplicas: Int
+
+    public init(policy: ResolvedPolicy, initialReplicas: Int? = nil, epoch: Date = Date(timeIntervalSince1970: 1_700_000_000)) {
+        self.policy = policy
+        self.epoch = epoch
+        self.initialReplicas = min(policy.maxReplicas, max(policy.minReplicas, initialReplicas ?? 1))
+    }
+
+    public mutating func sync(_ observation: FleetObservation) -> (replicas: Int, reason: String) {
+        let now = epoch.addingTimeInterval(observation.time)
+        let pods = observation.pods.enumerated().map { index, pod in
+            ObservedPod(
+                name: "pod-\(index)", createdAt: epoch.addingTimeInterval(pod.createdAt), ready: pod.readyAt != nil,
+                readySince: pod.readyAt.map { epoch.addingTimeInterval($0) })
+        }
+        let observed = ObservedScale(
+            desiredReplicas: observation.desiredReplicas, currentReplicas: observation.pods.count,
+            readyReplicas: observation.readyReplicas, pods: pods)
+        let samples = policy.signals.map { Self.sample($0, observation: observation) }
+        let decision = ScalingDecider.decide(
+            policy: policy, observed: observed, samples: samples, history: history, now: now)
+        history = decision.history
+        return (decision.desiredReplicas, decision.limitedBy.description)
+    }
+
+    /// What `PrometheusSignalSource` would read for one signal (the engine presets' queries, evaluated on the
+    /// simulated scrapes).
+    static func sample(_ signal: ResolvedPolicy.Signal, observation: FleetObservation) -> SignalSample {
+        // With no pods nothing waits at or runs on a pod: presets read 0, as in the controller.
+        if observation.pods.isEmpty && signal.type != .custom { return .value(0) }
+        let metrics = observation.metrics
+        let aggregate: PrometheusView.Aggregate = signal.targetType == .value ? .sum : .avg
+        let window = signal.window ?? PolicyDefaults.rateWindow
+        let value: Double?
+        switch signal.type {
+        case .queueDepth: value = metrics.gauge(.waiting, aggregate)
+        case .runningRequests: value = metrics.gauge(.running, aggregate)
+        case .kvCacheUtilization: value = metrics.gauge(.kvUsage, aggregate)
+        case .gpuUtilization: value = metrics.gauge(.gpuUtilization, aggregate)
+        case .tokenThroughput:
+            value = metrics.rate(.generatedTokens, window: window).flatMap { rate in
+                guard aggregate == .avg else { return rate }
+                guard let pods = metrics.latest?.readyPods, pods > 0 else { return nil }
+                return rate / Double(pods)
+            }
+        case .timeToFirstToken:
+            guard let quantile = metrics.ttftQuantile(signal.quantile ?? PolicyDefaults.quantile, window: window) else {
+                return .missing("no data")
+            }
+            if quantile.isNaN {
+                // No first token in the window: with no requests there was no latency to miss.
+                return metrics.rate(.requests, window: window) == 0 ? .value(0) : .missing("NaN")
+            }
+            value = quantile
+        case .custom:
+            return .missing("Custom queries are not simulated")
+        }
+        return value.map(SignalSample.value) ?? .missing("no data")
+    }
+}
