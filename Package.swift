@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "inference-autoscaler", targets: ["InferenceAutoscaler"]),
+        .executable(name: "decision-bench", targets: ["DecisionBench"]),
         .library(name: "AutoscalerCore", targets: ["AutoscalerCore"]),
         .library(name: "KubernetesClient", targets: ["KubernetesClient"]),
         .library(name: "CurlHTTP", targets: ["CurlHTTP"]),
@@ -93,6 +94,14 @@ let package = Package(
                 "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `make bench-decisions`: every shared trace × our policies and the baselines.
+        .executableTarget(
+            name: "DecisionBench",
+            dependencies: [
+                "AutoscalerCore", "PolicyFiles", "Simulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "AutoscalerCoreTests", dependencies: ["AutoscalerCore"]),

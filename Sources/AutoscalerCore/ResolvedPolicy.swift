@@ -25,6 +25,12 @@ public enum SignalType: String, Sendable, Codable, CaseIterable {
 
     /// Signals that grow with a backlog while new pods load, and so would order the same capacity twice.
     public var growsDuringColdStart: Bool { self == .queueDepth || self == .timeToFirstToken }
+
+    /// Signals that measure in-flight work against what the replicas hold, so they can size a scale-down: an empty
+    /// queue says only that the fleet keeps up, not by how much.
+    public var measuresBusyness: Bool {
+        self == .kvCacheUtilization || self == .runningRequests || self == .gpuUtilization || self == .tokenThroughput
+    }
 }
 
 public enum TargetType: String, Sendable, Codable, CaseIterable {

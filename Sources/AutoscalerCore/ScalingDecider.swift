@@ -41,11 +41,12 @@ public enum ScalingDecider {
         let upStep = RateLimits.scaleUpLimit(
             current: current, events: history.scaleEvents, rules: rules.scaleUp, now: now)
         var readings: [Reading] = []
+        let pairedWithBusy = policy.signals.contains { $0.type.measuresBusyness }
         for (index, signal) in policy.signals.enumerated() {
             let sample = index < samples.count ? samples[index] : .missing("no sample")
             readings.append(
                 read(signal, sample: sample, ready: ready, current: current, tolerance: rules.tolerance,
-                    upStep: upStep, flight: flight,
+                    upStep: upStep, flight: flight, pairedWithBusy: pairedWithBusy,
                     lastScaleUp: history.scaleEvents.last { $0.change > 0 }.map { now.timeIntervalSince($0.time) }))
         }
         let readable = readings.filter { $0.value != nil }
@@ -215,7 +216,7 @@ public enum ScalingDecider {
 
     private static func read(
         _ signal: ResolvedPolicy.Signal, sample: SignalSample, ready: Int, current: Int, tolerance: Double,
-        upStep: Int, flight: Flight, lastScaleUp: TimeInterval?
+        upStep: Int, flight: Flight, pairedWithBusy: Bool, lastScaleUp: TimeInterval?
     ) -> Reading {
         var reading = Reading(signal: signal, activated: false)
         let value: Double
@@ -244,6 +245,11 @@ public enum ScalingDecider {
             let recommendation = recommendedReplicas(
                 signal, value: value, ready: ready, current: current, tolerance: tolerance, upStep: upStep)
         else { return reading }
+        if pairedWithBusy, signal.type == .queueDepth, recommendation < current {
+            // Below its target a queue cannot tell a fleet that is just keeping up from an idle one (the sawtooth of
+            // DESIGN §3): with a busy signal in the policy, that signal sizes the scale-down.
+            return reading
+        }
         reading.recommendation = recommendation
         reading.capped = recommendation
         if signal.type.isLatency, recommendation > current,

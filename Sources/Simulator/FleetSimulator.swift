@@ -97,16 +97,19 @@ public enum FleetSimulator {
         }
     }
 
+    /// Whether `run` uses the fluid model for this trace.
+    public static func usesFluidModel(_ trace: Trace, options: SimulationOptions) -> Bool {
+        switch options.model {
+        case .request: false
+        case .fluid: true
+        case .auto: expectedRequests(trace, replay: options.replay) > options.requestLevelLimit
+        }
+    }
+
     public static func run<Scaler: FleetScaler>(
         trace: Trace, scaler: inout Scaler, options: SimulationOptions
     ) -> SimulationResult {
-        let useFluid: Bool
-        switch options.model {
-        case .request: useFluid = false
-        case .fluid: useFluid = true
-        case .auto: useFluid = expectedRequests(trace, replay: options.replay) > options.requestLevelLimit
-        }
-        if useFluid {
+        if usesFluidModel(trace, options: options) {
             var model = FluidFleet(
                 arrivals: CohortSource(trace, options: options.replay), profile: options.profile,
                 sloTTFT: options.sloTTFT)

@@ -40,7 +40,9 @@ struct FluidFleet: FleetModel {
     private var now = 0.0
     private var inService = 0.0
 
-    init(arrivals: CohortSource, profile: PodProfile, sloTTFT: Double, tick: Double = 0.5) {
+    static let defaultTick = 0.5
+
+    init(arrivals: CohortSource, profile: PodProfile, sloTTFT: Double, tick: Double = defaultTick) {
         self.arrivals = arrivals
         self.profile = profile
         self.tick = tick
@@ -175,9 +177,20 @@ struct FluidFleet: FleetModel {
     private mutating func serve(_ index: Int) {
         var replica = replicas[index]
         guard replica.running > 1e-9 else { return }
-        let chunk = min(replica.backlog, Double(profile.maxBatchedTokens))
-        let steps = tick / stepTime(running: replica.running, prefill: chunk)
-        let prefilled = min(replica.backlog, steps * chunk)
+        // Steps that prefill take the token budget each; the rest of the tick is decode-only steps.
+        let budget = Double(profile.maxBatchedTokens)
+        let decodeStep = stepTime(running: replica.running, prefill: 0)
+        let prefillSteps = (replica.backlog / budget).rounded(.up)
+        let prefillTime = prefillSteps * decodeStep + replica.backlog / profile.prefillTokensPerSecond
+        let steps: Double
+        let prefilled: Double
+        if prefillTime <= tick {
+            prefilled = replica.backlog
+            steps = prefillSteps + (tick - prefillTime) / decodeStep
+        } else {
+            steps = tick / stepTime(running: replica.running, prefill: budget)
+            prefilled = min(replica.backlog, steps * budget)
+        }
         let promptsDone = replica.backlog > 0 ? replica.prefilling * prefilled / replica.backlog : replica.prefilling
         replica.backlog -= prefilled
         replica.prefilling -= promptsDone

@@ -16,76 +16,92 @@ public struct StaticScaler: FleetScaler {
     }
 }
 
-/// The clairvoyant lower bound. It knows every arrival in advance and the cold start: for each bin of the trace it
-/// computes the replicas whose saturated throughput (the profile's step model at its maximum batch for the bin's
-/// token mix) covers the bin's requests at `utilization`, and keeps, at every moment, the most any bin needs from
-/// now until one cold start ahead, so that new pods are Ready exactly when their bin begins and pods leave as soon
-/// as no bin within a cold start needs them.
+/// The clairvoyant reference. It knows every arrival in advance and the cold start. Each request costs the
+/// replica-seconds the profile's step model spends on it at its largest batch for that second's token mix (its
+/// saturated throughput). A second needs enough replicas that, for every window of 1 to 60 s starting or ending there,
+/// the window's work fits in the window plus half the TTFT SLO (a burst may queue, with room for its prefill). The schedule keeps,
+/// at every moment, the most any second needs from now until one cold start ahead, so that new pods are Ready exactly
+/// when their second comes and pods leave as soon as no second within a cold start needs them.
 public struct OracleScaler: FleetScaler {
-    public let needed: [Int]
-    public let bin: Double
-    public let coldStart: Double
-    public let minReplicas: Int
-    public let maxReplicas: Int
+    /// Replicas to have at each second of the simulation.
+    public let schedule: [Int]
     public var name: String { "oracle" }
     public var syncPeriod: Double { 1 }
-    public var initialReplicas: Int { plan(at: 0) }
+    public var initialReplicas: Int { schedule.first ?? 1 }
 
-    public init(needed: [Int], bin: Double, coldStart: Double, minReplicas: Int, maxReplicas: Int) {
-        self.needed = needed
-        self.bin = bin
-        self.coldStart = coldStart
-        self.minReplicas = minReplicas
-        self.maxReplicas = maxReplicas
+    public init(schedule: [Int]) {
+        self.schedule = schedule
     }
 
-    /// The plan for a trace replayed with `options`: the same requests (same seed) the simulation will see.
+    /// The schedule for a trace replayed with `options`: the same requests (same seed) the simulation will see.
     public static func plan(
-        trace: Trace, options: SimulationOptions, bin: Double = 10, utilization: Double = 0.85, minReplicas: Int = 1,
-        maxReplicas: Int = 1000
+        trace: Trace, options: SimulationOptions, minReplicas: Int = 1, maxReplicas: Int = 10_000
     ) -> OracleScaler {
         let profile = options.profile
         let end = FleetSimulator.span(trace, replay: options.replay)
-        let bins = max(1, Int((end / bin).rounded(.up)))
-        var count = [Double](repeating: 0, count: bins)
-        var input = [Double](repeating: 0, count: bins)
-        var output = [Double](repeating: 0, count: bins)
-        let useFluid: Bool =
-            switch options.model {
-            case .request: false
-            case .fluid: true
-            case .auto: FleetSimulator.expectedRequests(trace, replay: options.replay) > options.requestLevelLimit
-            }
-        if useFluid {
+        let seconds = max(1, Int(end.rounded(.up)))
+        var count = [Double](repeating: 0, count: seconds)
+        var input = [Double](repeating: 0, count: seconds)
+        var output = [Double](repeating: 0, count: seconds)
+        func add(at time: Double, _ requests: Double, _ tokensIn: Double, _ tokensOut: Double) {
+            let index = min(seconds - 1, max(0, Int(time)))
+            count[index] += requests
+            input[index] += tokensIn
+            output[index] += tokensOut
+        }
+        if FleetSimulator.usesFluidModel(trace, options: options) {
             var source = CohortSource(trace, options: options.replay)
             var time = 0.0
             while time < end {
-                if let cohort = source.cohort(from: time, duration: 0.5) {
-                    let index = min(bins - 1, Int(time / bin))
-                    count[index] += cohort.count
-                    input[index] += cohort.count * cohort.input
-                    output[index] += cohort.count * cohort.output
+                if let cohort = source.cohort(from: time, duration: FluidFleet.defaultTick) {
+                    add(at: time, cohort.count, cohort.count * cohort.input, cohort.count * cohort.output)
                 }
-                time += 0.5
+                time += FluidFleet.defaultTick
             }
         } else {
             for request in RequestStream(trace, options: options.replay) {
-                let index = min(bins - 1, max(0, Int(request.arrival / bin)))
-                count[index] += 1
-                input[index] += Double(request.inputTokens)
-                output[index] += Double(max(1, request.outputTokens))
+                add(at: request.arrival, 1, Double(request.inputTokens), Double(max(1, request.outputTokens)))
             }
         }
-        let needed = (0..<bins).map { index -> Int in
-            guard count[index] > 0 else { return minReplicas }
-            let perReplica = saturatedThroughput(
-                profile, input: input[index] / count[index], output: output[index] / count[index])
-            let replicas = Int((count[index] / bin / (perReplica * utilization)).rounded(.up))
-            return min(maxReplicas, max(minReplicas, replicas))
+        // Replica-seconds of work per second, and its prefix sums.
+        var prefix = [Double](repeating: 0, count: seconds + 1)
+        for second in 0..<seconds {
+            var work = 0.0
+            if count[second] > 0 {
+                work = count[second]
+                    / saturatedThroughput(profile, input: input[second] / count[second], output: output[second] / count[second])
+            }
+            prefix[second + 1] = prefix[second] + work
         }
-        return OracleScaler(
-            needed: needed, bin: bin, coldStart: profile.coldStart + (profile.coldStartJitter ?? 0),
-            minReplicas: minReplicas, maxReplicas: maxReplicas)
+        let windows = [1, 2, 5, 10, 30, 60]
+        var needed = [Int](repeating: minReplicas, count: seconds)
+        for second in 0..<seconds {
+            var most = 0.0
+            for window in windows {
+                // Windows starting here, and windows ending here (a backlog carried into this second).
+                let last = min(seconds, second + window)
+                let first = max(0, second + 1 - window)
+                let work = max(prefix[last] - prefix[second], prefix[second + 1] - prefix[first])
+                most = max(most, work / (Double(window) + options.sloTTFT / 2))
+            }
+            needed[second] = min(maxReplicas, max(minReplicas, Int((most - 1e-9).rounded(.up))))
+        }
+        // The most needed over [t, t + cold start]: a sliding maximum (monotone deque of indices).
+        let ahead = Int((profile.coldStart + (profile.coldStartJitter ?? 0)).rounded(.up)) + 1
+        var schedule = [Int](repeating: minReplicas, count: seconds)
+        var deque: [Int] = []
+        var head = 0
+        var next = 0
+        for second in 0..<seconds {
+            while next < seconds && next <= second + ahead {
+                while deque.count > head && needed[deque[deque.count - 1]] <= needed[next] { deque.removeLast() }
+                deque.append(next)
+                next += 1
+            }
+            while deque[head] < second { head += 1 }
+            schedule[second] = needed[deque[head]]
+        }
+        return OracleScaler(schedule: schedule)
     }
 
     /// Requests per second one replica completes when kept full, by the same step model as the fleet.
@@ -96,15 +112,8 @@ public struct OracleScaler: FleetScaler {
         return 1 / perRequest
     }
 
-    /// The most any bin from `time` to one cold start ahead needs.
-    func plan(at time: Double) -> Int {
-        guard !needed.isEmpty else { return minReplicas }
-        let first = min(needed.count - 1, max(0, Int(time / bin)))
-        let last = min(needed.count - 1, max(0, Int((time + coldStart + syncPeriod) / bin)))
-        return needed[first...last].max() ?? minReplicas
-    }
-
     public func sync(_ observation: FleetObservation) -> (replicas: Int, reason: String) {
-        (plan(at: observation.time), "oracle")
+        guard !schedule.isEmpty else { return (1, "oracle") }
+        return (schedule[min(schedule.count - 1, max(0, Int(observation.time)))], "oracle")
     }
 }

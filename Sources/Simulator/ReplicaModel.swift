@@ -39,6 +39,8 @@ struct ReplicaModel {
     private(set) var pendingPrefillTokens = 0
     /// Output tokens the last step produced.
     private(set) var lastStepTokens = 0
+    /// TTFTs of the requests that got their first token since the caller last emptied this.
+    var firstTokenLatencies: [Double] = []
 
     init(profile: PodProfile, readyAt: Double) {
         self.profile = profile
@@ -81,9 +83,7 @@ struct ReplicaModel {
 
     /// Ends the step begun last, at `time`: prompts advance, every decoding request gains a token. Returns the
     /// requests that finished.
-    mutating func endStep(
-        at time: Double, firstToken: (SimulatedRequest) -> Void = { _ in }
-    ) -> [SimulatedRequest] {
+    mutating func endStep(at time: Double) -> [SimulatedRequest] {
         clock = time
         steps += 1
         var budget = plannedPrefill
@@ -103,7 +103,7 @@ struct ReplicaModel {
             request.firstTokenStep = steps
             request.finishStep = steps + max(1, request.output) - 1
             firstTokenStepSum += steps
-            firstToken(request)
+            firstTokenLatencies.append(time - request.arrival)
             decoding.push(request)
             prefillHead += 1
         }

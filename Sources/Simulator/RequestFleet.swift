@@ -110,16 +110,12 @@ struct RequestFleet: FleetModel {
     private mutating func endStep(_ index: Int) {
         let end = replicas[index].stepEnd ?? now
         replicas[index].stepEnd = nil
-        var stats = self.stats
-        var log = finishedLog
-        let finished = replicas[index].engine.endStep(at: end) { request in
-            stats.firstToken(after: request.firstToken! - request.arrival)
-        }
+        let finished = replicas[index].engine.endStep(at: end)
+        for latency in replicas[index].engine.firstTokenLatencies { stats.firstToken(after: latency) }
+        replicas[index].engine.firstTokenLatencies.removeAll(keepingCapacity: true)
         stats.generatedTokens += Double(replicas[index].engine.lastStepTokens)
         stats.completed += Double(finished.count)
-        if log != nil { for request in finished { log!.append((request, end)) } }
-        self.stats = stats
-        finishedLog = log
+        if finishedLog != nil { for request in finished { finishedLog!.append((request, end)) } }
         if !replicas[index].draining { admit(index) }
         if replicas[index].engine.isIdle {
             if replicas[index].draining {

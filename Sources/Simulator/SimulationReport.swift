@@ -32,7 +32,7 @@ public enum SimulationReport {
     }
 
     /// 90 s, 57 min, 14 d 0 h.
-    static func duration(_ seconds: Double) -> String {
+    public static func duration(_ seconds: Double) -> String {
         if seconds < 120 { return "\(Int(seconds.rounded())) s" }
         if seconds < 7200 { return "\(Int((seconds / 60).rounded())) min" }
         if seconds < 172_800 { return String(format: "%.1f h", seconds / 3600) }
