@@ -21,7 +21,7 @@ public enum Baseline: String, CaseIterable, Sendable {
             var scaler = HPAScaler(minReplicas: minReplicas, maxReplicas: maxReplicas, initialReplicas: initial)
             return FleetSimulator.run(trace: trace, scaler: &scaler, options: options)
         case .kedaSeed:
-            var scaler = KEDAScaler(maxReplicas: maxReplicas)
+            var scaler = KEDAScaler(maxReplicas: maxReplicas, initialReplicas: initial)
             return FleetSimulator.run(trace: trace, scaler: &scaler, options: options)
         case .kpa:
             var scaler = KPAScaler(
