@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+/// `inference-autoscaler simulate`, run as a user would.
+@Suite struct SimulateCommandTests {
+    static let traces = CommandLineTests.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/traces")
+    static let sample = CommandLineTests.packageRoot.appendingPathComponent("config/samples/vllm.yaml").path
+
+    static func scratch() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("simulate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    @Test func aPolicyOnATraceReportsJSONWithAChartAndATimeline() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let chart = directory.appendingPathComponent("chart.svg").path
+        let timeline = directory.appendingPathComponent("timeline.csv").path
+        let run = try CommandLineTests.run([
+            "simulate", "--policy", Self.sample, "--trace", Self.traces.appendingPathComponent("azure2023_conv.csv").path,
+            "--rate-scale", "2", "--duration", "10m", "--output", "json", "--chart", chart, "--timeline", timeline,
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+        for key in [
+            "requests", "completed", "gpu_hours", "slo_ttft_seconds", "slo_attainment", "ttft_p50", "ttft_p95",
+            "ttft_p99", "scale_events", "max_replicas", "mean_replicas",
+        ] {
+            #expect(json?[key] != nil, "missing \(key)")
+        }
+        #expect((json?["requests"] as? Int ?? 0) > 1000)
+        #expect(json?["slo_ttft_seconds"] as? Double == 2)
+        #expect(try String(contentsOfFile: chart, encoding: .utf8).contains("<svg"))
+        let rows = try String(contentsOfFile: timeline, encoding: .utf8).split(separator: "\n")
+        #expect(rows.first == "time_s,load_rps,waiting,desired,ready,pods,ttft_p95_s,reason")
+        #expect(rows.count > 20)
+    }
+
+    @Test func aBaselineRunsWithoutAPolicyAndTextIsASummary() throws {
+        let run = try CommandLineTests.run([
+            "simulate", "--baseline", "hpa", "--max-replicas", "8", "--trace",
+            Self.traces.appendingPathComponent("azure2023_code_rate_1s.csv").path, "--duration", "5m",
+            "--slo-ttft", "1s",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("scaler") && run.stdout.contains("hpa"))
+        #expect(run.stdout.contains("TTFT <= 1.00 s"))
+    }
+
+    @Test func aCustomProfileIsReadAndAWrongOneNamesTheField() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let good = directory.appendingPathComponent("good.yaml")
+        try """
+            name: tiny-gpu
+            prefillTokensPerSecond: 5000
+            stepBase: 0.02
+            stepPerSequence: 0.001
+            maxBatchedTokens: 2048
+            maxNumSeqs: 32
+            kvCacheTokens: 50000
+            coldStart: 30
+            gpus: 1
+            sloTTFT: 5
+            """.write(to: good, atomically: true, encoding: .utf8)
+        let trace = Self.traces.appendingPathComponent("azure2023_conv.csv").path
+        let ok = try CommandLineTests.run([
+            "simulate", "--baseline", "static", "--max-replicas", "4", "--trace", trace, "--duration", "2m",
+            "--profile", good.path, "--output", "json",
+        ])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("\"profile\" : \"tiny-gpu\""))
+        #expect(ok.stdout.contains("\"slo_ttft_seconds\" : 5"))
+
+        let bad = directory.appendingPathComponent("bad.yaml")
+        try "name: x\nprefillTokensPerSecond: fast\n".write(to: bad, atomically: true, encoding: .utf8)
+        let failed = try CommandLineTests.run([
+            "simulate", "--baseline", "static", "--trace", trace, "--profile", bad.path,
+        ])
+        #expect(failed.status == 2)
+        #expect(failed.stderr.contains("prefillTokensPerSecond"))
+    }
+
+    @Test(arguments: [
+        (["--trace", "/nonexistent.csv", "--baseline", "hpa"], "/nonexistent.csv"),
+        (["--trace", "TRACE", "--baseline", "nope"], "--baseline"),
+        (["--trace", "TRACE", "--baseline", "hpa", "--rate-scale", "0"], "--rate-scale"),
+        (["--trace", "TRACE", "--baseline", "hpa", "--start", "48h"], "nothing of the trace"),
+        (["--trace", "TRACE", "--baseline", "hpa", "--profile", "h200"], "--profile"),
+        (["--trace", "TRACE"], "--policy"),
+    ])
+    func badOptionsExitTwoAndSayWhich(_ arguments: [String], _ message: String) throws {
+        let trace = Self.traces.appendingPathComponent("azure2023_conv.csv").path
+        let run = try CommandLineTests.run(["simulate"] + arguments.map { $0 == "TRACE" ? trace : $0 })
+        #expect(run.status == 2)
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+    }
+}
