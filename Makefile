@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config ca-certificates openssl curl prometheus
 BINARY := inference-autoscaler
 
-.PHONY: deps test build validate-samples clean
+.PHONY: deps test build validate-samples bench-decisions clean
 
 # Installs the apt packages the build and the tests need, only when one is missing (one `apt-get update` first).
 deps:
@@ -30,6 +30,12 @@ build: deps
 # Runs `validate` on the shipped samples.
 validate-samples: build
 	"$$($(SWIFT) build -c release --show-bin-path)/$(BINARY)" validate config/samples
+
+# Decision quality on every shared trace: our policies and the baselines, into bench/results/decisions.md (+ charts).
+TRACES ?= ../shared/traces
+bench-decisions: deps
+	$(SWIFT) build -c release --product decision-bench
+	"$$($(SWIFT) build -c release --show-bin-path)/decision-bench" --traces $(TRACES) --out bench/results
 
 clean:
 	rm -rf .build

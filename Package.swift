@@ -59,7 +59,7 @@ let package = Package(
             ]
         ),
         // Trace-driven simulation of a fleet of inference pods, driving the same decision as the controller.
-        .target(name: "Simulator", dependencies: ["AutoscalerCore"]),
+        .target(name: "Simulator", dependencies: ["AutoscalerCore"], exclude: ["README.md"]),
         // Test support: an in-memory API server that speaks the real wire protocol over TLS, with fault injection.
         .target(
             name: "KubernetesTestServer",

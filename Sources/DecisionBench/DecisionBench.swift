@@ -9,7 +9,8 @@ import Simulator
 struct DecisionBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decision-bench",
-        abstract: "Decision quality on real traces: GPU-hours and TTFT SLO attainment of our policies and the baselines.")
+        abstract:
+            "Decision quality on real traces: GPU-hours and TTFT SLO attainment of our policies and the baselines.")
 
     @Option(help: "The directory of traces.")
     var traces: String = "../shared/traces"
@@ -59,7 +60,7 @@ struct DecisionBench: ParsableCommand {
             let oracle = OracleScaler.plan(
                 trace: trace, options: options, minReplicas: defaultPolicy.minReplicas,
                 maxReplicas: defaultPolicy.maxReplicas)
-            let warm = oracle.initialReplicas
+            let warm = oracle.warmStart()
             print("\(name): rate scale \(options.replay.rateScale), oracle peak \(oracle.schedule.max() ?? 0)")
 
             var rows: [(label: String, result: SimulationResult, seconds: Double)] = []
@@ -69,7 +70,10 @@ struct DecisionBench: ParsableCommand {
                 let elapsed = ContinuousClock.now - start
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 rows.append((label, result, seconds))
-                print(String(format: "  %-22@ %8.1f GPU-h  %6.2f %%  %.1f s", label, result.gpuHours, result.sloAttainment * 100, seconds))
+                print(
+                    String(
+                        format: "  %-22@ %8.1f GPU-h  %6.2f %%  %.1f s", label, result.gpuHours,
+                        result.sloAttainment * 100, seconds))
             }
             for (label, policy) in [("ours: default", defaultPolicy), ("ours: tuned-\(shape.rawValue)", tuned)] {
                 measure(label) {
@@ -79,7 +83,8 @@ struct DecisionBench: ParsableCommand {
                 let result = rows[rows.count - 1].result
                 let chart = "charts/\(name)-\(label.replacingOccurrences(of: "ours: ", with: "")).svg"
                 try TimelineChart.svg(
-                    result.timeline, title: "\(name) × \(label) (\(podProfile.name), rate ×\(options.replay.rateScale))",
+                    result.timeline,
+                    title: "\(name) × \(label) (\(podProfile.name), rate ×\(options.replay.rateScale))",
                     sloTTFT: options.sloTTFT
                 ).write(toFile: "\(out)/\(chart)", atomically: true, encoding: .utf8)
             }
@@ -104,7 +109,7 @@ struct DecisionBench: ParsableCommand {
             # Decision quality on real traces
 
             Made by `make bench-decisions` (`swift run -c release decision-bench --traces \(traces) --profile \(profile) --peak-replicas \(peakReplicas) --seed \(seed)`) on this repository's 2-core build machine.
-            Profile `\(profile)`; TTFT SLO 2 s; Prometheus scrape every 15 s. Each trace is rate-scaled so that the oracle needs about \(peakReplicas) replicas at its peak; every scaler starts with the oracle's first count warm.
+            Profile `\(profile)`; TTFT SLO 2 s; Prometheus scrape every 15 s. Each trace is rate-scaled so that its busiest minute needs about \(peakReplicas) fully used replicas (shorter bursts need more: the oracle's peak is given per trace); every scaler (but static) starts with as many warm replicas as the oracle needs at most in the first 5 minutes, as if it had been running before.
             Policies: `bench/policies/default.yaml` (our default vLLM policy) and `bench/policies/tuned-<shape>.yaml`; baselines as `inference-autoscaler simulate --baseline` runs them (Sources/Simulator/README.md).
             GPU-hours ×oracle is the ratio to the clairvoyant schedule; SLO attainment is the share of requests with TTFT ≤ 2 s.
 
@@ -133,16 +138,24 @@ struct DecisionBench: ParsableCommand {
         print("wrote \(out)/decisions.md")
     }
 
-    /// The rate scale at which the oracle needs about `peakReplicas` at the trace's peak.
+    /// The rate scale at which the trace's busiest minute needs about `peakReplicas` fully used replicas. Bursts
+    /// shorter than a minute need more on top: scaling cannot follow them (pods take minutes to start), headroom and
+    /// queueing absorb them.
     func rateScale(_ trace: Trace, options: SimulationOptions) -> Double {
         var probe = options
         probe.replay.rateScale = 1
-        let peak = Double(OracleScaler.plan(trace: trace, options: probe).schedule.max() ?? 1)
-        var scale = Double(peakReplicas) / max(1, peak)
+        let work = OracleScaler.workPerSecond(trace: trace, options: probe)
+        let window = min(60, work.count)
+        var sum = work.prefix(window).reduce(0, +)
+        var peak = sum
+        for second in window..<work.count {
+            sum += work[second] - work[second - window]
+            peak = max(peak, sum)
+        }
+        let scale = Double(peakReplicas) / max(1e-9, peak / Double(max(1, window)))
         // Two significant digits, so the table reads well.
         let magnitude = pow(10, (log10(scale)).rounded(.down) - 1)
-        scale = (scale / magnitude).rounded() * magnitude
-        return scale
+        return (scale / magnitude).rounded() * magnitude
     }
 
     func section(

@@ -24,7 +24,8 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Run a baseline instead of the policy: static, hpa, keda-seed, kpa, oracle.")
     var baseline: String?
 
-    @Option(help: "The trace file (any format in shared/traces: per-request CSV, per-second rates, ServeGen, Azure 2024).")
+    @Option(
+        help: "The trace file (any format in shared/traces: per-request CSV, per-second rates, ServeGen, Azure 2024).")
     var trace: String
 
     @Option(help: "A built-in profile (\(PodProfile.builtIn.map(\.name).joined(separator: ", "))) or a YAML/JSON file.")
@@ -97,9 +98,9 @@ struct SimulateCommand: ParsableCommand {
 
         let bounds = resolved.map { ($0.minReplicas, $0.maxReplicas) } ?? (minReplicas, maxReplicas)
         let clock = ContinuousClock.now
-        // Every scaler starts in steady state: as many warm replicas as the trace's first minute needs.
+        // Every scaler starts as if it had been running: as many warm replicas as the first five minutes need.
         let warm = OracleScaler.plan(trace: loaded, options: options, minReplicas: bounds.0, maxReplicas: bounds.1)
-            .initialReplicas
+            .warmStart()
         let result: SimulationResult
         if let baseline {
             guard let kind = Baseline(rawValue: baseline) else {
@@ -116,7 +117,8 @@ struct SimulateCommand: ParsableCommand {
         if let chart {
             let title = "\(URL(fileURLWithPath: trace).lastPathComponent) × \(result.scaler) on \(podProfile.name)"
             try write(
-                TimelineChart.svg(result.timeline, title: title, sloTTFT: options.sloTTFT, gpusPerReplica: podProfile.gpus),
+                TimelineChart.svg(
+                    result.timeline, title: title, sloTTFT: options.sloTTFT, gpusPerReplica: podProfile.gpus),
                 to: chart)
         }
         if let timeline { try write(TimelineCSV.csv(result.timeline), to: timeline) }
@@ -134,8 +136,8 @@ struct SimulateCommand: ParsableCommand {
     private func loadProfile() throws -> PodProfile {
         if let builtIn = PodProfile.builtIn.first(where: { $0.name == profile }) { return builtIn }
         guard FileManager.default.fileExists(atPath: profile) else {
-            throw usage(
-                "--profile: \(profile) is neither a built-in profile (\(PodProfile.builtIn.map(\.name).joined(separator: ", "))) nor a file")
+            let names = PodProfile.builtIn.map(\.name).joined(separator: ", ")
+            throw usage("--profile: \(profile) is neither a built-in profile (\(names)) nor a file")
         }
         do {
             return try PodProfile.load(profile)

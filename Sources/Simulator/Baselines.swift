@@ -107,7 +107,8 @@ struct HPAState {
     /// `calculateScaleUpLimitWithScalingRules`, counted from the replicas at the start of each period.
     func limitUp(current: Int, rules: HPABehavior.Rules, now: Double) -> Int {
         let proposals = rules.policies.map { policy -> Int in
-            let start = current - changes(upEvents, period: policy.period, now: now)
+            let start =
+                current - changes(upEvents, period: policy.period, now: now)
                 + changes(downEvents, period: policy.period, now: now)
             switch policy.kind {
             case .pods: return start + policy.value
@@ -120,7 +121,8 @@ struct HPAState {
     /// `calculateScaleDownLimitWithBehaviors`: `Max` picks the policy allowing the largest decrease.
     func limitDown(current: Int, rules: HPABehavior.Rules, now: Double) -> Int {
         let proposals = rules.policies.map { policy -> Int in
-            let start = current - changes(upEvents, period: policy.period, now: now)
+            let start =
+                current - changes(upEvents, period: policy.period, now: now)
                 + changes(downEvents, period: policy.period, now: now)
             switch policy.kind {
             case .pods: return start - policy.value

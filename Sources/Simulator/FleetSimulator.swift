@@ -193,7 +193,6 @@ public enum FleetSimulator {
             }
         }
 
-
         while time < end {
             let next = min(nextScrape, nextSync, nextSample, nextPoint, end)
             model.advance(to: next)
@@ -233,7 +232,9 @@ public enum FleetSimulator {
                 let observation = FleetObservation(
                     time: time, desiredReplicas: desired,
                     readyReplicas: current.filter { $0.readyAt <= time }.count,
-                    pods: current.map { PodView(createdAt: $0.createdAt, readyAt: $0.readyAt <= time ? $0.readyAt : nil) },
+                    pods: current.map {
+                        PodView(createdAt: $0.createdAt, readyAt: $0.readyAt <= time ? $0.readyAt : nil)
+                    },
                     metrics: PrometheusView(time: time, log: log))
                 let (wanted, reason) = scaler.sync(observation)
                 lastReason = reason

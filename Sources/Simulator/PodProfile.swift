@@ -47,7 +47,7 @@ public struct PodProfile: Sendable, Equatable, Codable {
         self.gpus = gpus
     }
 
-    /// Llama-3-8B on one H100 (vLLM v0.6 blog: ShareGPT ≈ 37 req/s; 128 KiB of KV per token in 80 GB ≈ 400k tokens).
+    /// Llama-3-8B on one H100 (vLLM v0.6 blog: ShareGPT ≈ 37 req/s; 128 KiB of KV per token: 80 GB ≈ 400k tokens).
     public static let llama3_8b_h100 = PodProfile(
         name: "llama3-8b-h100", prefillTokensPerSecond: 40_000, stepBase: 0.010, stepPerSequence: 0.000_1,
         maxBatchedTokens: 8192, maxNumSeqs: 1024, kvCacheTokens: 400_000, coldStart: 90, gpus: 1)

@@ -12,7 +12,9 @@ public struct PolicyScaler: FleetScaler {
     public var syncPeriod: Double { policy.pollingInterval }
     public var initialReplicas: Int
 
-    public init(policy: ResolvedPolicy, initialReplicas: Int? = nil, epoch: Date = Date(timeIntervalSince1970: 1_700_000_000)) {
+    public init(
+        policy: ResolvedPolicy, initialReplicas: Int? = nil, epoch: Date = Date(timeIntervalSince1970: 1_700_000_000)
+    ) {
         self.policy = policy
         self.epoch = epoch
         self.initialReplicas = min(policy.maxReplicas, max(policy.minReplicas, initialReplicas ?? 1))

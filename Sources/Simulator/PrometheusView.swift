@@ -156,7 +156,8 @@ public struct PrometheusView {
         guard let first = samples.first, let last = samples.last, last.time > first.time else { return nil }
         var increase = [Double](repeating: 0, count: last.ttftBuckets.count)
         for index in increase.indices {
-            increase[index] = max(0, last.ttftBuckets[index] - (index < first.ttftBuckets.count ? first.ttftBuckets[index] : 0))
+            increase[index] = max(
+                0, last.ttftBuckets[index] - (index < first.ttftBuckets.count ? first.ttftBuckets[index] : 0))
         }
         return TTFTBuckets.quantile(q, cumulative: increase)
     }

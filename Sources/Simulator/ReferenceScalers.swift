@@ -18,16 +18,23 @@ public struct StaticScaler: FleetScaler {
 
 /// The clairvoyant reference. It knows every arrival in advance and the cold start. Each request costs the
 /// replica-seconds the profile's step model spends on it at its largest batch for that second's token mix (its
-/// saturated throughput). A second needs enough replicas that, for every window of 1 to 60 s starting or ending there,
-/// the window's work fits in the window plus half the TTFT SLO (a burst may queue, with room for its prefill). The schedule keeps,
-/// at every moment, the most any second needs from now until one cold start ahead, so that new pods are Ready exactly
-/// when their second comes and pods leave as soon as no second within a cold start needs them.
+/// saturated throughput). A second needs enough replicas that, for every window of 1 to 60 s starting or ending
+/// there, the window's work fits in the window plus half the TTFT SLO (a burst may queue, with room for its
+/// prefill). The schedule keeps, at every moment, the most any second needs from now until one cold start ahead,
+/// so that new pods are Ready exactly when their second comes and pods leave as soon as no second within a cold
+/// start needs them.
 public struct OracleScaler: FleetScaler {
     /// Replicas to have at each second of the simulation.
     public let schedule: [Int]
     public var name: String { "oracle" }
     public var syncPeriod: Double { 1 }
     public var initialReplicas: Int { schedule.first ?? 1 }
+
+    /// Warm replicas for a scaler that has been running before the trace starts: the most the first `seconds` need
+    /// (as if the same traffic had come before, within a scale-down window's memory).
+    public func warmStart(seconds: Int = 300) -> Int {
+        schedule.prefix(seconds).max() ?? 1
+    }
 
     public init(schedule: [Int]) {
         self.schedule = schedule
@@ -37,42 +44,11 @@ public struct OracleScaler: FleetScaler {
     public static func plan(
         trace: Trace, options: SimulationOptions, minReplicas: Int = 1, maxReplicas: Int = 10_000
     ) -> OracleScaler {
-        let profile = options.profile
-        let end = FleetSimulator.span(trace, replay: options.replay)
-        let seconds = max(1, Int(end.rounded(.up)))
-        var count = [Double](repeating: 0, count: seconds)
-        var input = [Double](repeating: 0, count: seconds)
-        var output = [Double](repeating: 0, count: seconds)
-        func add(at time: Double, _ requests: Double, _ tokensIn: Double, _ tokensOut: Double) {
-            let index = min(seconds - 1, max(0, Int(time)))
-            count[index] += requests
-            input[index] += tokensIn
-            output[index] += tokensOut
-        }
-        if FleetSimulator.usesFluidModel(trace, options: options) {
-            var source = CohortSource(trace, options: options.replay)
-            var time = 0.0
-            while time < end {
-                if let cohort = source.cohort(from: time, duration: FluidFleet.defaultTick) {
-                    add(at: time, cohort.count, cohort.count * cohort.input, cohort.count * cohort.output)
-                }
-                time += FluidFleet.defaultTick
-            }
-        } else {
-            for request in RequestStream(trace, options: options.replay) {
-                add(at: request.arrival, 1, Double(request.inputTokens), Double(max(1, request.outputTokens)))
-            }
-        }
-        // Replica-seconds of work per second, and its prefix sums.
+        let work = workPerSecond(trace: trace, options: options)
+        let seconds = work.count
         var prefix = [Double](repeating: 0, count: seconds + 1)
-        for second in 0..<seconds {
-            var work = 0.0
-            if count[second] > 0 {
-                work = count[second]
-                    / saturatedThroughput(profile, input: input[second] / count[second], output: output[second] / count[second])
-            }
-            prefix[second + 1] = prefix[second] + work
-        }
+        for second in 0..<seconds { prefix[second + 1] = prefix[second] + work[second] }
+        let profile = options.profile
         let windows = [1, 2, 5, 10, 30, 60]
         var needed = [Int](repeating: minReplicas, count: seconds)
         for second in 0..<seconds {
@@ -104,11 +80,49 @@ public struct OracleScaler: FleetScaler {
         return OracleScaler(schedule: schedule)
     }
 
+    /// Replica-seconds of work arriving in each second of the replay: each request at the saturated throughput of
+    /// its second's token mix.
+    public static func workPerSecond(trace: Trace, options: SimulationOptions) -> [Double] {
+        let profile = options.profile
+        let end = FleetSimulator.span(trace, replay: options.replay)
+        let seconds = max(1, Int(end.rounded(.up)))
+        var count = [Double](repeating: 0, count: seconds)
+        var input = [Double](repeating: 0, count: seconds)
+        var output = [Double](repeating: 0, count: seconds)
+        func add(at time: Double, _ requests: Double, _ tokensIn: Double, _ tokensOut: Double) {
+            let index = min(seconds - 1, max(0, Int(time)))
+            count[index] += requests
+            input[index] += tokensIn
+            output[index] += tokensOut
+        }
+        if FleetSimulator.usesFluidModel(trace, options: options) {
+            var source = CohortSource(trace, options: options.replay)
+            var time = 0.0
+            while time < end {
+                if let cohort = source.cohort(from: time, duration: FluidFleet.defaultTick) {
+                    add(at: time, cohort.count, cohort.count * cohort.input, cohort.count * cohort.output)
+                }
+                time += FluidFleet.defaultTick
+            }
+        } else {
+            for request in RequestStream(trace, options: options.replay) {
+                add(at: request.arrival, 1, Double(request.inputTokens), Double(max(1, request.outputTokens)))
+            }
+        }
+        return (0..<seconds).map { second in
+            guard count[second] > 0 else { return 0 }
+            return count[second]
+                / saturatedThroughput(
+                    profile, input: input[second] / count[second], output: output[second] / count[second])
+        }
+    }
+
     /// Requests per second one replica completes when kept full, by the same step model as the fleet.
     public static func saturatedThroughput(_ profile: PodProfile, input: Double, output: Double) -> Double {
         let batch = min(Double(profile.maxNumSeqs), Double(profile.kvCacheTokens) / max(1, input + output / 2))
         let perRequest =
-            output * (profile.stepBase + profile.stepPerSequence * batch) / batch + input / profile.prefillTokensPerSecond
+            output * (profile.stepBase + profile.stepPerSequence * batch) / batch + input
+            / profile.prefillTokensPerSecond
         return 1 / perRequest
     }
 

@@ -15,9 +15,14 @@ public enum SimulationReport {
             ("GPU-hours", String(format: "%.2f", result.gpuHours)),
             (
                 "SLO attainment",
-                String(format: "%.2f %% of requests with TTFT <= %@", result.sloAttainment * 100, seconds(result.sloTTFTSeconds))
+                String(
+                    format: "%.2f %% of requests with TTFT <= %@", result.sloAttainment * 100,
+                    seconds(result.sloTTFTSeconds))
             ),
-            ("TTFT p50 / p95 / p99", "\(seconds(result.ttftP50)) / \(seconds(result.ttftP95)) / \(seconds(result.ttftP99))"),
+            (
+                "TTFT p50 / p95 / p99",
+                "\(seconds(result.ttftP50)) / \(seconds(result.ttftP95)) / \(seconds(result.ttftP99))"
+            ),
             ("replicas mean / max", String(format: "%.2f / %d", result.meanReplicas, result.maxReplicas)),
             ("scale events", "\(result.scaleEvents)"),
         ]

@@ -8,7 +8,8 @@ public enum TimelineChart {
     static let plotWidth = width - left - right
     static let maxColumns = 2000
 
-    public static func svg(_ points: [TimelinePoint], title: String, sloTTFT: Double, gpusPerReplica: Int = 1) -> String {
+    public static func svg(_ points: [TimelinePoint], title: String, sloTTFT: Double, gpusPerReplica: Int = 1) -> String
+    {
         var out = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="560" viewBox="0 0 \(Int(width)) 560" \
             font-family="sans-serif" font-size="12">
@@ -73,13 +74,15 @@ public enum TimelineChart {
         }
         out += path(segment, color: "#9467bd", width: 1.2)
         let sloY = format(yTTFT(sloTTFT))
-        out += "<line x1=\"\(Int(left))\" y1=\"\(sloY)\" x2=\"\(Int(width - right))\" y2=\"\(sloY)\" "
+        out +=
+            "<line x1=\"\(Int(left))\" y1=\"\(sloY)\" x2=\"\(Int(width - right))\" y2=\"\(sloY)\" "
             + "stroke=\"#d62728\" stroke-dasharray=\"6 4\"/>\n"
         out += label(width - right - 4, yTTFT(sloTTFT) - 4, "SLO \(duration(sloTTFT))", anchor: "end")
 
         // Time axis and legend.
         for tick in timeTicks(start: start, end: end) {
-            out += "<line x1=\"\(format(x(tick)))\" y1=\"\(Int(bottom.y + bottom.height))\" x2=\"\(format(x(tick)))\" "
+            out +=
+                "<line x1=\"\(format(x(tick)))\" y1=\"\(Int(bottom.y + bottom.height))\" x2=\"\(format(x(tick)))\" "
                 + "y2=\"\(Int(bottom.y + bottom.height + 4))\" stroke=\"#444\"/>\n"
             out += label(x(tick), bottom.y + bottom.height + 18, timeLabel(tick, span: end - start), anchor: "middle")
         }
@@ -166,12 +169,14 @@ public enum TimelineChart {
     }
 
     static func gridLine(_ y: Double) -> String {
-        "<line x1=\"\(Int(left))\" y1=\"\(format(y))\" x2=\"\(Int(width - right))\" y2=\"\(format(y))\" stroke=\"#eee\"/>\n"
+        "<line x1=\"\(Int(left))\" y1=\"\(format(y))\" x2=\"\(Int(width - right))\" y2=\"\(format(y))\" "
+            + "stroke=\"#eee\"/>\n"
     }
 
     static func label(_ x: Double, _ y: Double, _ text: String, anchor: String, rotate: Bool = false) -> String {
         let transform = rotate ? " transform=\"rotate(-90 \(format(x)) \(format(y)))\"" : ""
-        return "<text x=\"\(format(x))\" y=\"\(format(y))\" text-anchor=\"\(anchor)\"\(transform)>\(escape(text))</text>\n"
+        return
+            "<text x=\"\(format(x))\" y=\"\(format(y))\" text-anchor=\"\(anchor)\"\(transform)>\(escape(text))</text>\n"
     }
 
     static func path(_ points: [(Double, Double)], color: String, width: Double) -> String {

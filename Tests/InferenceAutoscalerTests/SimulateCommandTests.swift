@@ -18,7 +18,8 @@ import Testing
         let chart = directory.appendingPathComponent("chart.svg").path
         let timeline = directory.appendingPathComponent("timeline.csv").path
         let run = try CommandLineTests.run([
-            "simulate", "--policy", Self.sample, "--trace", Self.traces.appendingPathComponent("azure2023_conv.csv").path,
+            "simulate", "--policy", Self.sample, "--trace",
+            Self.traces.appendingPathComponent("azure2023_conv.csv").path,
             "--rate-scale", "2", "--duration", "10m", "--output", "json", "--chart", chart, "--timeline", timeline,
         ])
         #expect(run.status == 0, "\(run.stderr)")
@@ -53,17 +54,17 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let good = directory.appendingPathComponent("good.yaml")
         try """
-            name: tiny-gpu
-            prefillTokensPerSecond: 5000
-            stepBase: 0.02
-            stepPerSequence: 0.001
-            maxBatchedTokens: 2048
-            maxNumSeqs: 32
-            kvCacheTokens: 50000
-            coldStart: 30
-            gpus: 1
-            sloTTFT: 5
-            """.write(to: good, atomically: true, encoding: .utf8)
+        name: tiny-gpu
+        prefillTokensPerSecond: 5000
+        stepBase: 0.02
+        stepPerSequence: 0.001
+        maxBatchedTokens: 2048
+        maxNumSeqs: 32
+        kvCacheTokens: 50000
+        coldStart: 30
+        gpus: 1
+        sloTTFT: 5
+        """.write(to: good, atomically: true, encoding: .utf8)
         let trace = Self.traces.appendingPathComponent("azure2023_conv.csv").path
         let ok = try CommandLineTests.run([
             "simulate", "--baseline", "static", "--max-replicas", "4", "--trace", trace, "--duration", "2m",

@@ -40,7 +40,7 @@ func observation(time: Double, desired: Int, ready: Int, pods: Int? = nil, waiti
 
     @Test func missingPodsCountAsZeroWhenScalingUp() {
         var hpa = HPAScaler(minReplicas: 1, maxReplicas: 100, initialReplicas: 8)
-        // 4 ready report 40 waiting (10 each, ratio 2); 4 loading report nothing. Assumed 0: 40 / (8 × 5) = 1 → hold.
+        // 4 ready report 40 waiting (10 each, ratio 2); 4 loading report nothing. Assumed 0: 40 / (8 × 5) = 1: hold.
         #expect(hpa.sync(observation(time: 15, desired: 8, ready: 4, pods: 8, waiting: 40)).replicas == 8)
         // 60 waiting: 60 / 40 = 1.5 → ceil(1.5 × 8) = 12.
         #expect(hpa.sync(observation(time: 30, desired: 8, ready: 4, pods: 8, waiting: 60)).replicas == 12)

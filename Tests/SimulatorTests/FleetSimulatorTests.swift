@@ -97,7 +97,9 @@ func rateTrace(seconds: Int, input: Int, output: Int, rate: (Int) -> Int) -> Tra
             }
             let (request, fluid) = (results[0], results[1])
             #expect(request.model == "request" && fluid.model == "fluid")
-            #expect(abs(request.sloAttainment - fluid.sloAttainment) < 0.05, "\(replicas): \(request.sloAttainment) vs \(fluid.sloAttainment)")
+            #expect(
+                abs(request.sloAttainment - fluid.sloAttainment) < 0.05,
+                "\(replicas): \(request.sloAttainment) vs \(fluid.sloAttainment)")
             #expect(abs(Double(request.requests - fluid.requests)) / Double(request.requests) < 0.02)
             #expect(abs(request.gpuHours - fluid.gpuHours) < 0.01)
         }

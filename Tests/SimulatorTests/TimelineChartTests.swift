@@ -1,11 +1,11 @@
 import Foundation
 import Testing
 
-#if canImport(FoundationXML)
-    import FoundationXML
-#endif
-
 @testable import Simulator
+
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 
 @Suite struct TimelineChartTests {
     static func points(_ count: Int, step: Double = 10) -> [TimelinePoint] {
