@@ -70,11 +70,25 @@ import Testing
 
     @Test func theLargestRecommendationWins() {
         let signals = [queue(5), ResolvedPolicy.Signal(type: .kvCacheUtilization, target: 0.8)]
-        let decision = decide(policy(signals: signals), current: 4, [.value(3), .value(1.0)])
-        // queue: ceil(4 × 3 / 5) = 3; KV: ceil(4 × 1.0 / 0.8) = 5
-        #expect(decision.desiredReplicas == 5)
+        let decision = decide(policy(signals: signals), current: 4, [.value(6), .value(1.2)])
+        // queue: ceil(4 × 6 / 5) = 5; KV: ceil(4 × 1.2 / 0.8) = 6
+        #expect(decision.desiredReplicas == 6)
         #expect(decision.limitedBy == .signal("KVCacheUtilization"))
-        #expect(decision.signals.map(\.recommendation) == [3, 5])
+        #expect(decision.signals.map(\.recommendation) == [5, 6])
+    }
+
+    @Test func aQueueBelowTargetAbstainsWhenABusySignalSizesTheScaleDown() {
+        // queue: ceil(4 × 3 / 5) = 3 would shrink the fleet; KV: ceil(4 × 0.4 / 0.8) = 2 says by how much.
+        let signals = [queue(5), ResolvedPolicy.Signal(type: .kvCacheUtilization, target: 0.8)]
+        let decision = decide(policy(signals: signals), current: 4, [.value(3), .value(0.4)])
+        #expect(decision.signals.map(\.recommendation) == [nil, 2])
+        #expect(decision.desiredReplicas == 2)
+        #expect(decision.limitedBy == .signal("KVCacheUtilization"))
+        // Busy but keeping up (KV at target): the empty queue alone does not shrink it.
+        let busy = decide(policy(signals: signals), current: 4, [.value(0), .value(0.8)])
+        #expect(busy.desiredReplicas == 4)
+        // Without a busy signal the queue still sizes the scale-down, as HPA would.
+        #expect(decide(policy(signals: [queue(5)]), current: 4, [.value(3)]).desiredReplicas == 3)
     }
 
     @Test func tiesNameTheFirstSignal() {
