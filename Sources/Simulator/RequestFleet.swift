@@ -14,6 +14,9 @@ struct RequestFleet: FleetModel {
         var engine: ReplicaModel
         /// When the step in progress ends; nil while idle.
         var stepEnd: Double?
+        /// This replica's own counters, as its `/metrics` would show them.
+        var ttftBucketCounts = [Double](repeating: 0, count: TTFTBuckets.bounds.count + 1)
+        var generatedTokens = 0.0
     }
 
     var stats: ServiceStats
@@ -71,6 +74,38 @@ struct RequestFleet: FleetModel {
         return FleetGauges(time: time, readyPods: ready, waiting: Double(waiting), running: running, kvUsageSum: kv)
     }
 
+    /// One replica as its engine's `/metrics` shows it at `time` (the gateway's queue is shared over ready replicas).
+    struct ReplicaSnapshot: Equatable {
+        var id: Int
+        var ready: Bool
+        var waiting: Double
+        var running: Int
+        /// 0–1.
+        var kvUsage: Double
+        /// Cumulative per `TTFTBuckets` bucket (`le`), then `+Inf`.
+        var ttftBuckets: [Double]
+        var generatedTokens: Double
+    }
+
+    /// Every replica that holds a GPU (loading, ready, draining), for a live fleet that exports per-pod metrics.
+    func snapshots(at time: Double) -> [ReplicaSnapshot] {
+        let ready = replicas.filter { $0.readyAt <= time && !$0.draining }.count
+        return replicas.map { replica in
+            var running = 0.0
+            let cumulative = replica.ttftBucketCounts.map { count in
+                running += count
+                return running
+            }
+            let isReady = replica.readyAt <= time
+            return ReplicaSnapshot(
+                id: replica.id, ready: isReady,
+                waiting: isReady && !replica.draining && ready > 0 ? Double(waiting) / Double(ready) : 0,
+                running: replica.engine.runningCount,
+                kvUsage: Double(replica.engine.kvUsed) / Double(profile.kvCacheTokens), ttftBuckets: cumulative,
+                generatedTokens: replica.generatedTokens)
+        }
+    }
+
     mutating func advance(to time: Double) {
         while true {
             let arrival = nextArrival?.arrival ?? .infinity
@@ -111,7 +146,11 @@ struct RequestFleet: FleetModel {
         let end = replicas[index].stepEnd ?? now
         replicas[index].stepEnd = nil
         let finished = replicas[index].engine.endStep(at: end)
-        for latency in replicas[index].engine.firstTokenLatencies { stats.firstToken(after: latency) }
+        for latency in replicas[index].engine.firstTokenLatencies {
+            stats.firstToken(after: latency)
+            replicas[index].ttftBucketCounts[TTFTBuckets.index(of: latency)] += 1
+        }
+        replicas[index].generatedTokens += Double(replicas[index].engine.lastStepTokens)
         replicas[index].engine.firstTokenLatencies.removeAll(keepingCapacity: true)
         stats.generatedTokens += Double(replicas[index].engine.lastStepTokens)
         stats.completed += Double(finished.count)

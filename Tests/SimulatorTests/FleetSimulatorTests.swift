@@ -66,6 +66,28 @@ func rateTrace(seconds: Int, input: Int, output: Int, rate: (Int) -> Int) -> Tra
         #expect(fleet.inFlight == 0)
     }
 
+    @Test func perReplicaMetricsAddUpToTheFleet() throws {
+        // What a live fleet would export per pod: the pods' counters and gauges sum to the fleet's.
+        let trace = try Trace.load(TraceTests.path("azure2023_conv.csv"))
+        let stream = RequestStream(trace, options: ReplayOptions(rateScale: 6, duration: 120, seed: 3))
+        var fleet = RequestFleet(stream: stream, profile: .llama3_8b_h100, sloTTFT: 2)
+        for id in 0..<3 { fleet.addReplica(id: id, readyAt: id == 2 ? 60 : 0) }
+        fleet.advance(to: 45)
+        let early = fleet.snapshots(at: 45)
+        #expect(early.map(\.ready) == [true, true, false])
+        #expect(early[2].running == 0 && early[2].ttftBuckets.last == 0)
+        fleet.advance(to: 100)
+        let snapshots = fleet.snapshots(at: 100)
+        let gauges = fleet.gauges(at: 100)
+        #expect(abs(snapshots.map(\.waiting).reduce(0, +) - gauges.waiting) < 1e-9)
+        #expect(Double(snapshots.map(\.running).reduce(0, +)) == gauges.running)
+        #expect(abs(snapshots.map(\.kvUsage).reduce(0, +) - gauges.kvUsageSum) < 1e-9)
+        #expect(snapshots.map { $0.ttftBuckets.last ?? 0 }.reduce(0, +) == fleet.stats.firstTokens)
+        #expect(snapshots.map(\.generatedTokens).reduce(0, +) == fleet.stats.generatedTokens)
+        // The third replica, Ready at 60 s, took its share of the work.
+        #expect((snapshots[2].ttftBuckets.last ?? 0) > 0)
+    }
+
     @Test func theSameSeedGivesTheSameResultAndAnotherSeedDoesNot() throws {
         let trace = try Trace.load(TraceTests.path("servegen_mm-image_rate_600s.csv"))
         let policy = ResolvedPolicy(
