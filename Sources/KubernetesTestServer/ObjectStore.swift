@@ -620,15 +620,34 @@ struct ObjectStore: Sendable {
         resourceVersion += 1
         var stored = object ?? previous!
         stored.setMetadata("resourceVersion", .string(String(resourceVersion)))
+        let isDefinition = type.storageKey == ResourceType.customResourceDefinitions.storageKey
+        if isDefinition, object != nil, stored.value(at: "status.conditions") == nil {
+            stored = SharedStorage.established(stored, at: now())
+        }
         objects[type.storageKey, default: [:]][key] = object == nil ? nil : stored
-        let entry = LogEntry(
-            resourceVersion: resourceVersion,
-            kind: object == nil ? .deleted : (previous == nil ? .added : .modified),
-            storageKey: type.storageKey,
-            key: key,
-            object: stored,
-            previous: previous
-        )
+        let kind: LogEntry.Kind = object == nil ? .deleted : (previous == nil ? .added : .modified)
+        append(LogEntry(
+            resourceVersion: resourceVersion, kind: kind, storageKey: type.storageKey, key: key, object: stored,
+            previous: previous))
+
+        // One storage, two versions: core/v1 readers (kubectl describe) see events.k8s.io/v1 Events too.
+        if type.storageKey == ResourceType.events.storageKey {
+            let core = ResourceType.coreEvents.storageKey
+            let converted = SharedStorage.coreEvent(from: stored)
+            let before = objects[core]?[key]
+            objects[core, default: [:]][key] = object == nil ? nil : converted
+            append(LogEntry(
+                resourceVersion: resourceVersion, kind: kind, storageKey: core, key: key, object: converted,
+                previous: before))
+        }
+        if isDefinition, object != nil, let served = SharedStorage.resourceType(fromDefinition: stored) {
+            register(served)
+        }
+        return stored
+    }
+
+    /// Logs a change and tells the watchers of its type.
+    private mutating func append(_ entry: LogEntry) {
         log.append(entry)
         if let historyLimit, log.count > max(historyLimit, 1) {
             let dropped = log.count - max(historyLimit, 1)
@@ -636,12 +655,11 @@ struct ObjectStore: Sendable {
             log.removeFirst(dropped)
         }
         for (id, watcher) in watchers
-        where watcher.type.storageKey == type.storageKey && resourceVersion > watcher.startResourceVersion {
+        where watcher.type.storageKey == entry.storageKey && entry.resourceVersion > watcher.startResourceVersion {
             guard let line = Self.eventLine(for: entry, filter: watcher.filter) else { continue }
-            watchers[id]?.reportedResourceVersion = resourceVersion
+            watchers[id]?.reportedResourceVersion = entry.resourceVersion
             watcher.deliver(.event(line))
         }
-        return stored
     }
 
     /// The update path shared by PUT, PATCH and `/scale`: keeps system fields, applies the subresource rules,

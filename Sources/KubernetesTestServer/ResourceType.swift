@@ -298,9 +298,21 @@ extension ResourceType {
         return type
     }()
 
+    /// apiextensions.k8s.io/v1 CustomResourceDefinitions (cluster-scoped): creating one serves its resource.
+    public static let customResourceDefinitions = ResourceType(
+        group: "apiextensions.k8s.io",
+        version: "v1",
+        resource: "customresourcedefinitions",
+        kind: "CustomResourceDefinition",
+        namespaced: false,
+        hasStatus: true,
+        shortNames: ["crd", "crds"]
+    )
+
     /// The types every new server serves.
     public static let preregistered: [ResourceType] = [
         .pods, .namespaces, .coreEvents, .secrets, .configMaps, .deployments, .statefulSets,
         .podDisruptionBudgets, .leases, .events, .horizontalPodAutoscalers, .inferenceAutoscalePolicies,
+        .customResourceDefinitions,
     ]
 }

@@ -26,6 +26,10 @@ import Synchronization
 ///   produces no watch event. `dryRun=All` is honoured.
 /// - A watch that loses an object from its selector gets DELETED (last matching state, new resourceVersion);
 ///   one that gains an object gets ADDED, as from the watch cache.
+/// - Creating a CustomResourceDefinition serves its resource (the served storage version, scope, names, `/status`,
+///   `/scale`, printer columns for `kubectl get`) and sets its `Established` condition.
+/// - An `events.k8s.io/v1` Event is also a `core/v1` Event (converted: `regarding` → `involvedObject`, `note` →
+///   `message`, ...) under the same resourceVersion, as both are one storage; `kubectl describe` finds it there.
 ///
 /// ## Simplifications of the real API server
 ///
@@ -44,6 +48,7 @@ import Synchronization
 ///   `selfLink`, no owner references / garbage collection, no finalizers and no graceful deletion: DELETE removes
 ///   the object at once and answers 200 with its last state (carrying the deletion's resourceVersion).
 ///   Deleting a Namespace removes only the Namespace object. Pods get no `status.phase` on create.
+///   Deleting a CRD leaves its resource served. Writes to `core/v1` Events are not mirrored to `events.k8s.io/v1`.
 /// - **Namespaces**: `Options.initialNamespaces` exist at start; creating in a missing namespace is 404
 ///   `namespaces "x" not found` (as for real) unless `Options.requireNamespaces` is false.
 /// - **Generation**: 1 on create and +1 when anything outside `metadata` (and `status`, for types with a status

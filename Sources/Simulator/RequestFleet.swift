@@ -16,6 +16,7 @@ struct RequestFleet: FleetModel {
         var stepEnd: Double?
         /// This replica's own counters, as its `/metrics` would show them.
         var ttftBucketCounts = [Double](repeating: 0, count: TTFTBuckets.bounds.count + 1)
+        var ttftSum = 0.0
         var generatedTokens = 0.0
     }
 
@@ -84,6 +85,7 @@ struct RequestFleet: FleetModel {
         var kvUsage: Double
         /// Cumulative per `TTFTBuckets` bucket (`le`), then `+Inf`.
         var ttftBuckets: [Double]
+        var ttftSum: Double
         var generatedTokens: Double
     }
 
@@ -102,7 +104,7 @@ struct RequestFleet: FleetModel {
                 waiting: isReady && !replica.draining && ready > 0 ? Double(waiting) / Double(ready) : 0,
                 running: replica.engine.runningCount,
                 kvUsage: Double(replica.engine.kvUsed) / Double(profile.kvCacheTokens), ttftBuckets: cumulative,
-                generatedTokens: replica.generatedTokens)
+                ttftSum: replica.ttftSum, generatedTokens: replica.generatedTokens)
         }
     }
 
@@ -149,6 +151,7 @@ struct RequestFleet: FleetModel {
         for latency in replicas[index].engine.firstTokenLatencies {
             stats.firstToken(after: latency)
             replicas[index].ttftBucketCounts[TTFTBuckets.index(of: latency)] += 1
+            replicas[index].ttftSum += latency
         }
         replicas[index].generatedTokens += Double(replicas[index].engine.lastStepTokens)
         replicas[index].engine.firstTokenLatencies.removeAll(keepingCapacity: true)

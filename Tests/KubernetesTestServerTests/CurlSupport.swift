@@ -153,6 +153,11 @@ extension JSONValue {
         if case .array(let items)? = self["items"] { return items }
         return []
     }
+
+    var elements: [JSONValue] {
+        if case .array(let elements) = self { return elements }
+        return []
+    }
 }
 
 /// A minimal Deployment.
