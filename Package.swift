@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "inference-autoscaler", targets: ["InferenceAutoscaler"]),
         .executable(name: "decision-bench", targets: ["DecisionBench"]),
+        .executable(name: "inference-demo", targets: ["Demo"]),
         .library(name: "AutoscalerCore", targets: ["AutoscalerCore"]),
         .library(name: "KubernetesClient", targets: ["KubernetesClient"]),
         .library(name: "CurlHTTP", targets: ["CurlHTTP"]),
@@ -102,6 +103,16 @@ let package = Package(
             dependencies: [
                 "AutoscalerCore", "PolicyFiles", "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // `make demo`: the test API server, simulated vLLM pods, a real Prometheus and the controller, live.
+        .executableTarget(
+            name: "Demo",
+            dependencies: [
+                "AutoscalerCore", "KubernetesClient", "KubernetesTestServer", "MetricsFixture", "PolicyFiles",
+                "PrometheusTestSupport", "Simulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "AutoscalerCoreTests", dependencies: ["AutoscalerCore"]),

@@ -228,7 +228,20 @@ public final class PolicyReconciler: Sendable {
     private func scaleEvent(_ decision: ScalingDecision, target: String) -> PolicyEvent {
         let from = decision.previousReplicas
         let to = decision.desiredReplicas
-        let why = "limited by \(decision.limitedBy): \(decision.message)"
+        var why: String
+        if case .signal = decision.limitedBy {
+            why = decision.message
+        } else {
+            why = "limited by \(decision.limitedBy)"
+            // The signal that asked for the most, so the note says what the rule held back.
+            if let strongest = decision.signals.filter({ $0.recommendation != nil })
+                .max(by: { $0.recommendation! < $1.recommendation! }), let value = strongest.value
+            {
+                let name = strongest.name ?? strongest.type
+                why += "; \(name) \(String(format: "%.4g", value)) against target "
+                    + "\(String(format: "%.4g", strongest.target)) asked for \(strongest.recommendation!)"
+            }
+        }
         if to == 0 { return PolicyEvent(.normal, "ScaledToZero", "\(target): \(from) -> 0 replicas, \(why)") }
         if from == 0 { return PolicyEvent(.normal, "ActivatedFromZero", "\(target): 0 -> \(to) replicas, \(why)") }
         return PolicyEvent(.normal, to > from ? "ScaledUp" : "ScaledDown", "\(target): \(from) -> \(to) replicas, \(why)")

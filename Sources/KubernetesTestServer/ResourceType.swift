@@ -157,19 +157,29 @@ public struct ResourceType: Sendable, Hashable {
 }
 
 extension ResourceType {
-    /// core/v1 Pods.
-    public static let pods = ResourceType(
-        group: "",
-        version: "v1",
-        resource: "pods",
-        kind: "Pod",
-        hasStatus: true,
-        selectableFields: [
-            "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-            "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName",
-        ],
-        shortNames: ["po"]
-    )
+    /// core/v1 Pods. (The real server prints Ready and Restarts, computed from container statuses, and a Status
+    /// that may be a reason; here the columns are the phase, IP and node.)
+    public static let pods: ResourceType = {
+        var type = ResourceType(
+            group: "",
+            version: "v1",
+            resource: "pods",
+            kind: "Pod",
+            hasStatus: true,
+            selectableFields: [
+                "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+                "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName",
+            ],
+            shortNames: ["po"]
+        )
+        type.printerColumns = [
+            PrinterColumn(name: "Status", type: "string", jsonPath: ".status.phase"),
+            PrinterColumn(name: "IP", type: "string", jsonPath: ".status.podIP"),
+            PrinterColumn(name: "Node", type: "string", jsonPath: ".spec.nodeName"),
+            PrinterColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp"),
+        ]
+        return type
+    }()
     /// core/v1 Namespaces (cluster-scoped).
     public static let namespaces = ResourceType(
         group: "",
@@ -215,17 +225,28 @@ extension ResourceType {
         tracksGeneration: false,
         shortNames: ["cm"]
     )
-    /// apps/v1 Deployments, with `/status` and `/scale`.
-    public static let deployments = ResourceType(
-        group: "apps",
-        version: "v1",
-        resource: "deployments",
-        kind: "Deployment",
-        hasStatus: true,
-        scale: ScaleSubresource(),
-        annotationsBumpGeneration: true,
-        shortNames: ["deploy"]
-    )
+    /// apps/v1 Deployments, with `/status` and `/scale`. (The real server's Ready column reads `ready/desired`; here
+    /// printer columns are JSON paths, so desired and ready are two columns.)
+    public static let deployments: ResourceType = {
+        var type = ResourceType(
+            group: "apps",
+            version: "v1",
+            resource: "deployments",
+            kind: "Deployment",
+            hasStatus: true,
+            scale: ScaleSubresource(),
+            annotationsBumpGeneration: true,
+            shortNames: ["deploy"]
+        )
+        type.printerColumns = [
+            PrinterColumn(name: "Replicas", type: "integer", jsonPath: ".spec.replicas"),
+            PrinterColumn(name: "Ready", type: "integer", jsonPath: ".status.readyReplicas"),
+            PrinterColumn(name: "Up-to-date", type: "integer", jsonPath: ".status.updatedReplicas"),
+            PrinterColumn(name: "Available", type: "integer", jsonPath: ".status.availableReplicas"),
+            PrinterColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp"),
+        ]
+        return type
+    }()
     /// apps/v1 StatefulSets, with `/status` and `/scale`.
     public static let statefulSets = ResourceType(
         group: "apps",
@@ -237,14 +258,23 @@ extension ResourceType {
         shortNames: ["sts"]
     )
     /// policy/v1 PodDisruptionBudgets, with `/status`.
-    public static let podDisruptionBudgets = ResourceType(
-        group: "policy",
-        version: "v1",
-        resource: "poddisruptionbudgets",
-        kind: "PodDisruptionBudget",
-        hasStatus: true,
-        shortNames: ["pdb"]
-    )
+    public static let podDisruptionBudgets: ResourceType = {
+        var type = ResourceType(
+            group: "policy",
+            version: "v1",
+            resource: "poddisruptionbudgets",
+            kind: "PodDisruptionBudget",
+            hasStatus: true,
+            shortNames: ["pdb"]
+        )
+        type.printerColumns = [
+            PrinterColumn(name: "Min Available", type: "string", jsonPath: ".spec.minAvailable"),
+            PrinterColumn(name: "Max Unavailable", type: "string", jsonPath: ".spec.maxUnavailable"),
+            PrinterColumn(name: "Allowed Disruptions", type: "integer", jsonPath: ".status.disruptionsAllowed"),
+            PrinterColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp"),
+        ]
+        return type
+    }()
     /// coordination.k8s.io/v1 Leases (PUT may create; PUT needs a resourceVersion).
     public static let leases = ResourceType(
         group: "coordination.k8s.io",

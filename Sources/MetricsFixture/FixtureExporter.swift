@@ -77,7 +77,7 @@ private final class StateBox: Sendable {
     }
 }
 
-private final class MetricsHandler: ChannelInboundHandler, Sendable {
+final class MetricsHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 

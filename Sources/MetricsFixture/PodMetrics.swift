@@ -56,6 +56,19 @@ public struct Histogram: Sendable, Equatable {
         self.counts = Array(repeating: 0, count: bounds.count + 1)
     }
 
+    /// A histogram as an engine exports it: cumulative counts per bound, then `+Inf`, and the sum.
+    public init(bounds: [Double], cumulativeCounts: [Double], sum: Double) {
+        precondition(cumulativeCounts.count == bounds.count + 1, "one count per bound and one for +Inf")
+        self.bounds = bounds
+        var previous = 0.0
+        self.counts = cumulativeCounts.map { total in
+            defer { previous = total }
+            return total - previous
+        }
+        self.sum = sum
+        self.count = cumulativeCounts.last ?? 0
+    }
+
     public mutating func observe(_ value: Double, times: Int = 1) {
         let index = bounds.firstIndex { value <= $0 } ?? bounds.count
         counts[index] += Double(times)
@@ -79,7 +92,9 @@ public struct Histogram: Sendable, Equatable {
 
 /// The Prometheus text exposition format (0.0.4) for a set of pods, with each engine's real metric names.
 public enum Exposition {
-    public static func render(_ pods: [PodMetrics]) -> String {
+    /// - Parameter targetLabels: whether each series carries `namespace` and `pod` (as after a scrape with
+    ///   `honor_labels`). A real engine exports neither; service discovery attaches them to its target.
+    public static func render(_ pods: [PodMetrics], targetLabels: Bool = true) -> String {
         var families: [String: (type: String, lines: [String])] = [:]
         var order: [String] = []
         func add(_ name: String, _ type: String, _ line: String) {
@@ -90,7 +105,7 @@ public enum Exposition {
             families[name]!.lines.append(line)
         }
         for pod in pods.sorted(by: { ($0.namespace, $0.pod) < ($1.namespace, $1.pod) }) {
-            let base = [("namespace", pod.namespace), ("pod", pod.pod)]
+            let base = targetLabels ? [("namespace", pod.namespace), ("pod", pod.pod)] : []
             switch pod.engine {
             case .vllm:
                 let labels = base + [("model_name", pod.model), ("engine", "0")]

@@ -31,9 +31,6 @@ public final class PrometheusServer: @unchecked Sendable {
     public static func start(
         scraping targets: [String], extraScrapeConfig: String = "", port fixedPort: Int? = nil
     ) async throws -> PrometheusServer {
-        let binary = try binary()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prometheus-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = """
             global:
               scrape_interval: 1s
@@ -45,8 +42,18 @@ public final class PrometheusServer: @unchecked Sendable {
                   - targets: [\(targets.map { "'\($0)'" }.joined(separator: ", "))]
             \(extraScrapeConfig)
             """
+        return try await start(configuration: config, port: fixedPort)
+    }
+
+    /// Starts Prometheus with a whole `prometheus.yml`; its own log goes to `logFile` (or nowhere).
+    public static func start(
+        configuration: String, logFile: String? = nil, port fixedPort: Int? = nil
+    ) async throws -> PrometheusServer {
+        let binary = try binary()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prometheus-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let configFile = directory.appendingPathComponent("prometheus.yml")
-        try config.write(to: configFile, atomically: true, encoding: .utf8)
+        try configuration.write(to: configFile, atomically: true, encoding: .utf8)
         let version = try runProcess(binary, ["--version"]).split(separator: "\n").first.map(String.init) ?? "unknown"
 
         for _ in 0..<5 {
@@ -55,9 +62,10 @@ public final class PrometheusServer: @unchecked Sendable {
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = [
                 "--config.file=\(configFile.path)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
-                "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
+                "--web.listen-address=127.0.0.1:\(port)", "--log.level=\(logFile == nil ? "warn" : "info")",
             ]
-            let log = FileHandle(forWritingAtPath: "/dev/null")
+            if let logFile { FileManager.default.createFile(atPath: logFile, contents: nil) }
+            let log = FileHandle(forWritingAtPath: logFile ?? "/dev/null")
             process.standardOutput = log
             process.standardError = log
             try process.run()

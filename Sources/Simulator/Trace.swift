@@ -25,6 +25,19 @@ public struct RateSegment: Sendable, Equatable {
     public var meanOutputTokens: Double
     /// Spread of tokens around the means: 0 when the means are exact (a second's own requests), 1 otherwise.
     public var tokenCV: Double = 1
+
+    public init(
+        start: Double, duration: Double, requestsPerSecond: Double, interArrivalCV: Double = 1,
+        meanInputTokens: Double, meanOutputTokens: Double, tokenCV: Double = 1
+    ) {
+        self.start = start
+        self.duration = duration
+        self.requestsPerSecond = requestsPerSecond
+        self.interArrivalCV = interArrivalCV
+        self.meanInputTokens = meanInputTokens
+        self.meanOutputTokens = meanOutputTokens
+        self.tokenCV = tokenCV
+    }
 }
 
 /// A trace file, as the shared/traces formats give it.
