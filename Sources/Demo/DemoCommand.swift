@@ -43,7 +43,7 @@ struct DemoCommand: AsyncParsableCommand {
     var baseRate = 8.0
 
     @Option(help: "Requests per second at the peak.")
-    var peakRate = 80.0
+    var peakRate = 60.0
 
     @Option(help: "The TTFT SLO in seconds the summary counts (the demo policy's TTFT target).")
     var sloTTFT = 0.5

@@ -16,7 +16,9 @@ struct LiveView {
 
     mutating func show(_ sample: DemoSample) {
         if redraw {
-            let lines = block(sample)
+            // A line wider than the terminal wraps and the cursor-up count would be off: cut them to fit.
+            let width = Self.terminalColumns() - 1
+            let lines = block(sample).map { $0.count > width ? String($0.prefix(width - 1)) + "…" : $0 }
             var text = drawnLines > 0 ? "\u{1B}[\(drawnLines)F\u{1B}[J" : ""
             text += lines.joined(separator: "\n") + "\n"
             drawnLines = lines.count
@@ -62,6 +64,12 @@ struct LiveView {
         let filled = min(width, Int((sample.time / max(duration, 1) * Double(width)).rounded()))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         return "[\(bar)] \(Self.clock(sample.time)) / \(Self.clock(duration))  \(phase)"
+    }
+
+    static func terminalColumns() -> Int {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 20 else { return 100 }
+        return Int(size.ws_col)
     }
 
     private func write(_ text: String) {

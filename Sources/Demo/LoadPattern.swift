@@ -23,7 +23,7 @@ struct LoadPattern: Sendable {
         self.baseRate = baseRate
         self.peakRate = peakRate
         let shape: [(String, Double)] = [
-            ("quiet", 0.15), ("ramp-up", 0.15), ("peak", 0.25), ("ramp-down", 0.10), ("quiet again", 0.35),
+            ("quiet", 0.15), ("ramp-up", 0.25), ("peak", 0.2), ("ramp-down", 0.10), ("quiet again", 0.30),
         ]
         var start = 0.0
         phases = shape.map { name, share in

@@ -193,20 +193,30 @@ extension ResourceType {
         shortNames: ["ns"]
     )
     /// core/v1 Events.
-    public static let coreEvents = ResourceType(
-        group: "",
-        version: "v1",
-        resource: "events",
-        kind: "Event",
-        tracksGeneration: false,
-        allowCreateOnUpdate: true,
-        selectableFields: [
-            "involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-            "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
-            "reportingComponent", "source", "type",
-        ],
-        shortNames: ["ev"]
-    )
+    public static let coreEvents: ResourceType = {
+        var type = ResourceType(
+            group: "",
+            version: "v1",
+            resource: "events",
+            kind: "Event",
+            tracksGeneration: false,
+            allowCreateOnUpdate: true,
+            selectableFields: [
+                "involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+                "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+                "reportingComponent", "source", "type",
+            ],
+            shortNames: ["ev"]
+        )
+        type.printerColumns = [
+            PrinterColumn(name: "Type", type: "string", jsonPath: ".type"),
+            PrinterColumn(name: "Reason", type: "string", jsonPath: ".reason"),
+            PrinterColumn(name: "Object", type: "string", jsonPath: ".involvedObject.name"),
+            PrinterColumn(name: "Message", type: "string", jsonPath: ".message"),
+            PrinterColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp"),
+        ]
+        return type
+    }()
     /// core/v1 Secrets.
     public static let secrets = ResourceType(
         group: "",

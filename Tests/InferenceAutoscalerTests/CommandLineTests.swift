@@ -14,14 +14,14 @@ import Testing
         .deletingLastPathComponent()
 
     /// The binary sits next to the test bundle in the build products folder.
-    static func binary() throws -> URL {
+    static func binary(_ name: String = "inference-autoscaler") throws -> URL {
         var directory = Bundle.main.bundleURL
         for _ in 0..<3 {
-            let candidate = directory.appendingPathComponent("inference-autoscaler")
+            let candidate = directory.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
             directory = directory.deletingLastPathComponent()
         }
-        let fallback = packageRoot.appendingPathComponent(".build/debug/inference-autoscaler")
+        let fallback = packageRoot.appendingPathComponent(".build/debug/\(name)")
         guard FileManager.default.isExecutableFile(atPath: fallback.path) else {
             throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: fallback.path])
         }
