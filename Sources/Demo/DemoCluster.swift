@@ -23,9 +23,10 @@ final class DemoCluster: Sendable {
     static func start(crdPath: String) async throws -> DemoCluster {
         let token = "demo-" + UUID().uuidString.lowercased()
         let server = try await TestAPIServer.start(
-            .init(tokens: [token], bookmarkInterval: 30, compactionLimit: 50_000,
-                  initialNamespaces: ["default", "kube-system", "kube-public", "kube-node-lease", namespace],
-                  userName: "demo-admin"))
+            .init(
+                tokens: [token], bookmarkInterval: 30, compactionLimit: 50_000,
+                initialNamespaces: ["default", "kube-system", "kube-public", "kube-node-lease", namespace],
+                userName: "demo-admin"))
         do {
             let text = try String(contentsOfFile: crdPath, encoding: .utf8)
             for document in try PolicyFiles.documents(text, file: crdPath)
@@ -85,7 +86,9 @@ final class DemoCluster: Sendable {
         for (key, value) in Self.labels { labels[key] = .string(value) }
         let pod: JSONValue = .object([
             "apiVersion": .string("v1"), "kind": .string("Pod"),
-            "metadata": .object(["name": .string(name), "namespace": .string(Self.namespace), "labels": .object(labels)]),
+            "metadata": .object([
+                "name": .string(name), "namespace": .string(Self.namespace), "labels": .object(labels),
+            ]),
             "spec": .object([
                 "nodeName": .string(node),
                 "containers": .array([
@@ -101,8 +104,10 @@ final class DemoCluster: Sendable {
         status.set(
             "status",
             .object([
-                "phase": .string("Pending"), "hostIP": .string("127.0.0.1"), "startTime": .string(Timestamp.format(time)),
-                "conditions": .array([Self.condition("PodScheduled", true, time), Self.condition("Ready", false, time)]),
+                "phase": .string("Pending"), "hostIP": .string("127.0.0.1"),
+                "startTime": .string(Timestamp.format(time)),
+                "conditions": .array([Self.condition("PodScheduled", true, time), Self.condition("Ready", false, time)]
+                ),
             ]))
         try server.update(status, resource: .pods, subresource: "status")
     }
@@ -114,7 +119,8 @@ final class DemoCluster: Sendable {
         pod.set(
             "status",
             .object([
-                "phase": .string("Running"), "hostIP": .string("127.0.0.1"), "podIP": .string("127.0.0.1"), "startTime": started,
+                "phase": .string("Running"), "hostIP": .string("127.0.0.1"), "podIP": .string("127.0.0.1"),
+                "startTime": started,
                 "conditions": .array([
                     Self.condition("PodScheduled", true, time), Self.condition("Initialized", true, time),
                     Self.condition("ContainersReady", true, time), Self.condition("Ready", true, time),
@@ -154,7 +160,8 @@ final class DemoCluster: Sendable {
             }
             let desiredHealthy = max(0, pods - unavailable)
             var status: [String: JSONValue] = [
-                "observedGeneration": budget["metadata"]?["generation"] ?? .number(1), "expectedPods": .number(Double(pods)),
+                "observedGeneration": budget["metadata"]?["generation"] ?? .number(1),
+                "expectedPods": .number(Double(pods)),
                 "currentHealthy": .number(Double(ready)), "desiredHealthy": .number(Double(desiredHealthy)),
                 "disruptionsAllowed": .number(Double(max(0, ready - desiredHealthy))),
             ]

@@ -88,7 +88,9 @@ struct DemoCommand: AsyncParsableCommand {
             redraw: !plain && isatty(STDOUT_FILENO) != 0, duration: keepRunning ? nil : minutes * 60,
             phases: LoadPattern(duration: minutes * 60, baseRate: baseRate, peakRate: peakRate).phases)
 
-        view.note("[1/5] starting the API server (the CRD, namespace \(DemoCluster.namespace), Deployment \(DemoCluster.deployment))")
+        view.note(
+            "[1/5] starting the API server (the CRD, namespace \(DemoCluster.namespace), Deployment \(DemoCluster.deployment))"
+        )
         let cluster = try await DemoCluster.start(crdPath: crd)
         let kubeconfigPath = outDirectory.appendingPathComponent("kubeconfig").path
         try cluster.kubeconfig().write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
@@ -134,7 +136,8 @@ struct DemoCommand: AsyncParsableCommand {
             view.note("      watch it:  \(kubectl) get iap   ·   \(kubectl) describe iap \(policyName)")
             view.note("      Prometheus: \(server.url.absoluteString)")
 
-            view.note("[5/5] load: \(Int(baseRate)) req/s, up to \(Int(peakRate)) req/s and back; Ctrl-C ends the demo early")
+            view.note(
+                "[5/5] load: \(Int(baseRate)) req/s, up to \(Int(peakRate)) req/s and back; Ctrl-C ends the demo early")
 
             var record = DemoRecord()
             let clock = ContinuousClock()
@@ -151,12 +154,14 @@ struct DemoCommand: AsyncParsableCommand {
                 record.observe(desired: cluster.desiredReplicas, at: elapsed)
                 if elapsed >= nextSample {
                     nextSample += 2
-                    let current = pattern.phaseIndex(at: elapsed).map { pattern.phases[$0].name } ?? "quiet (kept running)"
+                    let current =
+                        pattern.phaseIndex(at: elapsed).map { pattern.phases[$0].name } ?? "quiet (kept running)"
                     if current != phase, !view.redraw {
                         view.note("-- phase: \(current)")
                     }
                     phase = current
-                    let sample = Self.sample(at: elapsed, phase: phase, fleet: demoFleet, cluster: cluster, start: start)
+                    let sample = Self.sample(
+                        at: elapsed, phase: phase, fleet: demoFleet, cluster: cluster, start: start)
                     record.add(sample)
                     view.show(sample)
                 }
@@ -182,7 +187,8 @@ struct DemoCommand: AsyncParsableCommand {
         try encoder.encode(summary).write(to: directory.appendingPathComponent("summary.json"))
         try TimelineCSV.csv(record.points).write(
             to: directory.appendingPathComponent("timeline.csv"), atomically: true, encoding: .utf8)
-        let title = "make demo: \(DemoCluster.deployment), vLLM Llama-3-8B pods (simulated), \(LiveView.clock(summary.durationSeconds))"
+        let title =
+            "make demo: \(DemoCluster.deployment), vLLM Llama-3-8B pods (simulated), \(LiveView.clock(summary.durationSeconds))"
         try TimelineChart.svg(record.points, title: title, sloTTFT: sloTTFT).write(
             to: directory.appendingPathComponent("timeline.svg"), atomically: true, encoding: .utf8)
     }

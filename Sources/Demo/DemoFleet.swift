@@ -70,11 +70,14 @@ final class DemoFleet {
             for _ in live.count..<desired { try await addPod(at: time, now: now) }
         } else if live.count > desired {
             // The ReplicaSet's choice: pods not yet ready first, then the most recently started.
-            let victims = live.sorted { ($0.markedReady ? 1 : 0, -$0.createdAt) < ($1.markedReady ? 1 : 0, -$1.createdAt) }
-                .prefix(live.count - desired)
+            let victims = live.sorted {
+                ($0.markedReady ? 1 : 0, -$0.createdAt) < ($1.markedReady ? 1 : 0, -$1.createdAt)
+            }
+            .prefix(live.count - desired)
             for victim in victims { try removePod(id: victim.id) }
         }
-        for index in pods.indices where !pods[index].markedReady && !pods[index].deleted && pods[index].readyAt <= time {
+        for index in pods.indices where !pods[index].markedReady && !pods[index].deleted && pods[index].readyAt <= time
+        {
             try cluster.markReady(name: pods[index].name, at: now)
             pods[index].markedReady = true
         }

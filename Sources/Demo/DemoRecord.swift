@@ -64,7 +64,9 @@ struct DemoSummary: Codable, Sendable {
         let saved = staticPeakGPUMinutes > 0 ? (1 - gpuMinutes / staticPeakGPUMinutes) * 100 : 0
         var path = [initialReplicas]
         for change in scaleChanges where change.to != path.last { path.append(change.to) }
-        let journey = path.count > 6 ? "\(initialReplicas) → \(maxReplicas) (max) → \(finalReplicas)"
+        let journey =
+            path.count > 6
+            ? "\(initialReplicas) → \(maxReplicas) (max) → \(finalReplicas)"
             : path.map(String.init).joined(separator: " → ")
         let attainment = sloAttainment.map { String(format: "%.1f %%", $0 * 100) } ?? "n/a"
         return [
@@ -92,7 +94,9 @@ struct DemoRecord {
     /// Notes the Deployment's replica count at `time`; a change is a scale event.
     mutating func observe(desired: Int, at time: Double) {
         if initialReplicas == nil { initialReplicas = desired }
-        if let lastDesired, lastDesired != desired { changes.append(ScaleChange(time: time, from: lastDesired, to: desired)) }
+        if let lastDesired, lastDesired != desired {
+            changes.append(ScaleChange(time: time, from: lastDesired, to: desired))
+        }
         lastDesired = desired
         maxDesired = max(maxDesired, desired)
     }

@@ -35,12 +35,14 @@ import Testing
             FileManager.default.createFile(atPath: output.path, contents: nil)
             let root = CommandLineTests.packageRoot
             process.executableURL = try CommandLineTests.binary("inference-demo")
-            process.arguments = [
-                "--out", directory.appendingPathComponent("out").path,
-                "--crd", root.appendingPathComponent("crds/autoscaling.inference.dev_inferenceautoscalepolicies.yaml").path,
-                "--policy", CommandLineTests.fixture("demo/fast-policy.yaml"), "--cold-start", "5",
-                "--scrape-interval", "1", "--plain",
-            ] + extra
+            process.arguments =
+                [
+                    "--out", directory.appendingPathComponent("out").path,
+                    "--crd",
+                    root.appendingPathComponent("crds/autoscaling.inference.dev_inferenceautoscalepolicies.yaml").path,
+                    "--policy", CommandLineTests.fixture("demo/fast-policy.yaml"), "--cold-start", "5",
+                    "--scrape-interval", "1", "--plain",
+                ] + extra
             process.standardOutput = try FileHandle(forWritingTo: output)
             process.standardError = process.standardOutput
             try process.run()
@@ -84,7 +86,9 @@ import Testing
     /// kubectl on the PATH (`make test` installs one).
     static var kubectl: String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin"
-        return path.split(separator: ":").map { "\($0)/kubectl" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        return path.split(separator: ":").map { "\($0)/kubectl" }.first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
     }
 
     static func kubectl(_ arguments: [String], kubeconfig: URL) throws -> CommandLineTests.Run {

@@ -31,7 +31,8 @@ struct SharedStorageTests {
             let conditions = created.json?.at("status.conditions")?.elements ?? []
             #expect(conditions.contains { $0.at("type")?.string == "Established" && $0.at("status")?.string == "True" })
 
-            let widget = parse(#"{"apiVersion": "example.dev/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 2}}"#)
+            let widget = parse(
+                #"{"apiVersion": "example.dev/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 2}}"#)
             #expect(try await curl("POST", widgets, body: json(widget), contentType: "application/json").status == 201)
             let scale = try await curl("GET", "\(widgets)/w/scale")
             #expect(scale.json?.at("spec.replicas")?.int == 2)
