@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config ca-certificates openssl curl prometheus
 BINARY := inference-autoscaler
 
-.PHONY: deps kubectl test demo build validate-samples bench-decisions clean
+.PHONY: deps kubectl test demo build image validate-samples bench-decisions clean
 
 # Installs the apt packages the build and the tests need, only when one is missing (one `apt-get update` first).
 deps:
@@ -46,6 +46,11 @@ demo: deps kubectl
 build: deps
 	$(SWIFT) build -c release --product $(BINARY)
 	@echo "built $$($(SWIFT) build -c release --show-bin-path)/$(BINARY)"
+
+# The controller image from the Dockerfile; needs a Docker engine.
+IMAGE ?= ghcr.io/inference-autoscaler/inference-autoscaler:0.1.0
+image:
+	docker build -t $(IMAGE) .
 
 # Runs `validate` on the shipped samples.
 validate-samples: build

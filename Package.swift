@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The API types and the pure scaling decision: Foundation only, no I/O.
@@ -54,6 +57,9 @@ let package = Package(
             dependencies: [
                 "AutoscalerCore", "KubernetesClient", "PrometheusClient",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -95,6 +101,7 @@ let package = Package(
                 "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // `make bench-decisions`: every shared trace × our policies and the baselines.
@@ -120,6 +127,7 @@ let package = Package(
             name: "InferenceAutoscalerTests",
             dependencies: [
                 "AutoscalerCore", "PolicyFiles", "InferenceAutoscaler", "MetricsFixture", "PrometheusTestSupport",
+                "KubernetesTestServer",
             ],
             resources: [.copy("Fixtures")]
         ),

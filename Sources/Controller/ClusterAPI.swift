@@ -54,9 +54,27 @@ public protocol ClusterAPI: Sendable {
     /// Deletes it; absent is fine.
     func deleteDisruptionBudget(namespace: String, name: String) async throws
     func record(_ event: PolicyEvent, for policy: InferenceAutoscalePolicy) async
+    /// Another autoscaler of the same workload (an HPA, a KEDA ScaledObject, or an older policy), described for
+    /// a condition message; nil when there is none.
+    func conflict(for policy: InferenceAutoscalePolicy, target: ResolvedPolicy.Target) async -> String?
+    /// Sets `controller.kubernetes.io/pod-deletion-cost` on a pod, so the ReplicaSet removes cheaper pods first.
+    func setDeletionCost(_ cost: Int, namespace: String, pod: String) async throws
+}
+
+extension ClusterAPI {
+    public func conflict(for policy: InferenceAutoscalePolicy, target: ResolvedPolicy.Target) async -> String? { nil }
+    public func setDeletionCost(_ cost: Int, namespace: String, pod: String) async throws {}
 }
 
 /// Reads a policy's signals (Prometheus in production).
 public protocol SignalSource: Sendable {
     func samples(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [SignalSample]
+    /// Requests each pod is serving now (the engine's running-requests gauge); pods without a value are absent.
+    func runningRequests(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [String: Double]
+}
+
+extension SignalSource {
+    public func runningRequests(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [String: Double] {
+        [:]
+    }
 }

@@ -10,10 +10,13 @@ public final class ControllerService: Sendable {
         /// Namespaces to watch; empty for all.
         public var namespaces: [String]
         public var maxConcurrentReconciles: Int
+        /// Namespaces whose policies may run `Custom` queries; `*` for all.
+        public var customQueryNamespaces: Set<String>
 
-        public init(namespaces: [String] = [], maxConcurrentReconciles: Int = 4) {
+        public init(namespaces: [String] = [], maxConcurrentReconciles: Int = 4, customQueryNamespaces: Set<String> = ["*"]) {
             self.namespaces = namespaces
             self.maxConcurrentReconciles = maxConcurrentReconciles
+            self.customQueryNamespaces = customQueryNamespaces
         }
     }
 
@@ -24,11 +27,22 @@ public final class ControllerService: Sendable {
     private let reconciler: PolicyReconciler
     private let logger: Logger
     private let reconciles = Mutex<[String: Int]>([:])
+    private let leadership: LeaderElector?
+    private let hpaCaches: [Informer<DynamicObject>]
+    private let scaledObjectCaches: [Informer<DynamicObject>]
+    private let client: KubernetesAPIClient
+    public let metrics: ControllerMetrics?
 
+    /// - Parameter leadership: with leader election, workers start only once this replica leads, and every write
+    ///   asks the elector first.
     public init(
         client: KubernetesAPIClient, signals: any SignalSource, configuration: Configuration,
-        instance: String = ProcessInfo.processInfo.hostName, logger: Logger = Logger(label: "inference-autoscaler.controller")
+        instance: String = ProcessInfo.processInfo.hostName, leadership: LeaderElector? = nil,
+        metrics: ControllerMetrics? = nil, logger: Logger = Logger(label: "inference-autoscaler.controller")
     ) {
+        self.leadership = leadership
+        self.metrics = metrics
+        self.client = client
         self.configuration = configuration
         self.logger = logger
         let scopes: [String?] = configuration.namespaces.isEmpty ? [nil] : configuration.namespaces
@@ -36,37 +50,77 @@ public final class ControllerService: Sendable {
         var pods: [String?: Informer<DynamicObject>] = [:]
         for scope in scopes { pods[scope] = Informer(client: client, resource: .pods, namespace: scope, logger: logger) }
         podCaches = pods
-        let cluster = LiveClusterAPI(client: client, podCaches: pods, instance: instance, logger: logger)
-        reconciler = PolicyReconciler(cluster: cluster, signals: signals, logger: logger)
+        // Other autoscalers of the same workloads: HPAs always, KEDA's ScaledObjects where KEDA is installed.
+        var others: [String?: [Informer<DynamicObject>]] = [:]
+        var hpas: [Informer<DynamicObject>] = []
+        var scaledObjects: [Informer<DynamicObject>] = []
+        for scope in scopes {
+            let hpa = Informer<DynamicObject>(client: client, resource: .horizontalPodAutoscalers, namespace: scope, logger: logger)
+            let keda = Informer<DynamicObject>(client: client, resource: Self.scaledObjects, namespace: scope, logger: logger)
+            hpas.append(hpa)
+            scaledObjects.append(keda)
+            others[scope] = [hpa, keda]
+        }
+        hpaCaches = hpas
+        scaledObjectCaches = scaledObjects
+        let policyCaches = self.policyCaches
+        let cluster = LiveClusterAPI(
+            client: client, podCaches: pods, instance: instance, gate: leadership ?? AlwaysWrite(), otherScalers: others,
+            policies: { namespace in
+                policyCaches.flatMap { $0.list() }.filter { $0.metadata.namespace == namespace }
+            }, logger: logger)
+        reconciler = PolicyReconciler(
+            cluster: cluster, signals: signals, metrics: metrics,
+            customQueryNamespaces: configuration.customQueryNamespaces, logger: logger)
     }
+
+    static let scaledObjects = APIResource(group: "keda.sh", version: "v1alpha1", name: "scaledobjects", kind: "ScaledObject")
 
     /// True once every cache has its first list (for `/readyz`).
     public var hasSynced: Bool {
         policyCaches.allSatisfy(\.hasSynced) && podCaches.values.allSatisfy(\.hasSynced)
+            && hpaCaches.allSatisfy(\.hasSynced)
     }
 
-    /// Runs until cancelled.
+    /// Runs until cancelled, or until `stopTakingWork()` let the workers finish what they hold.
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for cache in podCaches.values { group.addTask { try await cache.run() } }
+            for cache in hpaCaches { group.addTask { try await cache.run() } }
+            // KEDA's CRD may be absent: its cache runs only where the API serves ScaledObjects.
+            if (try? await client.resolve(apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject")) != nil {
+                for cache in scaledObjectCaches { group.addTask { try await cache.run() } }
+            }
             for cache in policyCaches {
                 group.addTask { try await cache.run() }
                 group.addTask { await self.enqueueChanges(from: cache) }
             }
             group.addTask { await self.queue.runTimers() }
-            for cache in podCaches.values { await cache.waitForSync() }
-            for _ in 0..<max(1, configuration.maxConcurrentReconciles) {
-                group.addTask { await self.work() }
+            group.addTask {
+                for cache in self.podCaches.values { await cache.waitForSync() }
+                for cache in self.hpaCaches { await cache.waitForSync() }
+                // A standby keeps its caches warm (ready to take over) but reconciles nothing.
+                await self.leadership?.waitUntilLeading()
+                await withTaskGroup(of: Void.self) { workers in
+                    for _ in 0..<max(1, self.configuration.maxConcurrentReconciles) {
+                        workers.addTask { await self.work() }
+                    }
+                }
             }
             defer { group.cancelAll() }
             do {
+                // The first task to end is the workers' (after `stopTakingWork`) or a failure.
                 try await group.next()
-                try await group.waitForAll()
             } catch {
                 await queue.shutDown()
                 throw error
             }
         }
+    }
+
+    /// Graceful shutdown: no new reconcile starts; those in flight finish, then `run()` returns.
+    public func stopTakingWork() async {
+        await queue.shutDown()
     }
 
     /// Every add or spec change is reconciled at once; status-only updates (our own writes) are not.
@@ -107,16 +161,19 @@ public final class ControllerService: Sendable {
         guard let policy = policyCaches.lazy.compactMap({ $0.get(namespace: namespace, name: name) }).first else {
             return
         }
+        let started = ContinuousClock.now
         let result = await reconciler.reconcile(policy, now: Date())
-        reconciles.withLock { counts in
-            let label =
-                switch result {
-                case .requeue: "success"
-                case .retry: "error"
-                case .waitForChange: "invalid"
-                }
-            counts[label, default: 0] += 1
-        }
+        let elapsed = ContinuousClock.now - started
+        let label =
+            switch result {
+            case .requeue: "success"
+            case .retry: "error"
+            case .waitForChange: "invalid"
+            }
+        reconciles.withLock { $0[label, default: 0] += 1 }
+        metrics?.reconciled(
+            result: label,
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         switch result {
         case .requeue(let seconds):
             await queue.forget(key)
@@ -129,8 +186,19 @@ public final class ControllerService: Sendable {
         }
     }
 
+    /// Updates the gauges sampled rather than counted (queue depth, policies, leadership).
+    public func refreshGauges() async {
+        guard let metrics else { return }
+        metrics.queueDepth(await queue.depth, policies: policyCaches.reduce(0) { $0 + $1.list().count })
+        metrics.leader(leadership?.mayWrite ?? true)
+    }
+
     /// The controller's own metrics in the Prometheus text format.
     public func metricsText() async -> String {
+        if let metrics {
+            await refreshGauges()
+            return metrics.text()
+        }
         let counts = reconciles.withLock { $0 }
         let depth = await queue.depth
         var text = "# HELP inference_autoscaler_reconciles_total Reconciles by result.\n"

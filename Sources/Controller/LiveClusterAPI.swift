@@ -26,17 +26,83 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     private let podCaches: [String?: Informer<DynamicObject>]
     private let instance: String
     private let logger: Logger
+    private let gate: any WriteGate
+    private let otherScalers: [String?: [Informer<DynamicObject>]]
+    private let policies: @Sendable (String) -> [InferenceAutoscalePolicy]
     private let series = Mutex<[SeriesKey: Series]>([:])
 
     /// - Parameter podCaches: pod informers keyed by namespace (nil: one for all namespaces).
+    /// - Parameter gate: asked before every write (leader election); a write without it throws `NotLeaderError`.
     public init(
         client: KubernetesAPIClient, podCaches: [String?: Informer<DynamicObject>], instance: String,
+        gate: any WriteGate = AlwaysWrite(), otherScalers: [String?: [Informer<DynamicObject>]] = [:],
+        policies: @escaping @Sendable (String) -> [InferenceAutoscalePolicy] = { _ in [] },
         logger: Logger = Logger(label: "inference-autoscaler.cluster")
     ) {
         self.client = client
         self.podCaches = podCaches
         self.instance = instance
+        self.gate = gate
+        self.otherScalers = otherScalers
+        self.policies = policies
         self.logger = logger
+    }
+
+    /// HPAs and ScaledObjects from their caches (keyed by namespace; nil: all), and the policies of the namespace.
+    public func conflict(for policy: InferenceAutoscalePolicy, target: ResolvedPolicy.Target) async -> String? {
+        let namespace = policy.metadata.namespace ?? "default"
+        let group = Self.group(of: target.apiVersion)
+        for cache in otherScalers[namespace] ?? otherScalers[nil] ?? [] {
+            for object in cache.list() where object.metadata.namespace == namespace {
+                guard case .object(let reference)? = object["spec", "scaleTargetRef"] else { continue }
+                func string(_ key: String) -> String? {
+                    if case .string(let value)? = reference[key] { return value }
+                    return nil
+                }
+                // A ScaledObject's kind and apiVersion default to apps/v1 Deployment.
+                let kind = string("kind") ?? "Deployment"
+                let apiVersion = string("apiVersion") ?? "apps/v1"
+                guard string("name") == target.name, kind == target.kind, Self.group(of: apiVersion) == group else {
+                    continue
+                }
+                let what = object.json["kind"].flatMap { if case .string(let kind) = $0 { kind } else { nil } }
+                    ?? "HorizontalPodAutoscaler"
+                return "\(what) \(namespace)/\(object.metadata.name ?? "") also scales \(target.kind) \(target.name): "
+                    + "remove it, or this policy"
+            }
+        }
+        // Two policies: the older one keeps the workload (an invalid one scales nothing, so it claims nothing).
+        let mine = (policy.metadata.creationTimestamp ?? "", policy.metadata.name ?? "")
+        for other in policies(namespace) where other.metadata.name != policy.metadata.name {
+            guard let reference = other.spec?.targetRef, reference.name == target.name, reference.kind == target.kind,
+                Self.group(of: reference.apiVersion ?? "apps/v1") == group, case .success = PolicyValidator.resolve(other)
+            else { continue }
+            let theirs = (other.metadata.creationTimestamp ?? "", other.metadata.name ?? "")
+            if theirs < mine {
+                return "InferenceAutoscalePolicy \(namespace)/\(other.metadata.name ?? "") already scales "
+                    + "\(target.kind) \(target.name): delete one of the two policies"
+            }
+        }
+        return nil
+    }
+
+    static func group(of apiVersion: String) -> String {
+        apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : ""
+    }
+
+    public func setDeletionCost(_ cost: Int, namespace: String, pod: String) async throws {
+        try mayWrite()
+        _ = try await client.patch(
+            DynamicObject.self, .pods, namespace: namespace, name: pod,
+            .merge(.object([
+                "metadata": .object([
+                    "annotations": .object([PolicyReconciler.deletionCostAnnotation: .string(String(cost))])
+                ])
+            ])))
+    }
+
+    private func mayWrite() throws {
+        guard gate.mayWrite else { throw NotLeaderError() }
     }
 
     public func resolve(apiVersion: String, kind: String) async throws -> KubernetesAPIClient.DiscoveredResource {
@@ -48,6 +114,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     }
 
     public func setScale(_ resource: APIResource, namespace: String, name: String, replicas: Int) async throws {
+        try mayWrite()
         _ = try await client.setScale(resource, namespace: namespace, name: name, replicas: replicas)
     }
 
@@ -76,6 +143,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     }
 
     public func updateStatus(of policy: InferenceAutoscalePolicy, status: PolicyStatus) async throws {
+        try mayWrite()
         var updated = policy
         updated.status = status
         _ = try await client.updateStatus(
@@ -83,12 +151,14 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     }
 
     public func applyDisruptionBudget(_ budget: JSONValue, namespace: String, name: String) async throws {
+        try mayWrite()
         _ = try await client.patch(
             DynamicObject.self, .podDisruptionBudgets, namespace: namespace, name: name,
             .apply(budget, fieldManager: Self.fieldManager, force: true))
     }
 
     public func deleteDisruptionBudget(namespace: String, name: String) async throws {
+        try mayWrite()
         do {
             try await client.delete(.podDisruptionBudgets, namespace: namespace, name: name)
         } catch let error as KubernetesError where error.isNotFound {
@@ -98,6 +168,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
 
     /// An `events.k8s.io/v1` Event regarding the policy; repeats within ten minutes raise the series count.
     public func record(_ event: PolicyEvent, for policy: InferenceAutoscalePolicy) async {
+        guard gate.mayWrite else { return }
         let namespace = policy.metadata.namespace ?? "default"
         let policyName = policy.metadata.name ?? ""
         let now = Date()

@@ -27,20 +27,33 @@ public final class PolicyReconciler: Sendable {
         var lastStatusWrite: Date
     }
 
+    /// The annotation that pauses a policy like `spec.paused: true`.
+    public static let pausedAnnotation = "autoscaling.inference.dev/paused"
+    static let deletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
+
     private let cluster: any ClusterAPI
     private let signals: any SignalSource
     private let logger: Logger
+    private let metrics: ControllerMetrics?
+    /// Namespaces whose policies may run `Custom` queries (`*`: all).
+    private let customQueryNamespaces: Set<String>
     private let memory = Mutex<[String: Memory]>([:])
 
-    public init(cluster: any ClusterAPI, signals: any SignalSource, logger: Logger = Logger(label: "inference-autoscaler.reconciler")) {
+    public init(
+        cluster: any ClusterAPI, signals: any SignalSource, metrics: ControllerMetrics? = nil,
+        customQueryNamespaces: Set<String> = ["*"], logger: Logger = Logger(label: "inference-autoscaler.reconciler")
+    ) {
         self.cluster = cluster
         self.signals = signals
+        self.metrics = metrics
+        self.customQueryNamespaces = customQueryNamespaces
         self.logger = logger
     }
 
     /// Forgets a deleted policy.
     public func forget(namespace: String, name: String) {
         _ = memory.withLock { $0.removeValue(forKey: "\(namespace)/\(name)") }
+        metrics?.forget(namespace: namespace, name: name)
     }
 
     public func reconcile(_ policy: InferenceAutoscalePolicy, now: Date) async -> ReconcileResult {
@@ -61,6 +74,33 @@ public final class PolicyReconciler: Sendable {
             return .waitForChange
         case .success(let value):
             resolved = value
+        }
+
+        // Paused: nothing is written but status.
+        if resolved.paused || policy.metadata.annotations?[Self.pausedAnnotation] == "true" {
+            let why = resolved.paused ? "spec.paused is true" : "the annotation \(Self.pausedAnnotation) is \"true\""
+            await fail(
+                policy, previous, reason: "Paused", message: "\(why): the target is not scaled and its PodDisruptionBudget not changed",
+                kind: .normal, now: now, log: log)
+            return .requeue(after: resolved.pollingInterval)
+        }
+
+        // Custom queries read any series and their values show in status: only where the operator allows them.
+        if !customQueryNamespaces.contains("*"), !customQueryNamespaces.contains(namespace),
+            let custom = resolved.signals.first(where: { $0.type == .custom })
+        {
+            await fail(
+                policy, previous, reason: "CustomQueryNotAllowed",
+                message: "signal \(custom.name) is a Custom query, which the controller allows only in namespaces given "
+                    + "with --allow-custom-queries-in; \(namespace) is not one of them",
+                now: now, log: log)
+            return .waitForChange
+        }
+
+        // Another autoscaler of the same workload: two writers would fight, so neither scales until it is resolved.
+        if let other = await cluster.conflict(for: policy, target: resolved.target) {
+            await fail(policy, previous, reason: "Conflict", message: other, now: now, log: log)
+            return .requeue(after: resolved.pollingInterval)
         }
 
         // 2. The target, through discovery and its /scale.
@@ -114,9 +154,12 @@ public final class PolicyReconciler: Sendable {
         let decision = ScalingDecider.decide(
             policy: resolved, observed: observed, samples: samples, history: history, now: now)
 
-        // 5. Scale.
+        // 5. Scale; before a scale-down, the idlest pods are marked the cheapest to delete.
         var lastScaleTime = previous.lastScaleTime
         if decision.changesReplicas {
+            if decision.desiredReplicas < scale.desiredReplicas, decision.desiredReplicas > 0 {
+                await markDeletionCosts(resolved, pods: pods, now: now, log: log)
+            }
             do {
                 try await cluster.setScale(
                     target.resource, namespace: namespace, name: resolved.target.name, replicas: decision.desiredReplicas)
@@ -201,13 +244,32 @@ public final class PolicyReconciler: Sendable {
         } else {
             memory.withLock { $0[key] = Memory(history: decision.history, lastStatusWrite: lastWrite) }
         }
+        metrics?.policy(
+            namespace: namespace, name: name, current: scale.currentReplicas, desired: decision.desiredReplicas,
+            min: resolved.minReplicas, max: resolved.maxReplicas, signals: decision.signals)
         return .requeue(after: resolved.pollingInterval)
+    }
+
+    /// `controller.kubernetes.io/pod-deletion-cost` = the requests a pod is serving, so that the ReplicaSet removes
+    /// idle pods rather than ones mid-generation. Best effort: without per-pod values nothing is marked.
+    private func markDeletionCosts(_ policy: ResolvedPolicy, pods: [PodInfo], now: Date, log: Logger) async {
+        let running = await signals.runningRequests(for: policy, pods: pods.map(\.name), at: now)
+        guard !running.isEmpty else { return }
+        for pod in pods {
+            // Pods with no value yet (still loading) cost nothing to remove.
+            let cost = Int((running[pod.name] ?? 0).rounded())
+            do {
+                try await cluster.setDeletionCost(cost, namespace: policy.namespace, pod: pod.name)
+            } catch {
+                log.info("cannot set the pod deletion cost", metadata: ["pod": "\(pod.name)", "error": "\(error)"])
+            }
+        }
     }
 
     /// Ready=False with a reason; written and announced only when it is news.
     private func fail(
-        _ policy: InferenceAutoscalePolicy, _ previous: PolicyStatus, reason: String, message: String, now: Date,
-        log: Logger
+        _ policy: InferenceAutoscalePolicy, _ previous: PolicyStatus, reason: String, message: String,
+        kind: PolicyEvent.Kind = .warning, now: Date, log: Logger
     ) async {
         var status = previous
         status.observedGeneration = policy.metadata.generation
@@ -218,7 +280,7 @@ public final class PolicyReconciler: Sendable {
         let before = previous.conditions?.first { $0.type == "Ready" }
         if before?.reason != reason || before?.message != message || before?.status != .false {
             log.warning("policy not ready", metadata: ["reason": "\(reason)", "message": "\(message)"])
-            await cluster.record(PolicyEvent(.warning, reason, message), for: policy)
+            await cluster.record(PolicyEvent(kind, reason, message), for: policy)
         }
         if status != previous {
             try? await cluster.updateStatus(of: policy, status: status)

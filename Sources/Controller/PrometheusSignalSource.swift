@@ -7,10 +7,15 @@ import Synchronization
 /// Reads signals from each policy's Prometheus (or the controller's default), scoped to its namespace and pods.
 public final class PrometheusSignalSource: SignalSource, Sendable {
     private let defaultAddress: URL?
+    private let observer: (@Sendable (_ succeeded: Bool, _ seconds: Double) -> Void)?
     private let clients = Mutex<[String: PrometheusQueryClient]>([:])
 
-    public init(defaultAddress: URL?) {
+    /// - Parameter observer: told of every query (for metrics).
+    public init(
+        defaultAddress: URL?, observer: (@Sendable (_ succeeded: Bool, _ seconds: Double) -> Void)? = nil
+    ) {
         self.defaultAddress = defaultAddress
+        self.observer = observer
     }
 
     public func samples(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [SignalSample] {
@@ -40,6 +45,23 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
         }
     }
 
+    public func runningRequests(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [String: Double] {
+        let spec = policy.prometheus.spec
+        guard !pods.isEmpty, spec.bearerTokenSecretRef == nil, spec.basicAuth == nil, spec.tls?.caSecretRef == nil,
+            let address = policy.prometheus.address.flatMap(URL.init(string:)) ?? defaultAddress,
+            let query = EnginePresets.runningByPod(
+                engine: policy.engine, scope: PodScope(namespace: policy.namespace, pods: .names(pods)))
+        else { return [:] }
+        guard case .success(let response) = await client(address: address, policy: policy).query(query, at: time),
+            case .vector(let samples) = response.result
+        else { return [:] }
+        var running: [String: Double] = [:]
+        for sample in samples where sample.value.isFinite {
+            if let pod = sample.labels["pod"] { running[pod] = sample.value }
+        }
+        return running
+    }
+
     private func client(address: URL, policy: ResolvedPolicy) -> PrometheusQueryClient {
         let headers = policy.prometheus.spec.headers ?? [:]
         let insecure = policy.prometheus.spec.tls?.insecureSkipVerify ?? false
@@ -49,7 +71,7 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
             let client = PrometheusQueryClient(
                 configuration: .init(
                     address: address, timeout: policy.prometheus.timeout,
-                    tls: TLSSettings(insecureSkipVerify: insecure), headers: headers))
+                    tls: TLSSettings(insecureSkipVerify: insecure), headers: headers, observer: observer))
             cache[key] = client
             return client
         }

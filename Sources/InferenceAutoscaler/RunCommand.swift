@@ -4,6 +4,7 @@ import Controller
 import Foundation
 import KubernetesClient
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// `run`: the controller. In a pod it needs no flags.
@@ -38,6 +39,32 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Where /healthz and /readyz are served.")
     var healthProbeBindAddress = ":8081"
 
+    @Flag(help: "Run as one of several replicas: only the holder of a coordination.k8s.io Lease writes.")
+    var leaderElect = false
+
+    @Option(help: "The Lease's namespace (default: $POD_NAMESPACE, else the service account's, else default).")
+    var leaderElectionNamespace: String?
+
+    @Option(help: "The Lease's name.")
+    var leaderElectionId = "inference-autoscaler-leader"
+
+    @Option(help: "Seconds a standby waits after the leader's last renewal before taking the lease.")
+    var leaderElectLeaseDuration = 15.0
+
+    @Option(help: "Seconds within which the leader must renew, or it stops writing and exits.")
+    var leaderElectRenewDeadline = 10.0
+
+    @Option(help: "Seconds between tries to acquire or renew the lease.")
+    var leaderElectRetryPeriod = 2.0
+
+    @Option(
+        name: .customLong("allow-custom-queries-in"),
+        help: "A namespace whose policies may use Custom queries (repeatable; * for all). Default: none.")
+    var customQueryNamespaces: [String] = []
+
+    @Option(help: "Seconds a graceful shutdown may take before the controller exits anyway.")
+    var shutdownTimeout = 20.0
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format: use text or json") }
@@ -45,6 +72,14 @@ struct RunCommand: AsyncParsableCommand {
         if let defaultPrometheus, URL(string: defaultPrometheus)?.scheme == nil {
             throw ValidationError("--default-prometheus: not a URL: \(defaultPrometheus)")
         }
+        guard leaderElectRetryPeriod > 0, leaderElectRenewDeadline > leaderElectRetryPeriod,
+            leaderElectLeaseDuration > leaderElectRenewDeadline
+        else {
+            throw ValidationError(
+                "leader election needs lease duration > renew deadline > retry period > 0 (got \(leaderElectLeaseDuration), "
+                    + "\(leaderElectRenewDeadline), \(leaderElectRetryPeriod))")
+        }
+        guard shutdownTimeout > 0 else { throw ValidationError("--shutdown-timeout must be positive") }
     }
 
     func run() async throws {
@@ -69,46 +104,81 @@ struct RunCommand: AsyncParsableCommand {
         logger.info(
             "starting", metadata: ["version": "\(AutoscalerVersion.current)", "kubernetes.source": "\(cluster.source)"])
 
-        let client = KubernetesAPIClient(configuration: cluster, logger: logger)
+        let metrics = ControllerMetrics()
+        let client = KubernetesAPIClient(
+            configuration: cluster,
+            options: .init(observer: { metrics.kubernetesRequest(verb: $0, code: $1, seconds: $2) }), logger: logger)
+        var elector: LeaderElector?
+        if leaderElect {
+            let namespace =
+                leaderElectionNamespace ?? cluster.namespace
+            let identity = "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.lowercased())"
+            elector = LeaderElector(
+                client: client,
+                configuration: .init(
+                    namespace: namespace, name: leaderElectionId, identity: identity,
+                    leaseDuration: leaderElectLeaseDuration, renewDeadline: leaderElectRenewDeadline,
+                    retryPeriod: leaderElectRetryPeriod),
+                logger: logger)
+            logger.info(
+                "leader election on", metadata: ["lease": "\(namespace)/\(leaderElectionId)", "identity": "\(identity)"])
+        }
         let controller = ControllerService(
-            client: client, signals: PrometheusSignalSource(defaultAddress: defaultPrometheus.flatMap(URL.init(string:))),
-            configuration: .init(namespaces: namespaces, maxConcurrentReconciles: maxConcurrentReconciles), logger: logger)
-        let metrics = SharedText()
+            client: client,
+            signals: PrometheusSignalSource(
+                defaultAddress: defaultPrometheus.flatMap(URL.init(string:)),
+                observer: { metrics.prometheusQuery(succeeded: $0, seconds: $1) }),
+            configuration: .init(
+                namespaces: namespaces, maxConcurrentReconciles: maxConcurrentReconciles,
+                customQueryNamespaces: Set(customQueryNamespaces)),
+            leadership: elector, metrics: metrics, logger: logger)
+        let text = SharedText()
         let probes = try await ProbeServer.start(
             addresses: [healthProbeBindAddress, metricsBindAddress],
-            routes: .init(ready: { controller.hasSynced }, metrics: { metrics.value }))
+            routes: .init(ready: { controller.hasSynced }, metrics: { text.value }))
 
-        // SIGTERM (the kubelet) and SIGINT end the run; the caches and workers stop with the task group.
+        // Shut down in reverse order: the controller finishes its reconciles, then the lease is released, then the
+        // metrics stop. SIGTERM (the kubelet) or SIGINT start it; a second signal exits at once.
+        var services: [any Service] = [GaugeRefresher(controller: controller, text: text)]
+        if let elector { services.append(LeaseService(elector: elector)) }
+        services.append(ControllerLifecycle(controller: controller))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map {
+                    .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup)
+                },
+                logger: logger))
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await controller.run() }
-            group.addTask {
-                // Keeps /metrics current without async work in the event loop.
-                while !Task.isCancelled {
-                    let text = await controller.metricsText()
-                    metrics.value = text
-                    try await Task.sleep(for: .seconds(2))
+        let signals = Atomic<Int>(0)
+        let sources = [SIGTERM, SIGINT].map { (number: Int32) -> any DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler {
+                if signals.add(1, ordering: .relaxed).newValue > 1 {
+                    logger.warning("second signal: exiting now")
+                    Foundation.exit(1)
+                }
+                logger.info("shutting down: finishing the reconciles in flight")
+                Task { await group.triggerGracefulShutdown() }
+                // However long a reconcile hangs, the pod's grace period must not run out first.
+                DispatchQueue.global().asyncAfter(deadline: .now() + shutdownTimeout) {
+                    logger.error("graceful shutdown took longer than \(shutdownTimeout) s: exiting")
+                    Foundation.exit(1)
                 }
             }
-            group.addTask { await Self.waitForTermination() }
-            _ = try await group.next()
-            group.cancelAll()
-        }
-        logger.info("stopping")
-        try? await probes.stop()
-    }
-
-    static func waitForTermination() async {
-        let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
-        let sources = [SIGTERM, SIGINT].map { number in
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler { continuation.yield(number) }
             source.resume()
             return source
         }
-        for await _ in stream { break }
-        sources.forEach { $0.cancel() }
+        defer { sources.forEach { $0.cancel() } }
+        do {
+            try await group.run()
+        } catch let error as LeaderElector.LeadershipLost {
+            logger.error("\(error): exiting so that this replica restarts as a standby")
+            try? await probes.stop()
+            throw ExitCode(1)
+        }
+        logger.info("stopped")
+        try? await probes.stop()
     }
 }
 
@@ -138,6 +208,49 @@ struct LineLogHandler: LogHandler {
             line = "\(time) \(event.level) \(label): \(event.message)\(fields.isEmpty ? "" : " " + fields)"
         }
         FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+/// Keeps `/metrics` current without async work on the event loop.
+struct GaugeRefresher: Service {
+    let controller: ControllerService
+    let text: SharedText
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    text.value = await controller.metricsText()
+                    try await Task.sleep(for: .seconds(2))
+                }
+            }
+        } catch is CancellationError {}
+    }
+}
+
+/// Holds the lease while the group runs; releases it on shutdown so that a standby takes over at once.
+struct LeaseService: Service {
+    let elector: LeaderElector
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await elector.run() }
+        } catch is CancellationError {}
+        // The release must not inherit the cancellation that ended the loop.
+        await Task { await elector.release() }.value
+    }
+}
+
+/// The controller, which on shutdown takes no new work and returns once the reconciles in flight are done.
+struct ControllerLifecycle: Service {
+    let controller: ControllerService
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await controller.run()
+        } onGracefulShutdown: {
+            Task { await controller.stopTakingWork() }
+        }
     }
 }
 

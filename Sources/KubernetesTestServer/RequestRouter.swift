@@ -82,6 +82,8 @@ public struct RecordedRequest: Sendable, Equatable {
     public var body: Data
     /// The response status (200 for a watch stream, whose errors come as events).
     public var status: Int
+    /// The bearer token presented, to tell clients apart (test tokens are not secrets).
+    public var bearerToken: String? = nil
 
     /// The `User-Agent` header.
     public var userAgent: String? { headers["user-agent"] }
@@ -155,9 +157,15 @@ final class APIServerCore: Sendable {
             query: request.query,
             headers: headers,
             body: request.body,
-            status: status
+            status: status,
+            bearerToken: Self.bearerToken(request)
         )
         faults.withLock { $0.requests.append(recorded) }
+    }
+
+    static func bearerToken(_ request: IncomingRequest) -> String? {
+        let parts = (request.header("authorization") ?? "").split(separator: " ", maxSplits: 1)
+        return parts.count == 2 && parts[0].lowercased() == "bearer" ? String(parts[1]) : nil
     }
 
     // MARK: - Routing
@@ -167,9 +175,7 @@ final class APIServerCore: Sendable {
         makeDeliver: () -> @Sendable (WatchDelivery) -> Void
     ) throws(APIStatusError) -> Reply {
         // 1. Authentication: a bearer token from the accepted set.
-        let authorization = request.header("authorization") ?? ""
-        let parts = authorization.split(separator: " ", maxSplits: 1)
-        let token = parts.count == 2 && parts[0].lowercased() == "bearer" ? String(parts[1]) : nil
+        let token = Self.bearerToken(request)
         let accepted = faults.withLock { state in token.map(state.tokens.contains) ?? false }
         guard accepted else { throw .unauthorized }
 

@@ -97,6 +97,13 @@ public enum EnginePresets {
         }
     }
 
+    /// Requests each pod is running, `by (pod)`: how much work a scale-down would cut off on each. Nil for engines
+    /// without the gauge.
+    public static func runningByPod(engine: Engine, scope: PodScope) -> String? {
+        guard let names = names(for: engine) else { return nil }
+        return "sum by (pod) (\(names.running){\(scope.matchers())})"
+    }
+
     /// For TTFT: the request rate over the same window. A quantile of no requests is NaN; when this is 0 the fleet
     /// served nothing, so there was no latency to miss (0), which is not the same as a missing metric.
     public static func requestRate(for signal: ResolvedPolicy.Signal, engine: Engine, scope: PodScope) -> String? {

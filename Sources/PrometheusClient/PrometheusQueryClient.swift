@@ -20,16 +20,19 @@ public final class PrometheusQueryClient: Sendable {
         public var authorization: Authorization
         /// Extra headers, e.g. `X-Scope-OrgID` for a Mimir or Cortex tenant.
         public var headers: [String: String]
+        /// Told of every query (whether it gave an answer, seconds), for metrics.
+        public var observer: (@Sendable (_ succeeded: Bool, _ seconds: Double) -> Void)?
 
         public init(
             address: URL, timeout: Double = 5, tls: TLSSettings = TLSSettings(), authorization: Authorization = .none,
-            headers: [String: String] = [:]
+            headers: [String: String] = [:], observer: (@Sendable (_ succeeded: Bool, _ seconds: Double) -> Void)? = nil
         ) {
             self.address = address
             self.timeout = timeout
             self.tls = tls
             self.authorization = authorization
             self.headers = headers
+            self.observer = observer
         }
     }
 
@@ -46,6 +49,17 @@ public final class PrometheusQueryClient: Sendable {
 
     /// Runs an instant query at `time` (the server's now when nil).
     public func query(_ promql: String, at time: Date? = nil) async -> Result<QueryResponse, PrometheusError> {
+        let started = ContinuousClock.now
+        let result = await perform(promql, at: time)
+        if let observer = configuration.observer {
+            let elapsed = ContinuousClock.now - started
+            let succeeded = if case .success = result { true } else { false }
+            observer(succeeded, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        }
+        return result
+    }
+
+    private func perform(_ promql: String, at time: Date?) async -> Result<QueryResponse, PrometheusError> {
         var parameters = [("query", promql), ("timeout", Self.seconds(configuration.timeout))]
         if let time { parameters.append(("time", String(format: "%.3f", time.timeIntervalSince1970))) }
         let form = PercentEncoding.query(parameters)

@@ -165,6 +165,6 @@ import Testing
         #expect(summary.interrupted)
         #expect(demo.text.contains("Summary (interrupted)"))
         let controllerLog = try String(contentsOf: demo.out.appendingPathComponent("controller.log"), encoding: .utf8)
-        #expect(controllerLog.contains("stopping"))
+        #expect(controllerLog.contains("stopped"))
     }
 }

@@ -24,15 +24,20 @@ public final class KubernetesAPIClient: Sendable {
         public var userAgent: String
         /// Seconds for one request (not for watches).
         public var requestTimeout: Double
+        /// Told of every answered attempt (the verb, the HTTP status or `error` for a transport failure, seconds),
+        /// for metrics; watches are told when their stream starts.
+        public var observer: (@Sendable (_ verb: String, _ code: String, _ seconds: Double) -> Void)?
 
         public init(
             rateLimit: RateLimiter.Configuration = .init(), retry: RetryPolicy = .init(),
-            userAgent: String = "inference-autoscaler/\(AutoscalerVersion.current)", requestTimeout: Double = 30
+            userAgent: String = "inference-autoscaler/\(AutoscalerVersion.current)", requestTimeout: Double = 30,
+            observer: (@Sendable (_ verb: String, _ code: String, _ seconds: Double) -> Void)? = nil
         ) {
             self.rateLimit = rateLimit
             self.retry = retry
             self.userAgent = userAgent
             self.requestTimeout = requestTimeout
+            self.observer = observer
         }
     }
 
@@ -340,9 +345,18 @@ public final class KubernetesAPIClient: Sendable {
             }
             try await limiter.acquire()
             let response: Response
+            let started = ContinuousClock.now
+            func observe(_ code: String) {
+                guard let observer = options.observer else { return }
+                let elapsed = ContinuousClock.now - started
+                observer(verb, code, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            }
             do {
                 response = try await perform(request)
-            } catch let error as HTTPClientError where error.isTransient && idempotent && attempt < options.retry.maxAttempts {
+                observe(String(status(response)))
+            } catch let error as HTTPClientError {
+                observe("error")
+                guard error.isTransient && idempotent && attempt < options.retry.maxAttempts else { throw error }
                 let delay = options.retry.delay(afterAttempt: attempt, retryAfter: nil)
                 logger.debug(
                     "retrying after a transport error",

@@ -1,0 +1,36 @@
+# The controller image: `make image`, or `docker build -t <image> .`.
+
+FROM swift:6.2-bookworm AS build
+# libcurl is the HTTP client of the Kubernetes and Prometheus clients; the rest match the Makefile's build packages.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /build
+
+# The manifest alone first, so the dependency checkouts stay cached until Package.swift (or Package.resolved) changes.
+COPY Package.* ./
+RUN swift package resolve
+
+COPY Sources ./Sources
+# SwiftPM checks every target's directory, test targets included, even when building one product; the tests stay out of
+# the build context (.dockerignore), so their targets get empty directories.
+RUN tr '\n' ' ' < Package.swift | grep -oE 'testTarget\( *name: *"[^"]+"' | cut -d'"' -f2 | xargs -r -I{} mkdir -p Tests/{}
+# The Swift runtime and Foundation linked in, so the runtime image needs no Swift toolchain.
+RUN swift build -c release --product inference-autoscaler --static-swift-stdlib \
+    && mkdir /staging \
+    && cp "$(swift build -c release --show-bin-path)/inference-autoscaler" /staging/
+
+FROM debian:bookworm-slim
+# libcurl4 is the one shared library the binary needs beyond the base image (libc, libstdc++); CA certificates for
+# Prometheus over HTTPS. Time zone data is not needed: Foundation carries ICU's.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libcurl4 ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+# The uid/gid the Deployment's securityContext runs as.
+RUN groupadd --system --gid 65532 nonroot \
+    && useradd --system --uid 65532 --gid 65532 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin nonroot
+COPY --from=build /staging/inference-autoscaler /usr/local/bin/inference-autoscaler
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/inference-autoscaler"]
+CMD ["run"]
