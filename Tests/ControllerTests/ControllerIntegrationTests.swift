@@ -34,8 +34,11 @@ import Testing
         let exporter: FixtureExporter
         var prometheus: PrometheusServer
         let running: Task<Void, any Error>
+        let controller: ControllerService
 
-        init(waiting: Double) async throws {
+        init(
+            waiting: Double, metrics: ControllerMetrics? = nil, prepare: (TestAPIServer) throws -> Void = { _ in }
+        ) async throws {
             server = try await TestAPIServer.start(.init(initialNamespaces: ["default", "inference"]))
             exporter = try await FixtureExporter.start()
             prometheus = try await PrometheusServer.start(scraping: [exporter.address])
@@ -62,13 +65,19 @@ import Testing
                 exporter.set(PodMetrics(namespace: "inference", pod: "vllm-\(index)", engine: .vllm, waiting: waiting))
             }
             try await prometheus.waitForSeries("vllm:num_requests_waiting")
+            try prepare(server)
             let configuration = ClusterConfiguration(
                 server: server.url, tls: TLSSettings(caCertificatePEM: Data(server.caCertificatePEM.utf8)),
                 credentials: .token(StaticToken("test-token")), namespace: "inference", source: "test")
             let controller = ControllerService(
-                client: KubernetesAPIClient(configuration: configuration),
-                signals: PrometheusSignalSource(defaultAddress: prometheus.url),
-                configuration: .init(namespaces: ["inference"], maxConcurrentReconciles: 2), instance: "test")
+                client: KubernetesAPIClient(
+                    configuration: configuration,
+                    options: .init(observer: { metrics?.kubernetesRequest(verb: $0, code: $1, seconds: $2) })),
+                signals: PrometheusSignalSource(
+                    defaultAddress: prometheus.url, observer: { metrics?.prometheusQuery(succeeded: $0, seconds: $1) }),
+                configuration: .init(namespaces: ["inference"], maxConcurrentReconciles: 2), instance: "test",
+                metrics: metrics)
+            self.controller = controller
             running = Task { try await controller.run() }
         }
 

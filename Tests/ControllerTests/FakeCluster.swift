@@ -13,6 +13,7 @@ final class FakeCluster: ClusterAPI, Sendable {
         case applyBudget(JSONValue)
         case deleteBudget
         case event(String)
+        case deletionCost(pod: String, cost: Int)
 
         var description: String {
             switch self {
@@ -21,6 +22,7 @@ final class FakeCluster: ClusterAPI, Sendable {
             case .applyBudget: "applyBudget"
             case .deleteBudget: "deleteBudget"
             case .event(let reason): "event(\(reason))"
+            case .deletionCost(let pod, let cost): "deletionCost(\(pod), \(cost))"
             }
         }
     }
@@ -35,6 +37,8 @@ final class FakeCluster: ClusterAPI, Sendable {
         var events: [PolicyEvent] = []
         var statuses: [PolicyStatus] = []
         var failScale = false
+        /// What `conflict(for:target:)` answers.
+        var conflict: String?
     }
 
     let state: Mutex<State>
@@ -106,11 +110,25 @@ final class FakeCluster: ClusterAPI, Sendable {
             $0.events.append(event)
         }
     }
+
+    func conflict(for policy: InferenceAutoscalePolicy, target: ResolvedPolicy.Target) async -> String? {
+        state.withLock { $0.conflict }
+    }
+
+    func setDeletionCost(_ cost: Int, namespace: String, pod: String) async throws {
+        state.withLock { $0.actions.append(.deletionCost(pod: pod, cost: cost)) }
+    }
 }
 
 /// Signals with fixed samples, changed by the test.
 final class FakeSignals: SignalSource, Sendable {
     let samples: Mutex<[SignalSample]>
+    /// Per pod, what `runningRequests` answers.
+    let running = Mutex<[String: Double]>([:])
+
+    func runningRequests(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [String: Double] {
+        running.withLock { $0 }
+    }
 
     init(_ samples: [SignalSample]) { self.samples = Mutex(samples) }
 
