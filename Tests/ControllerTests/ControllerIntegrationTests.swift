@@ -37,7 +37,8 @@ import Testing
         let controller: ControllerService
 
         init(
-            waiting: Double, metrics: ControllerMetrics? = nil, prepare: (TestAPIServer) throws -> Void = { _ in }
+            waiting: Double, metrics: ControllerMetrics? = nil, credentials: Credentials? = nil,
+            prepare: (TestAPIServer) throws -> Void = { _ in }
         ) async throws {
             server = try await TestAPIServer.start(.init(initialNamespaces: ["default", "inference"]))
             exporter = try await FixtureExporter.start()
@@ -68,7 +69,7 @@ import Testing
             try prepare(server)
             let configuration = ClusterConfiguration(
                 server: server.url, tls: TLSSettings(caCertificatePEM: Data(server.caCertificatePEM.utf8)),
-                credentials: .token(StaticToken("test-token")), namespace: "inference", source: "test")
+                credentials: credentials ?? .token(StaticToken("test-token")), namespace: "inference", source: "test")
             let controller = ControllerService(
                 client: KubernetesAPIClient(
                     configuration: configuration,
