@@ -53,8 +53,9 @@ import Testing
         }
 
         /// Starts `inference-autoscaler run --leader-elect` authenticating with `token`.
-        func start(_ token: String) throws {
-            let kubeconfig = directory.appendingPathComponent("\(token).kubeconfig")
+        func start(_ token: String, extra: [String] = []) throws {
+            // Named so that the token appears in no path the controller might log.
+            let kubeconfig = directory.appendingPathComponent("replica-\(token.count)-\(processes.count).kubeconfig")
             try server.kubeconfig(token: token, namespace: "inference").write(to: kubeconfig, atomically: true, encoding: .utf8)
             let log = directory.appendingPathComponent("\(token).log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -67,7 +68,7 @@ import Testing
                 "--leader-elect-lease-duration", String(LeaderElectionTests.leaseDuration),
                 "--leader-elect-renew-deadline", "4", "--leader-elect-retry-period", "1",
                 "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
-            ]
+            ] + extra
             process.standardOutput = try FileHandle(forWritingTo: log)
             process.standardError = process.standardOutput
             try process.run()
@@ -227,6 +228,53 @@ import Testing
             throw error
         }
         rig.server.failNextRequests(0, status: 500)
+        await rig.stop()
+    }
+
+    @Test func sigtermWaitsForTheReconcileInFlightAndASecondSignalExitsAtOnce() async throws {
+        let rig = try await Rig()
+        do {
+            try rig.start("token-a", extra: ["--log-level", "trace"])
+            _ = try await Self.leaderToken(rig)
+            // Slow answers: a reconcile is always in flight, and graceful shutdown waits for it.
+            rig.server.setResponseDelay(2)
+            try await Task.sleep(for: .seconds(1))
+            let process = rig.processes["token-a"]!
+            let first = Date()
+            process.terminate()
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(process.isRunning, "exited without finishing the reconcile in flight")
+            try await Self.eventually("a graceful exit", within: 15) { !process.isRunning }
+            #expect(process.terminationStatus == 0, "\(rig.log("token-a"))")
+            #expect(Date().timeIntervalSince(first) < 12)
+            let log = rig.log("token-a")
+            #expect(log.contains("shutting down") && log.contains("stopped"))
+            // Trace-level logs name requests, never the bearer token.
+            #expect(!log.contains("token-a"), "the token was logged")
+
+            // Again, with a second signal during the graceful shutdown: out at once.
+            rig.server.setResponseDelay(0)
+            try rig.start("token-b", extra: ["--shutdown-timeout", "30"])
+            try await Self.eventually("the second replica to lead", within: 20) {
+                rig.log("token-b").contains("became the leader")
+            }
+            rig.server.setResponseDelay(8)
+            try await Task.sleep(for: .seconds(1.5))
+            let second = rig.processes["token-b"]!
+            second.terminate()
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(second.isRunning)
+            let again = Date()
+            second.terminate()
+            try await Self.eventually("the exit on the second signal", within: 3) { !second.isRunning }
+            #expect(Date().timeIntervalSince(again) < 2)
+            #expect(second.terminationStatus == 1)
+            rig.server.setResponseDelay(0)
+        } catch {
+            rig.server.setResponseDelay(0)
+            await rig.stop()
+            throw error
+        }
         await rig.stop()
     }
 }
