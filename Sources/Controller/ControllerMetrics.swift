@@ -20,7 +20,8 @@ public final class ControllerMetrics: Sendable {
             .seconds(10), .seconds(30),
         ]
         for name in [
-            "inference_autoscaler_reconcile_duration_seconds", "inference_autoscaler_kubernetes_request_duration_seconds",
+            "inference_autoscaler_reconcile_duration_seconds",
+            "inference_autoscaler_kubernetes_request_duration_seconds",
             "inference_autoscaler_prometheus_query_duration_seconds",
         ] {
             factory.durationHistogramBuckets[name] = fast
@@ -52,8 +53,11 @@ public final class ControllerMetrics: Sendable {
             label: "inference_autoscaler_kubernetes_requests_total", dimensions: [("verb", verb), ("code", code)],
             factory: factory
         ).increment()
-        Timer(label: "inference_autoscaler_kubernetes_request_duration_seconds", dimensions: [("verb", verb)], factory: factory)
-            .recordNanoseconds(Int64(seconds * 1e9))
+        Timer(
+            label: "inference_autoscaler_kubernetes_request_duration_seconds", dimensions: [("verb", verb)],
+            factory: factory
+        )
+        .recordNanoseconds(Int64(seconds * 1e9))
     }
 
     /// One Prometheus query: whether it gave an answer, and its latency.

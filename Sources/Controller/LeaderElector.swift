@@ -105,7 +105,8 @@ public final class LeaderElector: WriteGate {
                 do {
                     renewed = try await tryAcquireOrRenew()
                     if !renewed {
-                        lastError = "the lease is held by \(state.withLock { $0.observed?.spec.holderIdentity } ?? "another")"
+                        lastError =
+                            "the lease is held by \(state.withLock { $0.observed?.spec.holderIdentity } ?? "another")"
                         break
                     }
                 } catch {
@@ -156,7 +157,8 @@ public final class LeaderElector: WriteGate {
             let spec = LeaseSpec(
                 holderIdentity: configuration.identity, leaseDurationSeconds: Int(configuration.leaseDuration),
                 acquireTime: stamp, renewTime: stamp, leaseTransitions: 0)
-            let created = try await client.create(lease(spec, resourceVersion: nil), .leases, namespace: configuration.namespace)
+            let created = try await client.create(
+                lease(spec, resourceVersion: nil), .leases, namespace: configuration.namespace)
             renewed(spec, resourceVersion: created.metadata.resourceVersion ?? "")
             return true
         }
@@ -203,7 +205,8 @@ public final class LeaderElector: WriteGate {
         if let resourceVersion { metadata["resourceVersion"] = .string(resourceVersion) }
         return try DynamicObject(
             .object([
-                "apiVersion": .string("coordination.k8s.io/v1"), "kind": .string("Lease"), "metadata": .object(metadata),
+                "apiVersion": .string("coordination.k8s.io/v1"), "kind": .string("Lease"),
+                "metadata": .object(metadata),
                 "spec": spec.json,
             ]))
     }

@@ -57,18 +57,22 @@ extension ControllerIntegrationTests {
             stub = try await StubHTTPServer.start(
                 .respond(
                     status: 200,
-                    body: #"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[\#(Date().timeIntervalSince1970),"NaN"]}]}}"#
+                    body:
+                        #"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[\#(Date().timeIntervalSince1970),"NaN"]}]}}"#
                 ))
         default: stub = try await StubHTTPServer.start(.hang)
         }
         let rig = try await Rig(waiting: 15)
         do {
             try rig.apply(
-                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","prometheus":{"address":"\#(stub.url)","timeout":"1s"},"signals":[{"type":"QueueDepth","target":5}],"fallback":{"replicas":4,"afterFailures":3}}}"#)
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","prometheus":{"address":"\#(stub.url)","timeout":"1s"},"signals":[{"type":"QueueDepth","target":5}],"fallback":{"replicas":4,"afterFailures":3}}}"#
+            )
             // Held: the first unreadable rounds change nothing.
             try await Self.eventually("the first unreadable round", within: 15) {
                 if case .array(let conditions)? = rig.status("llama")?["conditions"] {
-                    return conditions.contains { $0["type"] == .string("MetricsAvailable") && $0["status"] == .string("False") }
+                    return conditions.contains {
+                        $0["type"] == .string("MetricsAvailable") && $0["status"] == .string("False")
+                    }
                 }
                 return false
             }

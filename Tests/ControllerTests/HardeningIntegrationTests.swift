@@ -8,10 +8,12 @@ import Testing
 
 /// Conflicts, deletion costs and metrics over real HTTP: the test API server, a real Prometheus, the controller.
 extension ControllerIntegrationTests {
-    static let kedaDefinition = #"{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"scaledobjects.keda.sh"},"spec":{"group":"keda.sh","scope":"Namespaced","names":{"plural":"scaledobjects","singular":"scaledobject","kind":"ScaledObject","shortNames":["so"]},"versions":[{"name":"v1alpha1","served":true,"storage":true,"subresources":{"status":{}}}]}}"#
+    static let kedaDefinition =
+        #"{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"scaledobjects.keda.sh"},"spec":{"group":"keda.sh","scope":"Namespaced","names":{"plural":"scaledobjects","singular":"scaledobject","kind":"ScaledObject","shortNames":["so"]},"versions":[{"name":"v1alpha1","served":true,"storage":true,"subresources":{"status":{}}}]}}"#
     static let scaledObjects = ResourceType.customResource(
         group: "keda.sh", version: "v1alpha1", resource: "scaledobjects", kind: "ScaledObject")
-    static let llama = #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}]}}"#
+    static let llama =
+        #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}]}}"#
 
     func readyReason(_ rig: Rig, _ name: String) -> (reason: String, message: String)? {
         guard case .array(let conditions)? = rig.status(name)?["conditions"],
@@ -25,10 +27,14 @@ extension ControllerIntegrationTests {
         let rig = try await Rig(waiting: 15) { server in
             try server.create(try Self.object(Self.kedaDefinition), resource: .customResourceDefinitions)
             try server.create(
-                try Self.object(#"{"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"vllm-hpa","namespace":"inference"},"spec":{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":4}}"#),
+                try Self.object(
+                    #"{"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"vllm-hpa","namespace":"inference"},"spec":{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":4}}"#
+                ),
                 resource: .horizontalPodAutoscalers)
             try server.create(
-                try Self.object(#"{"apiVersion":"keda.sh/v1alpha1","kind":"ScaledObject","metadata":{"name":"vllm-so","namespace":"inference"},"spec":{"scaleTargetRef":{"name":"vllm"},"triggers":[]}}"#),
+                try Self.object(
+                    #"{"apiVersion":"keda.sh/v1alpha1","kind":"ScaledObject","metadata":{"name":"vllm-so","namespace":"inference"},"spec":{"scaleTargetRef":{"name":"vllm"},"triggers":[]}}"#
+                ),
                 resource: Self.scaledObjects)
         }
         do {
@@ -64,7 +70,8 @@ extension ControllerIntegrationTests {
             try rig.apply(Self.llama.replacingOccurrences(of: #""name":"llama""#, with: #""name":"llama-copy""#))
             try await Self.eventually("the newer policy's conflict") {
                 readyReason(rig, "llama-copy")?.reason == "Conflict"
-                    && readyReason(rig, "llama-copy")?.message.contains("InferenceAutoscalePolicy inference/llama ") == true
+                    && readyReason(rig, "llama-copy")?.message.contains("InferenceAutoscalePolicy inference/llama ")
+                        == true
             }
             #expect(readyReason(rig, "llama")?.reason == "Reconciled")
         } catch {
@@ -81,7 +88,8 @@ extension ControllerIntegrationTests {
             try rig.apply(Self.llama)
             try await Self.eventually("scale up") { rig.replicas == 6 }
             try await Self.eventually("the policy's gauges") {
-                metrics.text().contains(#"inference_autoscaler_policy_desired_replicas{namespace="inference",policy="llama"} 6"#)
+                metrics.text().contains(
+                    #"inference_autoscaler_policy_desired_replicas{namespace="inference",policy="llama"} 6"#)
             }
             let text = await rig.controller.metricsText()
             for expected in [
@@ -119,7 +127,8 @@ extension ControllerIntegrationTests {
             rig.exporter.update(namespace: "inference", pod: "vllm-1") { $0.running = 0 }
             try await rig.prometheus.waitForSeries(#"vllm:num_requests_running{pod="vllm-0"} == 7"#)
             try rig.apply(
-                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}],"behavior":{"scaleDown":{"stabilizationWindow":"0s"}}}}"#)
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}],"behavior":{"scaleDown":{"stabilizationWindow":"0s"}}}}"#
+            )
             try await Self.eventually("scale down to 1") { rig.replicas == 1 }
             func cost(_ pod: String) -> JSONValue? {
                 rig.server.object(resource: .pods, namespace: "inference", name: pod)?["metadata"]?["annotations"]?[

@@ -61,7 +61,8 @@ import Testing
     }
 
     @Test func customQueriesRunOnlyInAllowedNamespaces() async throws {
-        let spec = #""maxReplicas": 10, "signals": [{"type": "Custom", "name": "gateway", "query": "sum(x)", "target": 5}]"#
+        let spec =
+            #""maxReplicas": 10, "signals": [{"type": "Custom", "name": "gateway", "query": "sum(x)", "target": 5}]"#
         let cluster = FakeCluster(replicas: 2)
         let signals = FakeSignals([.value(50)])
         let denied = PolicyReconciler(cluster: cluster, signals: signals, customQueryNamespaces: ["ml"])
@@ -82,7 +83,8 @@ import Testing
     @Test func aScaleDownMarksTheIdlestPodsCheapestToDelete() async throws {
         let cluster = FakeCluster(replicas: 3)
         let loop = Loop(
-            try policy(#""maxReplicas": 10, "behavior": {"scaleDown": {"stabilizationWindow": "0s"}}"#), cluster: cluster,
+            try policy(#""maxReplicas": 10, "behavior": {"scaleDown": {"stabilizationWindow": "0s"}}"#),
+            cluster: cluster,
             samples: [.value(0)])
         loop.signals.running.withLock { $0 = ["vllm-0": 12, "vllm-1": 0, "vllm-2": 3.4] }
         await loop.round(at: 0)

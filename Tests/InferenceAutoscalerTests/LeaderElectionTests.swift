@@ -56,19 +56,21 @@ import Testing
         func start(_ token: String, extra: [String] = []) throws {
             // Named so that the token appears in no path the controller might log.
             let kubeconfig = directory.appendingPathComponent("replica-\(token.count)-\(processes.count).kubeconfig")
-            try server.kubeconfig(token: token, namespace: "inference").write(to: kubeconfig, atomically: true, encoding: .utf8)
+            try server.kubeconfig(token: token, namespace: "inference").write(
+                to: kubeconfig, atomically: true, encoding: .utf8)
             let log = directory.appendingPathComponent("\(token).log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             let process = Process()
             process.executableURL = try CommandLineTests.binary()
-            process.arguments = [
-                "run", "--kubeconfig", kubeconfig.path, "--namespace", "inference",
-                "--default-prometheus", prometheus.url.absoluteString, "--leader-elect",
-                "--leader-election-namespace", "inference",
-                "--leader-elect-lease-duration", String(LeaderElectionTests.leaseDuration),
-                "--leader-elect-renew-deadline", "4", "--leader-elect-retry-period", "1",
-                "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
-            ] + extra
+            process.arguments =
+                [
+                    "run", "--kubeconfig", kubeconfig.path, "--namespace", "inference",
+                    "--default-prometheus", prometheus.url.absoluteString, "--leader-elect",
+                    "--leader-election-namespace", "inference",
+                    "--leader-elect-lease-duration", String(LeaderElectionTests.leaseDuration),
+                    "--leader-elect-renew-deadline", "4", "--leader-elect-retry-period", "1",
+                    "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
+                ] + extra
             process.standardOutput = try FileHandle(forWritingTo: log)
             process.standardError = process.standardOutput
             try process.run()
@@ -80,14 +82,19 @@ import Testing
         }
 
         var holder: String? {
-            if case .string(let holder)? = server.object(resource: .leases, namespace: "inference", name: "inference-autoscaler-leader")?["spec"]?["holderIdentity"] {
+            if case .string(let holder)? = server.object(
+                resource: .leases, namespace: "inference", name: "inference-autoscaler-leader")?["spec"]?[
+                    "holderIdentity"]
+            {
                 return holder
             }
             return nil
         }
 
         var replicas: Int? {
-            if case .number(let value)? = server.object(resource: .deployments, namespace: "inference", name: "vllm")?["spec"]?["replicas"] {
+            if case .number(let value)? = server.object(resource: .deployments, namespace: "inference", name: "vllm")?[
+                "spec"]?["replicas"]
+            {
                 return Int(value)
             }
             return nil
