@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config ca-certificates openssl curl prometheus
 BINARY := inference-autoscaler
 
-.PHONY: deps kubectl test demo build image validate-samples bench-decisions clean
+.PHONY: deps kubectl test demo build bench-scale image validate-samples bench-decisions clean
 
 # Installs the apt packages the build and the tests need, only when one is missing (one `apt-get update` first).
 deps:
@@ -61,6 +61,13 @@ TRACES ?= ../shared/traces
 bench-decisions: deps
 	$(SWIFT) build -c release --product decision-bench
 	"$$($(SWIFT) build -c release --show-bin-path)/decision-bench" --traces $(TRACES) --out bench/results
+
+# Controller cost at 1 to 10,000 policies, into bench/results/scale.md (release builds; about 15 minutes).
+bench-scale: deps
+	$(SWIFT) build -c release --product inference-autoscaler
+	$(SWIFT) build -c release --product scale-bench
+	"$$($(SWIFT) build -c release --show-bin-path)/scale-bench" --out bench/results \
+		--controller "$$($(SWIFT) build -c release --show-bin-path)/inference-autoscaler"
 
 clean:
 	rm -rf .build

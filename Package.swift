@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "inference-autoscaler", targets: ["InferenceAutoscaler"]),
         .executable(name: "decision-bench", targets: ["DecisionBench"]),
         .executable(name: "inference-demo", targets: ["Demo"]),
+        .executable(name: "scale-bench", targets: ["ScaleBench"]),
         .library(name: "AutoscalerCore", targets: ["AutoscalerCore"]),
         .library(name: "KubernetesClient", targets: ["KubernetesClient"]),
         .library(name: "CurlHTTP", targets: ["CurlHTTP"]),
@@ -120,6 +121,17 @@ let package = Package(
                 "PrometheusTestSupport", "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `make bench-scale`: the controller's cost at 1 to 10,000 policies.
+        .executableTarget(
+            name: "ScaleBench",
+            dependencies: [
+                "AutoscalerCore", "KubernetesTestServer", "PrometheusTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "AutoscalerCoreTests", dependencies: ["AutoscalerCore"]),

@@ -177,7 +177,7 @@ public final class ControllerService: Sendable {
         switch result {
         case .requeue(let seconds):
             await queue.forget(key)
-            await queue.add(key, after: seconds)
+            await queue.add(key, after: Self.delay(for: key, interval: seconds, now: Date()))
         case .retry(let reason):
             logger.debug("reconcile will be retried", metadata: ["policy": "\(key)", "reason": "\(reason)"])
             await queue.retry(key)
@@ -212,6 +212,23 @@ public final class ControllerService: Sendable {
         text += "# TYPE inference_autoscaler_policies gauge\n"
         text += "inference_autoscaler_policies \(policyCaches.reduce(0) { $0 + $1.list().count })\n"
         return text
+    }
+
+    /// The wait until a policy's next poll: each policy keeps its own phase within the interval (from a hash of its
+    /// key), so that many policies with one interval are spread over it rather than polled at the same instant.
+    /// Between half an interval and one and a half, the first time; exactly one interval after that.
+    static func delay(for key: String, interval: Double, now: Date) -> Double {
+        guard interval > 0 else { return 0 }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        let phase = Double(hash % 1_000_000) / 1_000_000 * interval
+        let time = now.timeIntervalSince1970
+        var next = ((time - phase) / interval).rounded(.down) * interval + phase + interval
+        if next - time < interval / 2 { next += interval }
+        return next - time
     }
 
     static func key(_ policy: InferenceAutoscalePolicy) -> String {

@@ -30,6 +30,9 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     private let otherScalers: [String?: [Informer<DynamicObject>]]
     private let policies: @Sendable (String) -> [InferenceAutoscalePolicy]
     private let series = Mutex<[SeriesKey: Series]>([:])
+    /// The budgets this replica applied, and when.
+    private let appliedBudgets = Mutex<[String: (manifest: JSONValue, at: Date)]>([:])
+    static let budgetResync = 600.0
 
     /// - Parameter podCaches: pod informers keyed by namespace (nil: one for all namespaces).
     /// - Parameter gate: asked before every write (leader election); a write without it throws `NotLeaderError`.
@@ -150,15 +153,25 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
             updated, .inferenceAutoscalePolicies, namespace: policy.metadata.namespace, name: policy.metadata.name ?? "")
     }
 
+    /// Server-side apply, skipped when this replica applied the same manifest less than `budgetResync` ago: a steady
+    /// state writes nothing, and a budget changed or deleted by hand is restored within the resync period.
     public func applyDisruptionBudget(_ budget: JSONValue, namespace: String, name: String) async throws {
         try mayWrite()
+        let key = "\(namespace)/\(name)"
+        let now = Date()
+        let fresh = appliedBudgets.withLock { applied in
+            applied[key].map { $0.manifest == budget && now.timeIntervalSince($0.at) < Self.budgetResync } ?? false
+        }
+        if fresh { return }
         _ = try await client.patch(
             DynamicObject.self, .podDisruptionBudgets, namespace: namespace, name: name,
             .apply(budget, fieldManager: Self.fieldManager, force: true))
+        appliedBudgets.withLock { $0[key] = (budget, now) }
     }
 
     public func deleteDisruptionBudget(namespace: String, name: String) async throws {
         try mayWrite()
+        _ = appliedBudgets.withLock { $0.removeValue(forKey: "\(namespace)/\(name)") }
         do {
             try await client.delete(.podDisruptionBudgets, namespace: namespace, name: name)
         } catch let error as KubernetesError where error.isNotFound {
