@@ -177,7 +177,9 @@ public final class ControllerService: Sendable {
         switch result {
         case .requeue(let seconds):
             await queue.forget(key)
-            await queue.add(key, after: Self.delay(for: key, interval: seconds, now: Date()))
+            // The phase is the namespace's: its policies poll together, so one query per signal serves them all.
+            let namespace = String(key.split(separator: "/", maxSplits: 1).first ?? "")
+            await queue.add(key, after: Self.delay(for: namespace, interval: seconds, now: Date()))
         case .retry(let reason):
             logger.debug("reconcile will be retried", metadata: ["policy": "\(key)", "reason": "\(reason)"])
             await queue.retry(key)
@@ -214,9 +216,10 @@ public final class ControllerService: Sendable {
         return text
     }
 
-    /// The wait until a policy's next poll: each policy keeps its own phase within the interval (from a hash of its
-    /// key), so that many policies with one interval are spread over it rather than polled at the same instant.
-    /// Between half an interval and one and a half, the first time; exactly one interval after that.
+    /// The wait until the next poll of a group (a namespace): each group keeps its own phase within the interval
+    /// (from a hash of its name), so that many groups with one interval are spread over it rather than polled at the
+    /// same instant, while the policies of one group poll together. Between half an interval and one and a half, the
+    /// first time; exactly one interval after that.
     static func delay(for key: String, interval: Double, now: Date) -> Double {
         guard interval > 0 else { return 0 }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -9,6 +9,7 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
     private let defaultAddress: URL?
     private let observer: (@Sendable (_ succeeded: Bool, _ seconds: Double) -> Void)?
     private let clients = Mutex<[String: PrometheusQueryClient]>([:])
+    private let batches = NamespaceBatches()
 
     /// - Parameter observer: told of every query (for metrics).
     public init(
@@ -30,12 +31,25 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
         let client = self.client(address: address, policy: policy)
         let reader = SignalReader(client: client)
         let scope = PodScope(namespace: policy.namespace, pods: .names(pods))
+        let clientKey = clientKey(address: address, policy: policy)
         return await withTaskGroup(of: (Int, SignalSample).self) { group in
             for (index, signal) in policy.signals.enumerated() {
                 group.addTask {
                     // With no pods, nothing waits at, runs on or is served by a pod: a preset's value is 0. A Custom
                     // query (a gateway's queue) is still read: it is how a workload comes back from zero.
                     if pods.isEmpty, signal.type != .custom { return (index, .value(0)) }
+                    // Presets that are per-pod numbers: one query per namespace and round, split per policy.
+                    if let query = EnginePresets.namespaceQuery(for: signal, engine: policy.engine, namespace: policy.namespace) {
+                        let result = await self.batches.values(
+                            key: "\(clientKey)|\(query)", query: query, client: client, at: time,
+                            maxAge: policy.pollingInterval / 2)
+                        switch result {
+                        case .success(let values):
+                            return (index, NamespaceBatches.aggregate(values, pods: pods, targetType: signal.targetType))
+                        case .failure(let error):
+                            return (index, .missing(error.message))
+                        }
+                    }
                     return (index, await reader.read(signal, engine: policy.engine, scope: scope, at: time).sample)
                 }
             }
@@ -62,10 +76,17 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
         return running
     }
 
+    /// Policies with the same key share a client (and their namespace batches).
+    private func clientKey(address: URL, policy: ResolvedPolicy) -> String {
+        let headers = policy.prometheus.spec.headers ?? [:]
+        let insecure = policy.prometheus.spec.tls?.insecureSkipVerify ?? false
+        return "\(address)|\(policy.prometheus.timeout)|\(insecure)|\(headers.sorted { $0.key < $1.key })"
+    }
+
     private func client(address: URL, policy: ResolvedPolicy) -> PrometheusQueryClient {
         let headers = policy.prometheus.spec.headers ?? [:]
         let insecure = policy.prometheus.spec.tls?.insecureSkipVerify ?? false
-        let key = "\(address)|\(policy.prometheus.timeout)|\(insecure)|\(headers.sorted { $0.key < $1.key })"
+        let key = clientKey(address: address, policy: policy)
         return clients.withLock { cache in
             if let client = cache[key] { return client }
             let client = PrometheusQueryClient(

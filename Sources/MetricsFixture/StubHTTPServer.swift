@@ -22,7 +22,7 @@ public final class StubHTTPServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(StubHandler(answer: { box.value }))
+                    channel.pipeline.addHandler(StubHandler(answer: { box.served() }))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -37,6 +37,9 @@ public final class StubHTTPServer: Sendable {
         self.port = channel.localAddress?.port ?? 0
     }
 
+    /// Requests answered (or held) so far.
+    public var requests: Int { box.requests }
+
     /// Changes the answer for the requests from now on.
     public func set(_ answer: Answer) {
         box.value = answer
@@ -49,10 +52,16 @@ public final class StubHTTPServer: Sendable {
 
 private final class AnswerBox: Sendable {
     private let answer: Mutex<StubHTTPServer.Answer>
+    private let count = Mutex(0)
     init(_ answer: StubHTTPServer.Answer) { self.answer = Mutex(answer) }
     var value: StubHTTPServer.Answer {
         get { answer.withLock { $0 } }
         set { answer.withLock { $0 = newValue } }
+    }
+    var requests: Int { count.withLock { $0 } }
+    func served() -> StubHTTPServer.Answer {
+        count.withLock { $0 += 1 }
+        return value
     }
 }
 

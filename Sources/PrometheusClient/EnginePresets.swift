@@ -97,6 +97,30 @@ public enum EnginePresets {
         }
     }
 
+    /// One query for a whole namespace, `by (namespace, pod)`, that serves every policy there with this signal: each
+    /// takes only its own pods' values and aggregates them as `query(for:engine:scope:)` would (an average over the
+    /// pods, or their sum for `Value`). Nil for signals read per policy: `Custom` queries, TTFT quantiles (a
+    /// quantile of a fleet's merged histogram is not an aggregate of per-pod numbers) and DCGM's GPU utilization.
+    public static func namespaceQuery(
+        for signal: ResolvedPolicy.Signal, engine: Engine, namespace: String
+    ) -> String? {
+        guard let names = names(for: engine) else { return nil }
+        let selector = PodScope.namespaceMatcher(namespace)
+        let window = "\(Int((signal.window ?? PolicyDefaults.rateWindow).rounded()))s"
+        switch signal.type {
+        case .queueDepth: return "sum by (namespace, pod) (\(names.waiting){\(selector)})"
+        case .runningRequests: return "sum by (namespace, pod) (\(names.running){\(selector)})"
+        case .kvCacheUtilization:
+            guard !names.kvCache.isEmpty else { return nil }
+            return names.kvCache.map { "sum by (namespace, pod) (\($0){\(selector)})" }.joined(separator: " or ")
+        case .tokenThroughput:
+            let counter = names.generatedTokensIsHistogram ? "\(names.generatedTokens)_sum" : names.generatedTokens
+            return "sum by (namespace, pod) (rate(\(counter){\(selector)}[\(window)]))"
+        case .timeToFirstToken, .gpuUtilization, .custom:
+            return nil
+        }
+    }
+
     /// Requests each pod is running, `by (pod)`: how much work a scale-down would cut off on each. Nil for engines
     /// without the gauge.
     public static func runningByPod(engine: Engine, scope: PodScope) -> String? {

@@ -60,6 +60,11 @@ public struct PodScope: Sendable, Equatable {
         self.pods = pods
     }
 
+    /// `namespace="NAME"`, escaped.
+    public static func namespaceMatcher(_ namespace: String) -> String {
+        "namespace=\(PromQL.string(namespace))"
+    }
+
     /// The regex (inside the string literal) that the pod label must match fully.
     var podPattern: String {
         switch pods {

@@ -49,7 +49,8 @@ final class FixturePrometheus: Sendable {
         }
         let time = String(format: "%.3f", Date().timeIntervalSince1970)
         let value = isHot ? hot : steady
-        return #"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[\#(time),"\#(value)"]}]}}"#
+        return
+            #"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[\#(time),"\#(value)"]}]}}"#
     }
 
     func stop() async {
@@ -82,14 +83,19 @@ private final class QueryHandler: ChannelInboundHandler, @unchecked Sendable {
             body += buffer.readString(length: buffer.readableBytes) ?? ""
         case .end:
             let form = uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? body
-            let query = form.split(separator: "&").first { $0.hasPrefix("query=") }
-                .map { String($0.dropFirst(6)).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" } ?? ""
+            let query =
+                form.split(separator: "&").first { $0.hasPrefix("query=") }
+                .map { String($0.dropFirst(6)).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+                ?? ""
             let text = answer(query)
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "application/json")
             headers.add(name: "Content-Length", value: String(text.utf8.count))
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil
+            )
+            context.write(
+                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
     }

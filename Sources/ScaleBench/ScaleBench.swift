@@ -31,7 +31,8 @@ struct ScaleBench: AsyncParsableCommand {
         var rows: [Row] = []
         for count in policies {
             FileHandle.standardError.write(Data("measuring \(count) policies…\n".utf8))
-            let row = try await Self.measure(policies: count, seconds: seconds, reactions: reactions, controller: controller)
+            let row = try await Self.measure(
+                policies: count, seconds: seconds, reactions: reactions, controller: controller)
             FileHandle.standardError.write(Data("  \(row.cells.joined(separator: " | "))\n".utf8))
             rows.append(row)
         }
@@ -77,13 +78,16 @@ struct ScaleBench: AsyncParsableCommand {
         }
     }
 
-    static func measure(policies count: Int, seconds: Double, reactions: Int, controller binary: String) async throws -> Row {
+    static func measure(policies count: Int, seconds: Double, reactions: Int, controller binary: String) async throws
+        -> Row
+    {
         let perNamespace = 100
         let namespaces = (0..<max(1, (count + perNamespace - 1) / perNamespace)).map { "bench-\($0)" }
         let server = try await TestAPIServer.start(
             .init(bookmarkInterval: 60, compactionLimit: 200_000, initialNamespaces: ["default"] + namespaces))
         let prometheus = try await FixturePrometheus.start(steady: 5, hot: 40)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("scale-bench-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "scale-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
 
@@ -92,23 +96,28 @@ struct ScaleBench: AsyncParsableCommand {
             let namespace = namespaces[index / perNamespace]
             let name = "model-\(index)"
             var deployment = try json(
-                #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"\#(name)","namespace":"\#(namespace)"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"\#(name)"}},"template":{"metadata":{"labels":{"app":"\#(name)"}},"spec":{"containers":[{"name":"vllm","image":"vllm"}]}}}}"#)
+                #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"\#(name)","namespace":"\#(namespace)"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"\#(name)"}},"template":{"metadata":{"labels":{"app":"\#(name)"}},"spec":{"containers":[{"name":"vllm","image":"vllm"}]}}}}"#
+            )
             deployment = try server.create(deployment, resource: .deployments)
             deployment = setting(deployment, "status", try json(#"{"replicas":2,"readyReplicas":2}"#))
             try server.update(deployment, resource: .deployments, subresource: "status")
             for replica in 0..<2 {
                 var pod = try server.create(
                     try json(
-                        #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)-\#(replica)","namespace":"\#(namespace)","labels":{"app":"\#(name)"}},"spec":{"containers":[{"name":"vllm","image":"vllm"}]}}"#),
+                        #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)-\#(replica)","namespace":"\#(namespace)","labels":{"app":"\#(name)"}},"spec":{"containers":[{"name":"vllm","image":"vllm"}]}}"#
+                    ),
                     resource: .pods)
                 pod = setting(
                     pod, "status",
-                    try json(#"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(stamp)"}]}"#))
+                    try json(
+                        #"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(stamp)"}]}"#
+                    ))
                 try server.update(pod, resource: .pods, subresource: "status")
             }
             try server.create(
                 try json(
-                    #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"\#(name)","namespace":"\#(namespace)"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"\#(name)"},"minReplicas":1,"maxReplicas":10,"pollingInterval":"15s","signals":[{"type":"QueueDepth","target":5}],"behavior":{"scaleUp":{"stabilizationWindow":"0s"}}}}"#),
+                    #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"\#(name)","namespace":"\#(namespace)"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"\#(name)"},"minReplicas":1,"maxReplicas":10,"pollingInterval":"15s","signals":[{"type":"QueueDepth","target":5}],"behavior":{"scaleUp":{"stabilizationWindow":"0s"}}}}"#
+                ),
                 resource: .inferenceAutoscalePolicies)
         }
 
@@ -137,7 +146,9 @@ struct ScaleBench: AsyncParsableCommand {
 
         // The first round: every policy has a status.
         while server.objects(resource: .inferenceAutoscalePolicies).contains(where: { $0["status"] == nil }) {
-            guard process.isRunning else { throw ValidationError("the controller exited: \(try String(contentsOf: log, encoding: .utf8))") }
+            guard process.isRunning else {
+                throw ValidationError("the controller exited: \(try String(contentsOf: log, encoding: .utf8))")
+            }
             try await Task.sleep(for: .milliseconds(500))
         }
         let firstRound = Date().timeIntervalSince(started)
@@ -157,14 +168,16 @@ struct ScaleBench: AsyncParsableCommand {
         for request in requests {
             let verb: String
             switch request.method {
-            case "GET": verb = request.isWatch ? "watch" : (request.path.split(separator: "/").count % 2 == 0 ? "get" : "list")
+            case "GET":
+                verb = request.isWatch ? "watch" : (request.path.split(separator: "/").count % 2 == 0 ? "get" : "list")
             case "POST": verb = "create"
             case "PUT": verb = "update"
             default: verb = request.method.lowercased()
             }
             verbs[verb, default: 0] += 60 / elapsed
         }
-        let writes = Double(requests.filter { ["POST", "PUT", "PATCH", "DELETE"].contains($0.method) }.count) * 60 / elapsed
+        let writes =
+            Double(requests.filter { ["POST", "PUT", "PATCH", "DELETE"].contains($0.method) }.count) * 60 / elapsed
 
         // Reactions: one policy at a time, its queue crosses the target; the clock runs until its /scale patch.
         var reaction: [Double] = []
@@ -175,7 +188,8 @@ struct ScaleBench: AsyncParsableCommand {
             let crossed = Date()
             prometheus.state.withLock { $0.hotPods = ["\(name)-0", "\(name)-1"] }
             while Date().timeIntervalSince(crossed) < 40 {
-                if case .number(let replicas)? = server.object(resource: .deployments, namespace: namespace, name: name)?["spec"]?["replicas"],
+                if case .number(let replicas)? = server.object(
+                    resource: .deployments, namespace: namespace, name: name)?["spec"]?["replicas"],
                     replicas > 2
                 {
                     reaction.append(Date().timeIntervalSince(crossed))
@@ -186,12 +200,18 @@ struct ScaleBench: AsyncParsableCommand {
             prometheus.state.withLock { $0.hotPods = [] }
             if var deployment = server.object(resource: .deployments, namespace: namespace, name: name) {
                 // Back to two, as if the load had gone, so that the same policy can cross again (N = 1).
-                deployment = setting(deployment, "spec", try json(#"{"replicas":2,"selector":{"matchLabels":{"app":"\#(name)"}},"template":{"metadata":{"labels":{"app":"\#(name)"}},"spec":{"containers":[{"name":"vllm","image":"vllm"}]}}}"#))
-                deployment = setting(deployment, "metadata", deployment["metadata"].map { meta in
-                    guard case .object(var members) = meta else { return meta }
-                    members["resourceVersion"] = nil
-                    return .object(members)
-                } ?? .null)
+                deployment = setting(
+                    deployment, "spec",
+                    try json(
+                        #"{"replicas":2,"selector":{"matchLabels":{"app":"\#(name)"}},"template":{"metadata":{"labels":{"app":"\#(name)"}},"spec":{"containers":[{"name":"vllm","image":"vllm"}]}}}"#
+                    ))
+                deployment = setting(
+                    deployment, "metadata",
+                    deployment["metadata"].map { meta in
+                        guard case .object(var members) = meta else { return meta }
+                        members["resourceVersion"] = nil
+                        return .object(members)
+                    } ?? .null)
                 _ = try? server.update(deployment, resource: .deployments)
             }
             // A random moment within the next polling interval.
@@ -232,10 +252,13 @@ struct ScaleBench: AsyncParsableCommand {
 
     /// The controller's reconcile-duration histogram from its `/metrics`: (upper bound, cumulative count).
     static func reconcileHistogram(port: Int) async -> [(Double, Double)] {
-        guard let output = try? runProcess("/usr/bin/curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"])
+        guard
+            let output = try? runProcess(
+                "/usr/bin/curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"])
         else { return [] }
         var buckets: [(Double, Double)] = []
-        for line in output.split(separator: "\n") where line.hasPrefix("inference_autoscaler_reconcile_duration_seconds_bucket") {
+        for line in output.split(separator: "\n")
+        where line.hasPrefix("inference_autoscaler_reconcile_duration_seconds_bucket") {
             guard let le = line.range(of: #"le=""#), let end = line[le.upperBound...].firstIndex(of: "\""),
                 let count = Double(line.split(separator: " ").last ?? "")
             else { continue }

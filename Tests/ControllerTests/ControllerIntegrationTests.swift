@@ -86,6 +86,13 @@ import Testing
             try server.create(ControllerIntegrationTests.object(policy), resource: .inferenceAutoscalePolicies)
         }
 
+        func replicas(of deployment: String) -> Int? {
+            if case .number(let value)? = server.object(resource: .deployments, namespace: "inference", name: deployment)?["spec"]?["replicas"] {
+                return Int(value)
+            }
+            return nil
+        }
+
         var replicas: Int? {
             if case .number(let value)? = server.object(resource: .deployments, namespace: "inference", name: "vllm")?["spec"]?["replicas"] {
                 return Int(value)

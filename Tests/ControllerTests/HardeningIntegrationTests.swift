@@ -2,6 +2,7 @@ import AutoscalerCore
 import Foundation
 import KubernetesClient
 import KubernetesTestServer
+import MetricsFixture
 import Testing
 
 @testable import Controller
@@ -136,6 +137,49 @@ extension ControllerIntegrationTests {
             }
             #expect(cost("vllm-0") == .string("7"))
             #expect(cost("vllm-1") == .string("0"))
+        } catch {
+            try await rig.stop()
+            throw error
+        }
+        try await rig.stop()
+    }
+}
+
+extension ControllerIntegrationTests {
+    @Test func policiesOfOneNamespaceShareAQueryYetEachSeesOnlyItsPods() async throws {
+        let rig = try await Rig(waiting: 15) { server in
+            try server.create(
+                try Self.object(#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"other","namespace":"inference"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"other"}},"template":{"metadata":{"labels":{"app":"other"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}}}}"#),
+                resource: .deployments)
+            for index in 0..<2 {
+                let pod = try server.create(
+                    try Self.object(#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"other-\#(index)","namespace":"inference","labels":{"app":"other"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}}"#),
+                    resource: .pods)
+                try server.update(
+                    pod.replacing(
+                        ["status"],
+                        with: try Self.object(#"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(Timestamp.format(Date().addingTimeInterval(-600)))"}]}"#)),
+                    resource: .pods, subresource: "status")
+            }
+        }
+        do {
+            for index in 0..<2 {
+                rig.exporter.set(PodMetrics(namespace: "inference", pod: "other-\(index)", engine: .vllm, waiting: 100))
+            }
+            try await rig.prometheus.waitForSeries(#"vllm:num_requests_waiting{pod="other-1"}"#)
+            try rig.apply(Self.llama)
+            try rig.apply(
+                Self.llama.replacingOccurrences(of: #""name":"llama""#, with: #""name":"llama-other""#)
+                    .replacingOccurrences(of: #""kind":"Deployment","name":"vllm""#, with: #""kind":"Deployment","name":"other""#))
+            try await Self.eventually("both scaled") {
+                rig.replicas == 6 && (rig.replicas(of: "other") ?? 0) > 2
+            }
+            // vllm's queue is its own pods' (15 each), not the namespace's.
+            guard case .array(let signals)? = rig.status("llama")?["signals"] else {
+                Issue.record("no signals in status")
+                return
+            }
+            #expect(signals.first?["value"] == .number(15))
         } catch {
             try await rig.stop()
             throw error

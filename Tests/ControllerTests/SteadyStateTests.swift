@@ -39,7 +39,8 @@ extension ControllerIntegrationTests {
         let rig = try await Rig(waiting: 15)
         do {
             try rig.apply(
-                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":6,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}],"disruptionBudget":{"maxUnavailable":1}}}"#)
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":6,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}],"disruptionBudget":{"maxUnavailable":1}}}"#
+            )
             try await Self.eventually("scale up") { rig.replicas == 6 }
             try await Self.eventually("the budget") { rig.budget != nil }
             try await Task.sleep(for: .seconds(2))
