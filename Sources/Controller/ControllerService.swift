@@ -29,6 +29,7 @@ public final class ControllerService: Sendable {
     private let reconciles = Mutex<[String: Int]>([:])
     private let leadership: LeaderElector?
     private let hpaCaches: [Informer<DynamicObject>]
+    private let workloadCaches: [Informer<DynamicObject>]
     private let scaledObjectCaches: [Informer<DynamicObject>]
     private let client: KubernetesAPIClient
     public let metrics: ControllerMetrics?
@@ -63,9 +64,19 @@ public final class ControllerService: Sendable {
         }
         hpaCaches = hpas
         scaledObjectCaches = scaledObjects
+        // The targets' replica counts and selectors, so that a steady state reads no /scale.
+        var workloads: [String?: [String: Informer<DynamicObject>]] = [:]
+        for scope in scopes {
+            for resource in [APIResource.deployments, .statefulSets] {
+                workloads[scope, default: [:]][resource.name] = Informer<DynamicObject>(
+                    client: client, resource: resource, namespace: scope, logger: logger)
+            }
+        }
+        workloadCaches = workloads.values.flatMap(\.values)
         let policyCaches = self.policyCaches
         let cluster = LiveClusterAPI(
             client: client, podCaches: pods, instance: instance, gate: leadership ?? AlwaysWrite(), otherScalers: others,
+            workloads: workloads,
             policies: { namespace in
                 policyCaches.flatMap { $0.list() }.filter { $0.metadata.namespace == namespace }
             }, logger: logger)
@@ -87,6 +98,7 @@ public final class ControllerService: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for cache in podCaches.values { group.addTask { try await cache.run() } }
             for cache in hpaCaches { group.addTask { try await cache.run() } }
+            for cache in workloadCaches { group.addTask { try await cache.run() } }
             // KEDA's CRD may be absent: its cache runs only where the API serves ScaledObjects.
             if (try? await client.resolve(apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject")) != nil {
                 for cache in scaledObjectCaches { group.addTask { try await cache.run() } }

@@ -28,6 +28,8 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     private let logger: Logger
     private let gate: any WriteGate
     private let otherScalers: [String?: [Informer<DynamicObject>]]
+    /// Deployments and StatefulSets by namespace scope (nil: all), then by resource name, to read `/scale` from.
+    private let workloads: [String?: [String: Informer<DynamicObject>]]
     private let policies: @Sendable (String) -> [InferenceAutoscalePolicy]
     private let series = Mutex<[SeriesKey: Series]>([:])
     /// The budgets this replica applied, and when.
@@ -39,6 +41,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     public init(
         client: KubernetesAPIClient, podCaches: [String?: Informer<DynamicObject>], instance: String,
         gate: any WriteGate = AlwaysWrite(), otherScalers: [String?: [Informer<DynamicObject>]] = [:],
+        workloads: [String?: [String: Informer<DynamicObject>]] = [:],
         policies: @escaping @Sendable (String) -> [InferenceAutoscalePolicy] = { _ in [] },
         logger: Logger = Logger(label: "inference-autoscaler.cluster")
     ) {
@@ -47,6 +50,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         self.instance = instance
         self.gate = gate
         self.otherScalers = otherScalers
+        self.workloads = workloads
         self.policies = policies
         self.logger = logger
     }
@@ -112,8 +116,53 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         try await client.resolve(apiVersion: apiVersion, kind: kind)
     }
 
+    /// Deployments and StatefulSets from the shared cache, as their `/scale` would answer (a steady state then costs
+    /// no request); other kinds, and objects the cache does not hold yet, through `/scale`.
     public func scale(_ resource: APIResource, namespace: String, name: String) async throws -> Scale {
-        try await client.scale(resource, namespace: namespace, name: name)
+        if resource.group == "apps", let cache = (workloads[namespace] ?? workloads[nil])?[resource.name], cache.hasSynced,
+            let object = cache.get(namespace: namespace, name: name)
+        {
+            return Self.scale(of: object)
+        }
+        return try await client.scale(resource, namespace: namespace, name: name)
+    }
+
+    /// The `autoscaling/v1` Scale of an apps/v1 workload: `spec.replicas` (1 when unset), `status.replicas`, and the
+    /// selector in the string form the API server gives (requirements sorted by key).
+    static func scale(of object: DynamicObject) -> Scale {
+        func int(_ value: JSONValue?) -> Int? {
+            if case .number(let number)? = value { return Int(number) }
+            return nil
+        }
+        var requirements: [(String, String)] = []
+        if case .object(let labels)? = object["spec", "selector", "matchLabels"] {
+            for (key, value) in labels {
+                if case .string(let text) = value { requirements.append((key, "\(key)=\(text)")) }
+            }
+        }
+        if case .array(let expressions)? = object["spec", "selector", "matchExpressions"] {
+            for expression in expressions {
+                guard case .string(let key)? = expression["key"], case .string(let op)? = expression["operator"] else {
+                    continue
+                }
+                var values: [String] = []
+                if case .array(let items)? = expression["values"] {
+                    values = items.compactMap { if case .string(let text) = $0 { text } else { nil } }.sorted()
+                }
+                switch op {
+                case "In": requirements.append((key, "\(key) in (\(values.joined(separator: ",")))"))
+                case "NotIn": requirements.append((key, "\(key) notin (\(values.joined(separator: ",")))"))
+                case "Exists": requirements.append((key, key))
+                case "DoesNotExist": requirements.append((key, "!\(key)"))
+                default: continue
+                }
+            }
+        }
+        let selector = requirements.sorted { $0.0 < $1.0 }.map(\.1).joined(separator: ",")
+        return Scale(
+            apiVersion: "autoscaling/v1", kind: "Scale", metadata: object.metadata,
+            spec: .init(replicas: int(object["spec", "replicas"]) ?? 1),
+            status: .init(replicas: int(object["status", "replicas"]) ?? 0, selector: selector))
     }
 
     public func setScale(_ resource: APIResource, namespace: String, name: String, replicas: Int) async throws {

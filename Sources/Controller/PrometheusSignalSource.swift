@@ -44,6 +44,9 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
                             key: "\(clientKey)|\(query)", query: query, client: client, at: time,
                             maxAge: policy.pollingInterval / 2)
                         switch result {
+                        case .success(let values) where signal.type == .timeToFirstToken:
+                            let q = signal.quantile ?? PolicyDefaults.quantile
+                            return (index, NamespaceBatches.quantile(q, of: values, pods: pods))
                         case .success(let values):
                             return (index, NamespaceBatches.aggregate(values, pods: pods, targetType: signal.targetType))
                         case .failure(let error):

@@ -99,8 +99,8 @@ public enum EnginePresets {
 
     /// One query for a whole namespace, `by (namespace, pod)`, that serves every policy there with this signal: each
     /// takes only its own pods' values and aggregates them as `query(for:engine:scope:)` would (an average over the
-    /// pods, or their sum for `Value`). Nil for signals read per policy: `Custom` queries, TTFT quantiles (a
-    /// quantile of a fleet's merged histogram is not an aggregate of per-pod numbers) and DCGM's GPU utilization.
+    /// pods, or their sum for `Value`; for TTFT, per-pod bucket rates that each policy merges over its own pods before
+    /// taking the quantile). Nil for signals read per policy: `Custom` queries and DCGM's GPU utilization.
     public static func namespaceQuery(
         for signal: ResolvedPolicy.Signal, engine: Engine, namespace: String
     ) -> String? {
@@ -116,7 +116,10 @@ public enum EnginePresets {
         case .tokenThroughput:
             let counter = names.generatedTokensIsHistogram ? "\(names.generatedTokens)_sum" : names.generatedTokens
             return "sum by (namespace, pod) (rate(\(counter){\(selector)}[\(window)]))"
-        case .timeToFirstToken, .gpuUtilization, .custom:
+        case .timeToFirstToken:
+            guard let histogram = names.timeToFirstToken else { return nil }
+            return "sum by (namespace, pod, le) (rate(\(histogram)_bucket{\(selector)}[\(window)]))"
+        case .gpuUtilization, .custom:
             return nil
         }
     }

@@ -10,6 +10,8 @@ final class FixturePrometheus: Sendable {
     struct State {
         var hotPods: Set<String> = []
         var queries = 0
+        /// The pods of each namespace, for queries `by (namespace, pod)`.
+        var pods: [String: [String]] = [:]
     }
 
     let state = Mutex(State())
@@ -42,15 +44,35 @@ final class FixturePrometheus: Sendable {
         self.hot = hot
     }
 
+    /// One sample per pod of the namespace for a query `by (namespace, pod)`; else one sample, hot when the query's
+    /// pod regex names a hot pod.
     func answer(_ query: String) -> String {
+        let time = String(format: "%.3f", Date().timeIntervalSince1970)
+        if query.contains("by (namespace, pod)"), let namespace = Self.namespace(in: query) {
+            let (pods, hotPods) = state.withLock { state in
+                state.queries += 1
+                return (state.pods[namespace] ?? [], state.hotPods)
+            }
+            let samples = pods.map { pod in
+                let value = hotPods.contains(pod) ? hot : steady
+                return #"{"metric":{"namespace":"\#(namespace)","pod":"\#(pod)"},"value":[\#(time),"\#(value)"]}"#
+            }
+            return #"{"status":"success","data":{"resultType":"vector","result":["#
+                + samples.joined(separator: ",") + "]}}"
+        }
         let isHot = state.withLock { state -> Bool in
             state.queries += 1
             return state.hotPods.contains { query.contains($0) }
         }
-        let time = String(format: "%.3f", Date().timeIntervalSince1970)
         let value = isHot ? hot : steady
         return
             #"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[\#(time),"\#(value)"]}]}}"#
+    }
+
+    static func namespace(in query: String) -> String? {
+        guard let start = query.range(of: #"namespace=""#) else { return nil }
+        let rest = query[start.upperBound...]
+        return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
     }
 
     func stop() async {

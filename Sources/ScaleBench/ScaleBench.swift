@@ -101,6 +101,7 @@ struct ScaleBench: AsyncParsableCommand {
             deployment = try server.create(deployment, resource: .deployments)
             deployment = setting(deployment, "status", try json(#"{"replicas":2,"readyReplicas":2}"#))
             try server.update(deployment, resource: .deployments, subresource: "status")
+            prometheus.state.withLock { $0.pods[namespace, default: []] += ["\(name)-0", "\(name)-1"] }
             for replica in 0..<2 {
                 var pod = try server.create(
                     try json(
@@ -176,12 +177,21 @@ struct ScaleBench: AsyncParsableCommand {
             }
             verbs[verb, default: 0] += 60 / elapsed
         }
-        let writes =
-            Double(requests.filter { ["POST", "PUT", "PATCH", "DELETE"].contains($0.method) }.count) * 60 / elapsed
+        let written = requests.filter { ["POST", "PUT", "PATCH", "DELETE"].contains($0.method) }
+        let writes = Double(written.count) * 60 / elapsed
+        if ProcessInfo.processInfo.environment["SCALE_BENCH_DEBUG"] != nil {
+            for write in written.prefix(2) {
+                FileHandle.standardError.write(
+                    Data(
+                        "  steady-state write: \(write.method) \(write.path) \(String(decoding: write.body, as: UTF8.self))\n"
+                            .utf8))
+            }
+        }
 
         // Reactions: one policy at a time, its queue crosses the target; the clock runs until its /scale patch.
         var reaction: [Double] = []
-        for attempt in 0..<reactions {
+        // One policy crosses once: a second crossing of the same one would meet its own scale-down window.
+        for attempt in 0..<min(reactions, count) {
             let index = count == 1 ? 0 : (attempt * 7_919) % count
             let namespace = namespaces[index / perNamespace]
             let name = "model-\(index)"
@@ -196,6 +206,11 @@ struct ScaleBench: AsyncParsableCommand {
                     break
                 }
                 try await Task.sleep(for: .milliseconds(20))
+            }
+            if ProcessInfo.processInfo.environment["SCALE_BENCH_DEBUG"] != nil {
+                let status = server.object(resource: .inferenceAutoscalePolicies, namespace: namespace, name: name)?[
+                    "status"]
+                FileHandle.standardError.write(Data("  after the crossing: \(String(describing: status))\n".utf8))
             }
             prometheus.state.withLock { $0.hotPods = [] }
             if var deployment = server.object(resource: .deployments, namespace: namespace, name: name) {

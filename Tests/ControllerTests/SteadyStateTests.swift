@@ -35,8 +35,9 @@ import Testing
 }
 
 extension ControllerIntegrationTests {
-    @Test func aSteadyStateWritesNothingToTheAPIServer() async throws {
-        let rig = try await Rig(waiting: 15)
+    @Test func aSteadyStateWritesNothingAndReadsTheTargetFromTheCache() async throws {
+        let metrics = ControllerMetrics()
+        let rig = try await Rig(waiting: 15, metrics: metrics)
         do {
             try rig.apply(
                 #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":6,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}],"disruptionBudget":{"maxUnavailable":1}}}"#
@@ -45,15 +46,38 @@ extension ControllerIntegrationTests {
             try await Self.eventually("the budget") { rig.budget != nil }
             try await Task.sleep(for: .seconds(2))
             rig.server.clearRequests()
+            func reconciles() -> Int {
+                metrics.text().split(separator: "\n").filter { $0.hasPrefix("inference_autoscaler_reconciles_total") }
+                    .compactMap { Int(Double($0.split(separator: " ").last ?? "") ?? -1) }.reduce(0, +)
+            }
+            let before = reconciles()
             try await Task.sleep(for: .seconds(5))
-            let writes = rig.server.requests.filter { ["POST", "PUT", "PATCH", "DELETE"].contains($0.method) }
-            #expect(writes.isEmpty, "\(writes.map { "\($0.method) \($0.path)" })")
-            // It still polls: the target is read every round.
-            #expect(rig.server.requests.filter { $0.path.hasSuffix("/scale") }.count >= 3)
+            let requests = rig.server.requests.filter { !$0.isWatch }
+            #expect(requests.isEmpty, "\(requests.map { "\($0.method) \($0.path)" })")
+            // It still polls: every second.
+            #expect(reconciles() - before >= 3)
         } catch {
             try await rig.stop()
             throw error
         }
         try await rig.stop()
+    }
+}
+
+@Suite struct CachedScaleTests {
+    @Test func aWorkloadsScaleFromTheCacheReadsAsTheAPIServersWould() throws {
+        let object = try DynamicObject(
+            JSONDecoder().decode(
+                JSONValue.self,
+                from: Data(
+                    #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"vllm","namespace":"ml"},"spec":{"replicas":3,"selector":{"matchLabels":{"tier":"gpu","app":"vllm"},"matchExpressions":[{"key":"zone","operator":"In","values":["b","a"]},{"key":"canary","operator":"DoesNotExist"}]}},"status":{"replicas":2}}"#
+                        .utf8)))
+        let scale = LiveClusterAPI.scale(of: object)
+        #expect(scale.spec?.replicas == 3)
+        #expect(scale.status?.replicas == 2)
+        #expect(scale.status?.selector == "app=vllm,!canary,tier=gpu,zone in (a,b)")
+        let parsed = try LabelSelector(parsing: scale.status?.selector ?? "")
+        #expect(parsed.matches(["app": "vllm", "tier": "gpu", "zone": "a"]))
+        #expect(!parsed.matches(["app": "vllm", "tier": "gpu", "zone": "a", "canary": "1"]))
     }
 }
