@@ -78,7 +78,7 @@ public final class ControllerService: Sendable {
             client: client, podCaches: pods, instance: instance, gate: leadership ?? AlwaysWrite(), otherScalers: others,
             workloads: workloads,
             policies: { namespace in
-                policyCaches.flatMap { $0.list() }.filter { $0.metadata.namespace == namespace }
+                policyCaches.flatMap { $0.list(namespace: namespace) }
             }, logger: logger)
         reconciler = PolicyReconciler(
             cluster: cluster, signals: signals, metrics: metrics,
@@ -203,7 +203,7 @@ public final class ControllerService: Sendable {
     /// Updates the gauges sampled rather than counted (queue depth, policies, leadership).
     public func refreshGauges() async {
         guard let metrics else { return }
-        metrics.queueDepth(await queue.depth, policies: policyCaches.reduce(0) { $0 + $1.list().count })
+        metrics.queueDepth(await queue.depth, policies: policyCaches.reduce(0) { $0 + $1.count })
         metrics.leader(leadership?.mayWrite ?? true)
     }
 
@@ -224,7 +224,7 @@ public final class ControllerService: Sendable {
         text += "# TYPE inference_autoscaler_workqueue_depth gauge\ninference_autoscaler_workqueue_depth \(depth)\n"
         text += "# HELP inference_autoscaler_policies Policies in the cache.\n"
         text += "# TYPE inference_autoscaler_policies gauge\n"
-        text += "inference_autoscaler_policies \(policyCaches.reduce(0) { $0 + $1.list().count })\n"
+        text += "inference_autoscaler_policies \(policyCaches.reduce(0) { $0 + $1.count })\n"
         return text
     }
 

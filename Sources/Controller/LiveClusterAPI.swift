@@ -60,7 +60,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         let namespace = policy.metadata.namespace ?? "default"
         let group = Self.group(of: target.apiVersion)
         for cache in otherScalers[namespace] ?? otherScalers[nil] ?? [] {
-            for object in cache.list() where object.metadata.namespace == namespace {
+            for object in cache.list(namespace: namespace) {
                 guard case .object(let reference)? = object["spec", "scaleTargetRef"] else { continue }
                 func string(_ key: String) -> String? {
                     if case .string(let value)? = reference[key] { return value }
@@ -172,7 +172,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
 
     public func pods(namespace: String, selector: LabelSelector) async throws -> [PodInfo] {
         guard let cache = podCaches[namespace] ?? podCaches[nil] else { return [] }
-        return cache.list().compactMap { pod in
+        return cache.list(namespace: namespace).compactMap { pod in
             guard pod.metadata.namespace == namespace, selector.matches(pod.metadata.labels ?? [:]) else { return nil }
             return Self.podInfo(pod)
         }

@@ -62,6 +62,12 @@ struct RunCommand: AsyncParsableCommand {
         help: "A namespace whose policies may use Custom queries (repeatable; * for all). Default: none.")
     var customQueryNamespaces: [String] = []
 
+    @Option(help: "Requests per second to the Kubernetes API, sustained (a client-side token bucket).")
+    var kubeApiQps = 20.0
+
+    @Option(help: "Requests to the Kubernetes API allowed in a burst.")
+    var kubeApiBurst = 30
+
     @Option(help: "Seconds a graceful shutdown may take before the controller exits anyway.")
     var shutdownTimeout = 20.0
 
@@ -80,6 +86,9 @@ struct RunCommand: AsyncParsableCommand {
                     + "\(leaderElectRenewDeadline), \(leaderElectRetryPeriod))")
         }
         guard shutdownTimeout > 0 else { throw ValidationError("--shutdown-timeout must be positive") }
+        guard kubeApiQps > 0, kubeApiBurst >= 1 else {
+            throw ValidationError("--kube-api-qps must be positive and --kube-api-burst at least 1")
+        }
     }
 
     func run() async throws {
@@ -107,7 +116,10 @@ struct RunCommand: AsyncParsableCommand {
         let metrics = ControllerMetrics()
         let client = KubernetesAPIClient(
             configuration: cluster,
-            options: .init(observer: { metrics.kubernetesRequest(verb: $0, code: $1, seconds: $2) }), logger: logger)
+            options: .init(
+                rateLimit: .init(qps: kubeApiQps, burst: kubeApiBurst),
+                observer: { metrics.kubernetesRequest(verb: $0, code: $1, seconds: $2) }),
+            logger: logger)
         var elector: LeaderElector?
         if leaderElect {
             let namespace =

@@ -20,7 +20,8 @@ public enum InformerEvent<T: Sendable>: Sendable {
 /// change reaches `events` once: none is lost across a disconnect, none is repeated by a resume.
 public final class Informer<T: KubernetesObject>: Sendable {
     private struct State {
-        var store: [String: T] = [:]
+        /// By namespace (`""` for cluster-scoped objects), then by name: a namespace's objects without a scan.
+        var store: [String: [String: T]] = [:]
         var synced = false
         var waiters: [CheckedContinuation<Void, Never>] = []
         var resourceVersion: String?
@@ -75,12 +76,24 @@ public final class Informer<T: KubernetesObject>: Sendable {
     }
 
     public func get(namespace: String?, name: String) -> T? {
-        state.withLock { $0.store[Self.key(namespace, name)] }
+        state.withLock { $0.store[namespace ?? ""]?[name] }
     }
 
     /// Every cached object, ordered by namespace and name.
     public func list() -> [T] {
-        state.withLock { state in state.store.sorted { $0.key < $1.key }.map(\.value) }
+        state.withLock { state in
+            state.store.sorted { $0.key < $1.key }.flatMap { $0.value.sorted { $0.key < $1.key }.map(\.value) }
+        }
+    }
+
+    /// The cached objects of one namespace, ordered by name (no scan of the others).
+    public func list(namespace: String) -> [T] {
+        state.withLock { state in (state.store[namespace] ?? [:]).sorted { $0.key < $1.key }.map(\.value) }
+    }
+
+    /// How many objects are cached.
+    public var count: Int {
+        state.withLock { state in state.store.values.reduce(0) { $0 + $1.count } }
     }
 
     /// Lists and watches until the task is cancelled. Errors are retried with backoff, never thrown, except
@@ -138,18 +151,21 @@ public final class Informer<T: KubernetesObject>: Sendable {
     private func replace(with items: [T], resourceVersion: String) {
         let (changes, waiters) = state.withLock { state -> ([InformerEvent<T>], [CheckedContinuation<Void, Never>]) in
             var changes: [InformerEvent<T>] = []
-            var fresh: [String: T] = [:]
+            var fresh: [String: [String: T]] = [:]
             for item in items {
-                let key = Self.key(item.metadata.namespace, item.metadata.name)
-                fresh[key] = item
-                if let old = state.store[key] {
+                let namespace = item.metadata.namespace ?? ""
+                let name = item.metadata.name ?? ""
+                fresh[namespace, default: [:]][name] = item
+                if let old = state.store[namespace]?[name] {
                     if old.metadata.resourceVersion != item.metadata.resourceVersion { changes.append(.modified(item)) }
                 } else {
                     changes.append(.added(item))
                 }
             }
-            for (key, old) in state.store.sorted(by: { $0.key < $1.key }) where fresh[key] == nil {
-                changes.append(.deleted(old))
+            for (namespace, objects) in state.store.sorted(by: { $0.key < $1.key }) {
+                for (name, old) in objects.sorted(by: { $0.key < $1.key }) where fresh[namespace]?[name] == nil {
+                    changes.append(.deleted(old))
+                }
             }
             state.store = fresh
             state.resourceVersion = resourceVersion
@@ -167,16 +183,18 @@ public final class Informer<T: KubernetesObject>: Sendable {
         let change = state.withLock { state -> InformerEvent<T>? in
             if let version = event.resourceVersion { state.resourceVersion = version }
             guard let object = event.object else { return nil }
-            let key = Self.key(object.metadata.namespace, object.metadata.name)
+            let namespace = object.metadata.namespace ?? ""
+            let name = object.metadata.name ?? ""
             switch event.type {
             case .added, .modified:
-                let old = state.store[key]
-                state.store[key] = object
+                let old = state.store[namespace]?[name]
+                state.store[namespace, default: [:]][name] = object
                 // A resumed watch may replay what a list already delivered: deliver each version once.
                 if let old, old.metadata.resourceVersion == object.metadata.resourceVersion { return nil }
                 return old == nil ? .added(object) : .modified(object)
             case .deleted:
-                guard state.store.removeValue(forKey: key) != nil else { return nil }
+                guard state.store[namespace]?.removeValue(forKey: name) != nil else { return nil }
+                if state.store[namespace]?.isEmpty == true { state.store[namespace] = nil }
                 return .deleted(object)
             case .bookmark, .error:
                 return nil
