@@ -62,7 +62,7 @@ bench-decisions: deps
 	$(SWIFT) build -c release --product decision-bench
 	"$$($(SWIFT) build -c release --show-bin-path)/decision-bench" --traces $(TRACES) --out bench/results
 
-# Controller cost at 1 to 10,000 policies, into bench/results/scale.md (release builds; about 15 minutes).
+# Controller cost at 1 to 10,000 policies, into bench/results/scale.md (release builds; about 20 minutes).
 bench-scale: deps
 	$(SWIFT) build -c release --product inference-autoscaler
 	$(SWIFT) build -c release --product scale-bench

@@ -55,7 +55,8 @@ struct ScaleBench: AsyncParsableCommand {
         var firstRound: Double
 
         var cells: [String] {
-            let verbs = apiPerMinute.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value.rounded()))" }
+            var verbs = apiPerMinute.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value.rounded()))" }
+            if verbs.isEmpty { verbs = ["none"] }
             return [
                 "\(policies)", String(format: "%.2f", cpuSecondsPerMinute / 60), String(format: "%.1f", peakRSSMiB),
                 verbs.joined(separator: ", "), String(format: "%.0f", writesPerMinute),
@@ -310,6 +311,23 @@ struct ScaleBench: AsyncParsableCommand {
 
             """
         for row in rows { text += "| " + row.cells.joined(separator: " | ") + " |\n" }
+        text += "\nTargets (issue 9):\n\n"
+        func verdict(_ met: Bool) -> String { met ? "met" : "**missed**" }
+        if let top = rows.max(by: { $0.policies < $1.policies }) {
+            let namespaces = Double(max(1, (top.policies + 99) / 100))
+            let p99 = Row.quantile(top.reaction, 0.99) ?? .infinity
+            text += "- \(top.policies) policies: CPU \(String(format: "%.2f", top.cpuSecondsPerMinute / 60)) cores, "
+                + "target < 0.5: \(verdict(top.cpuSecondsPerMinute / 60 < 0.5)); peak RSS "
+                + "\(String(format: "%.0f", top.peakRSSMiB)) MiB, target < 300: \(verdict(top.peakRSSMiB < 300)); reaction p99 "
+                + "\(Row.latency(p99)), target < 17 s (polling + 2 s): \(verdict(p99 < 17)); "
+                + "\(String(format: "%.1f", top.queriesPerRound / namespaces)) queries per round per namespace and signal, "
+                + "target a few: \(verdict(top.queriesPerRound / namespaces <= 3)); "
+                + "\(Int(top.writesPerMinute.rounded())) API writes per minute in the steady state, target 0: "
+                + "\(verdict(top.writesPerMinute == 0)).\n"
+        }
+        if let one = rows.first(where: { $0.policies == 1 }) {
+            text += "- 1 policy: peak RSS \(String(format: "%.0f", one.peakRSSMiB)) MiB, target < 30: \(verdict(one.peakRSSMiB < 30)).\n"
+        }
         return text
     }
 }
