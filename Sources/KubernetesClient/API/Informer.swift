@@ -86,9 +86,10 @@ public final class Informer<T: KubernetesObject>: Sendable {
         }
     }
 
-    /// The cached objects of one namespace, ordered by name (no scan of the others).
+    /// The cached objects of one namespace, in no particular order: no scan of the others and no sort, as a
+    /// controller asks for them on every reconcile (sorting copied every object and was most of its CPU).
     public func list(namespace: String) -> [T] {
-        state.withLock { state in (state.store[namespace] ?? [:]).sorted { $0.key < $1.key }.map(\.value) }
+        state.withLock { state in state.store[namespace].map { Array($0.values) } ?? [] }
     }
 
     /// How many objects are cached.
