@@ -185,7 +185,7 @@ public final class ControllerService: Sendable {
         reconciles.withLock { $0[label, default: 0] += 1 }
         metrics?.reconciled(
             result: label,
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            seconds: elapsed.seconds)
         switch result {
         case .requeue(let seconds):
             await queue.forget(key)

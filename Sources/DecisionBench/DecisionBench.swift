@@ -68,7 +68,7 @@ struct DecisionBench: ParsableCommand {
                 let start = ContinuousClock.now
                 let result = body()
                 let elapsed = ContinuousClock.now - start
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let seconds = elapsed.seconds
                 rows.append((label, result, seconds))
                 print(
                     String(

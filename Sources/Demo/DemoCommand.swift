@@ -148,7 +148,7 @@ struct DemoCommand: AsyncParsableCommand {
             var elapsed = 0.0
             var phase = ""
             while !stopRequested.load(ordering: .relaxed) {
-                elapsed = Self.seconds(clock.now - began)
+                elapsed = (clock.now - began).seconds
                 if !keepRunning, elapsed >= pattern.duration { break }
                 try await demoFleet.step(to: elapsed)
                 record.observe(desired: cluster.desiredReplicas, at: elapsed)
@@ -258,7 +258,4 @@ struct DemoCommand: AsyncParsableCommand {
             .appendingPathComponent(name).path
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }

@@ -1,3 +1,4 @@
+import AutoscalerCore
 import CurlHTTP
 import Foundation
 
@@ -54,7 +55,7 @@ public final class PrometheusQueryClient: Sendable {
         if let observer = configuration.observer {
             let elapsed = ContinuousClock.now - started
             let succeeded = if case .success = result { true } else { false }
-            observer(succeeded, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            observer(succeeded, elapsed.seconds)
         }
         return result
     }

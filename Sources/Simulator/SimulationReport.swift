@@ -1,3 +1,4 @@
+import AutoscalerCore
 import Foundation
 
 /// The human-readable summary of a simulation.
@@ -27,8 +28,7 @@ public enum SimulationReport {
             ("scale events", "\(result.scaleEvents)"),
         ]
         if let elapsed {
-            let components = elapsed.components
-            let wall = Double(components.seconds) + Double(components.attoseconds) / 1e18
+            let wall = elapsed.seconds
             rows.append(("wall time", String(format: "%.2f s", wall)))
         }
         let width = rows.map(\.0.count).max() ?? 0

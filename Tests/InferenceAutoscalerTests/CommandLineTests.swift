@@ -28,10 +28,12 @@ import Testing
         return fallback
     }
 
-    static func run(_ arguments: [String]) throws -> Run {
+    /// Runs the binary (or `executable`) to its end, with `environment` when given.
+    static func run(_ arguments: [String], executable: URL? = nil, environment: [String: String]? = nil) throws -> Run {
         let process = Process()
-        process.executableURL = try binary()
+        process.executableURL = try executable ?? binary()
         process.arguments = arguments
+        if let environment { process.environment = environment }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

@@ -92,23 +92,11 @@ import Testing
     }
 
     static func kubectl(_ arguments: [String], kubeconfig: URL) throws -> CommandLineTests.Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: kubectl!)
-        process.arguments = ["--kubeconfig", kubeconfig.path, "--request-timeout", "10s"] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["HOME"] = kubeconfig.deletingLastPathComponent().path
-        process.environment = environment
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return .init(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+        return try CommandLineTests.run(
+            ["--kubeconfig", kubeconfig.path, "--request-timeout", "10s"] + arguments,
+            executable: URL(fileURLWithPath: kubectl!), environment: environment)
     }
 
     @Test func replicasGoUpUnderLoadAndBackDownAfterIt() async throws {

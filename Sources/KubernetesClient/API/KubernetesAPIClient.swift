@@ -349,7 +349,7 @@ public final class KubernetesAPIClient: Sendable {
             func observe(_ code: String) {
                 guard let observer = options.observer else { return }
                 let elapsed = ContinuousClock.now - started
-                observer(verb, code, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                observer(verb, code, elapsed.seconds)
             }
             do {
                 response = try await perform(request)

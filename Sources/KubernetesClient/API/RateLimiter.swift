@@ -1,3 +1,4 @@
+import AutoscalerCore
 import Foundation
 
 /// A client-side token bucket (like client-go's QPS and burst): at most `burst` requests at once, refilled at `qps`.
@@ -29,7 +30,7 @@ public actor RateLimiter {
         guard configuration.qps > 0 else { return }
         let now = clock.now
         let elapsed = refilledAt.duration(to: now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         tokens = min(Double(max(1, configuration.burst)), tokens + seconds * configuration.qps)
         refilledAt = now
         // Take the token now (the count may go below zero) and wait for it to exist: later callers queue behind.

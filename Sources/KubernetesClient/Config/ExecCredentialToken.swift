@@ -338,10 +338,3 @@ private struct ExecCredentialResponse: Decodable {
     var status: Status?
 }
 
-extension Duration {
-    /// The duration in seconds, as a `TimeInterval`.
-    fileprivate var seconds: TimeInterval {
-        let parts = components
-        return TimeInterval(parts.seconds) + TimeInterval(parts.attoseconds) / 1e18
-    }
-}
