@@ -16,8 +16,10 @@ COPY Sources ./Sources
 # SwiftPM checks every target's directory, test targets included, even when building one product; the tests stay out of
 # the build context (.dockerignore), so their targets get empty directories.
 RUN tr '\n' ' ' < Package.swift | grep -oE 'testTarget\( *name: *"[^"]+"' | cut -d'"' -f2 | xargs -r -I{} mkdir -p Tests/{}
-# The Swift runtime and Foundation linked in, so the runtime image needs no Swift toolchain.
+# The Swift runtime and Foundation linked in, so the runtime image needs no Swift toolchain; lld packs the relative
+# relocations (DT_RELR), which the loader would otherwise read, 2 MiB of them, at every start. As `make bench-scale`.
 RUN swift build -c release --product inference-autoscaler --static-swift-stdlib \
+        -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs \
     && mkdir /staging \
     && cp "$(swift build -c release --show-bin-path)/inference-autoscaler" /staging/
 
@@ -31,6 +33,9 @@ RUN apt-get update \
 RUN groupadd --system --gid 65532 nonroot \
     && useradd --system --uid 65532 --gid 65532 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin nonroot
 COPY --from=build /staging/inference-autoscaler /usr/local/bin/inference-autoscaler
+# libcurl's Debian build pulls in GnuTLS (through librtmp), which would initialise itself, p11-kit modules and all,
+# when loaded; TLS here is OpenSSL's, so GnuTLS stays asleep.
+ENV GNUTLS_NO_IMPLICIT_INIT=1
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/inference-autoscaler"]
 CMD ["run"]

@@ -5,18 +5,57 @@ import Foundation
 public enum Timestamp {
     /// Formats `date` in UTC; whole seconds have no fraction.
     public static func format(_ date: Date) -> String {
-        let millis = (date.timeIntervalSince1970 * 1000).rounded()
-        let seconds = (millis / 1000).rounded(.down)
-        let fraction = Int(millis - seconds * 1000)
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents(
-            [.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: seconds))
-        var text = String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.year!, parts.month!, parts.day!, parts.hour!,
-            parts.minute!, parts.second!)
-        if fraction != 0 { text += String(format: ".%03d", fraction) }
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        return format(millis: millis, fractionDigits: millis % 1000 == 0 ? 0 : 3)
+    }
+
+    /// Formats `millis` since 1970 in UTC with exactly `fractionDigits` (0, 3 or 6) digits after the second; for 6
+    /// the last three are `micros`.
+    ///
+    /// Plain arithmetic rather than `Calendar`: a Gregorian calendar and a `TimeZone` pull ICU's tables into
+    /// memory (several MiB of resident pages for a controller that only ever writes UTC).
+    public static func format(millis: Int64, fractionDigits: Int, micros: Int = 0) -> String {
+        let seconds = millis.floorDivided(by: 1000)
+        let days = seconds.floorDivided(by: 86_400)
+        let secondOfDay = Int(seconds - days * 86_400)
+        let (year, month, day) = civilDate(daysSince1970: days)
+        var text = padded(year, 4) + "-" + padded(month, 2) + "-" + padded(day, 2)
+        text += "T" + padded(secondOfDay / 3600, 2) + ":" + padded(secondOfDay / 60 % 60, 2) + ":"
+        text += padded(secondOfDay % 60, 2)
+        if fractionDigits >= 3 { text += "." + padded(Int(millis - seconds * 1000), 3) }
+        if fractionDigits >= 6 { text += padded(micros, 3) }
         return text + "Z"
+    }
+
+    private static func padded(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+
+    /// The proleptic Gregorian date of a day counted from 1970-01-01, by 400-year eras of 146,097 days.
+    static func civilDate(daysSince1970: Int64) -> (year: Int, month: Int, day: Int) {
+        // Shift the epoch to 0000-03-01 so that a leap day ends its year.
+        let shifted = daysSince1970 + 719_468
+        let era = shifted.floorDivided(by: 146_097)
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthFromMarch = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
+        let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (Int(year), Int(month), Int(day))
+    }
+
+    /// Days from 1970-01-01 to a proleptic Gregorian date; the inverse of `civilDate`.
+    static func daysSince1970(year: Int, month: Int, day: Int) -> Int64 {
+        let marchYear = Int64(month <= 2 ? year - 1 : year)
+        let era = marchYear.floorDivided(by: 400)
+        let yearOfEra = marchYear - era * 400
+        let monthFromMarch = Int64(month > 2 ? month - 3 : month + 9)
+        let dayOfYear = (153 * monthFromMarch + 2) / 5 + Int64(day) - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 
     /// Parses RFC 3339 with `Z` or a numeric offset and an optional fraction; nil when malformed.
@@ -66,13 +105,11 @@ public enum Timestamp {
             return nil
         }
         guard index == scalars.count else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let components = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
-        guard let base = calendar.date(from: components), calendar.component(.day, from: base) == day else {
-            return nil
-        }
-        return base.addingTimeInterval(fraction - Double(offset))
+        let days = daysSince1970(year: year, month: month, day: day)
+        // February 30th and the like: the date must come back as written.
+        guard civilDate(daysSince1970: days) == (year, month, day) else { return nil }
+        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second - offset)
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 }
 
@@ -94,6 +131,14 @@ public struct RFC3339: Codable, Sendable, Equatable, Hashable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(Timestamp.format(wrappedValue))
+    }
+}
+
+extension Int64 {
+    /// Division rounding toward minus infinity, so that instants before 1970 land on the right day.
+    fileprivate func floorDivided(by divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
 }
 

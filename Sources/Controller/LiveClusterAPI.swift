@@ -275,8 +275,8 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     /// `metav1.MicroTime`: RFC 3339 with microseconds.
     static func microTime(_ date: Date) -> String {
         let seconds = floor(date.timeIntervalSince1970)
-        let micros = Int((date.timeIntervalSince1970 - seconds) * 1e6)
-        let base = Timestamp.format(Date(timeIntervalSince1970: seconds))
-        return String(base.dropLast()) + String(format: ".%06dZ", micros)
+        let micros = min(Int((date.timeIntervalSince1970 - seconds) * 1e6), 999_999)
+        return Timestamp.format(
+            millis: Int64(seconds) * 1000 + Int64(micros / 1000), fractionDigits: 6, micros: micros % 1000)
     }
 }

@@ -148,7 +148,7 @@ final class DemoFleet {
     /// while the engine is still loading its weights.
     static func exposition(_ engine: LiveFleet.PodEngine?, pod: String) -> String {
         guard let engine, engine.ready else { return "" }
-        var metrics = PodMetrics(
+        let metrics = PodMetrics(
             namespace: DemoCluster.namespace, pod: pod, engine: .vllm, waiting: engine.waiting.rounded(),
             running: Double(engine.running), kvCacheUsage: engine.kvCacheUsage,
             ttft: Histogram(bounds: TTFTBuckets.bounds, cumulativeCounts: engine.ttftBuckets, sum: engine.ttftSum),

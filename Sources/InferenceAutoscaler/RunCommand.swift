@@ -208,12 +208,16 @@ struct LineLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        let time = ISO8601DateFormatter().string(from: Date())
+        // Not ISO8601DateFormatter: it loads ICU, several MiB of resident memory for a timestamp.
+        let time = Timestamp.format(
+            millis: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)), fractionDigits: 3)
         let line: String
         if json {
             var object: [String: String] = ["time": time, "level": "\(event.level)", "logger": label, "msg": "\(event.message)"]
             for (key, value) in merged { object[key] = "\(value)" }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let data = (try? encoder.encode(object)) ?? Data()
             line = String(decoding: data, as: UTF8.self)
         } else {
             let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")

@@ -108,7 +108,38 @@ import Testing
         #expect(Timestamp.parse(text)?.timeIntervalSince1970 == epoch)
     }
 
-    @Test(arguments: ["", "2027-01-15", "2027-01-15T08:00:00", "2027-13-01T00:00:00Z", "2027-02-30T00:00:00Z", "2027-01-15T08:00:00Zjunk"])
+    /// The arithmetic against Foundation's Gregorian calendar, over leap days, century years and instants before 1970
+    /// (from 1600: before 1582 Foundation's calendar is Julian).
+    @Test func agreesWithTheGregorianCalendar() throws {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = try #require(TimeZone(secondsFromGMT: 0))
+        var generator = SystemRandomNumberGenerator()
+        let edges: [Int64] = [
+            0, -1, 86_399, 86_400, 951_782_400, 951_868_800, 4_107_542_400, -2_203_977_600, -2_203_891_200,
+            -11_676_096_000, 253_402_300_799,
+        ]
+        let randoms = (0..<2_000).map { _ in Int64.random(in: -11_676_096_000...253_402_300_799, using: &generator) }
+        for seconds in edges + randoms {
+            let date = Date(timeIntervalSince1970: Double(seconds))
+            let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+            let expected =
+                "\(String(format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.year!, parts.month!, parts.day!, parts.hour!, parts.minute!, parts.second!))Z"
+            #expect(Timestamp.format(date) == expected, "\(seconds)")
+            #expect(Timestamp.parse(expected)?.timeIntervalSince1970 == Double(seconds), "\(expected)")
+        }
+    }
+
+    @Test func formatsMicroseconds() {
+        #expect(
+            Timestamp.format(millis: 1_800_000_000_123, fractionDigits: 6, micros: 45)
+                == "2027-01-15T08:00:00.123045Z")
+        #expect(Timestamp.format(millis: -1, fractionDigits: 3) == "1969-12-31T23:59:59.999Z")
+    }
+
+    @Test(arguments: [
+        "", "2027-01-15", "2027-01-15T08:00:00", "2027-13-01T00:00:00Z", "2027-02-30T00:00:00Z",
+        "2027-01-15T08:00:00Zjunk", "2027-02-29T00:00:00Z", "2100-02-29T00:00:00Z",
+    ])
     func rejects(_ text: String) {
         #expect(Timestamp.parse(text) == nil)
     }
