@@ -79,7 +79,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        // Test support: `/metrics` in the Prometheus text format for simulated pods of each engine.
+        // Test support: `/metrics` in the Prometheus text format for simulated pods of each engine, on a loopback HTTP
+        // server that answers from a closure.
         .target(
             name: "MetricsFixture",
             dependencies: [
@@ -127,11 +128,8 @@ let package = Package(
         .executableTarget(
             name: "ScaleBench",
             dependencies: [
-                "AutoscalerCore", "KubernetesTestServer", "PrometheusTestSupport",
+                "AutoscalerCore", "KubernetesTestServer", "MetricsFixture", "PrometheusTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "AutoscalerCoreTests", dependencies: ["AutoscalerCore"]),

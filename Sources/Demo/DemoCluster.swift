@@ -30,7 +30,7 @@ final class DemoCluster: Sendable {
         do {
             let text = try String(contentsOfFile: crdPath, encoding: .utf8)
             for document in try PolicyFiles.documents(text, file: crdPath)
-            where document["kind"]?.text == "CustomResourceDefinition" {
+            where document["kind"]?.stringValue == "CustomResourceDefinition" {
                 try server.create(document, resource: .customResourceDefinitions)
             }
             try server.create(deploymentObject(), resource: .deployments)
@@ -101,14 +101,14 @@ final class DemoCluster: Sendable {
         ])
         let created = try server.create(pod, resource: .pods)
         var status = created
-        status.set(
-            "status",
+        status.setValue(
             .object([
                 "phase": .string("Pending"), "hostIP": .string("127.0.0.1"),
                 "startTime": .string(Timestamp.format(time)),
                 "conditions": .array([Self.condition("PodScheduled", true, time), Self.condition("Ready", false, time)]
                 ),
-            ]))
+            ]),
+            at: "status")
         try server.update(status, resource: .pods, subresource: "status")
     }
 
@@ -116,8 +116,7 @@ final class DemoCluster: Sendable {
     func markReady(name: String, at time: Date) throws {
         guard var pod = server.object(resource: .pods, namespace: Self.namespace, name: name) else { return }
         let started = pod["status"]?["startTime"] ?? .string(Timestamp.format(time))
-        pod.set(
-            "status",
+        pod.setValue(
             .object([
                 "phase": .string("Running"), "hostIP": .string("127.0.0.1"), "podIP": .string("127.0.0.1"),
                 "startTime": started,
@@ -125,7 +124,8 @@ final class DemoCluster: Sendable {
                     Self.condition("PodScheduled", true, time), Self.condition("Initialized", true, time),
                     Self.condition("ContainersReady", true, time), Self.condition("Ready", true, time),
                 ]),
-            ]))
+            ]),
+            at: "status")
         try server.update(pod, resource: .pods, subresource: "status")
     }
 
@@ -145,7 +145,7 @@ final class DemoCluster: Sendable {
                 "unavailableReplicas": .number(Double(max(0, pods - ready))),
             ])
             if deployment["status"] != status {
-                deployment.set("status", status)
+                deployment.setValue(status, at: "status")
                 _ = try? server.update(deployment, resource: .deployments, subresource: "status")
             }
         }
@@ -181,7 +181,7 @@ final class DemoCluster: Sendable {
                 budget["status"]?[$0] != status[$0]
             }
             if differs {
-                budget.set("status", .object(status))
+                budget.setValue(.object(status), at: "status")
                 _ = try? server.update(budget, resource: .podDisruptionBudgets, subresource: "status")
             }
         }
@@ -210,13 +210,9 @@ final class DemoCluster: Sendable {
     /// The controller's latest Event: when, reason, note.
     func latestEvent() -> (time: Date, reason: String, note: String)? {
         server.objects(resource: .events, namespace: Self.namespace).compactMap { event -> (Date, String, String)? in
-            func string(_ value: JSONValue?) -> String? {
-                if case .string(let text)? = value { return text }
-                return nil
-            }
-            let stamp = string(event["series"]?["lastObservedTime"]) ?? string(event["eventTime"])
+            let stamp = event.value(at: "series.lastObservedTime")?.stringValue ?? event["eventTime"]?.stringValue
             guard let time = stamp.flatMap(Timestamp.parse) else { return nil }
-            return (time, string(event["reason"]) ?? "", string(event["note"]) ?? "")
+            return (time, event["reason"]?.stringValue ?? "", event["note"]?.stringValue ?? "")
         }
         .max { $0.0 < $1.0 }
     }
@@ -226,20 +222,5 @@ final class DemoCluster: Sendable {
             "type": .string(type), "status": .string(status ? "True" : "False"),
             "lastTransitionTime": .string(Timestamp.format(time)),
         ])
-    }
-}
-
-extension JSONValue {
-    /// The string, if this is one.
-    var text: String? {
-        if case .string(let value) = self { return value }
-        return nil
-    }
-
-    /// Sets a top-level member of an object.
-    mutating func set(_ key: String, _ value: JSONValue) {
-        guard case .object(var members) = self else { return }
-        members[key] = value
-        self = .object(members)
     }
 }

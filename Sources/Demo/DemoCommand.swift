@@ -221,11 +221,11 @@ struct DemoCommand: AsyncParsableCommand {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         guard
             var document = try PolicyFiles.documents(text, file: path).first(where: {
-                $0["kind"]?.text == InferenceAutoscalePolicy.kind
+                $0["kind"]?.stringValue == InferenceAutoscalePolicy.kind
             }), case .object(var metadata)? = document["metadata"]
         else { throw ValidationError("\(path): no InferenceAutoscalePolicy in the file") }
         metadata["namespace"] = .string(DemoCluster.namespace)
-        document.set("metadata", .object(metadata))
+        document.setValue(.object(metadata), at: "metadata")
         let configuration = try ClusterConfigurationLoader.load(
             kubeconfig: kubeconfig, context: nil, environment: [:], homeDirectory: NSHomeDirectory())
         let client = KubernetesAPIClient(configuration: configuration)

@@ -13,7 +13,7 @@ final class DemoFleet {
         let name: String
         let createdAt: Double
         let readyAt: Double
-        let endpoint: MetricsEndpoint
+        let endpoint: LoopbackHTTPServer
         var markedReady = false
         /// Deleted from the API server; the engine finishes its requests before the GPU is free.
         var deleted = false
@@ -103,7 +103,7 @@ final class DemoFleet {
         let suffix = String((0..<5).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] })
         let name = "\(DemoCluster.deployment)-\(DemoCluster.labels["pod-template-hash"]!)-\(suffix)"
         let engines = self.engines
-        let endpoint = try await MetricsEndpoint.start {
+        let endpoint = try await LoopbackHTTPServer.metrics {
             Self.exposition(engines.snapshot.withLock { $0[id] }, pod: name)
         }
         // Pods that exist when the demo starts have long finished loading.

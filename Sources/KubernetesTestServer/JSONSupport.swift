@@ -14,63 +14,6 @@ extension JSONValue {
         (try? jsonData()) ?? Data("null".utf8)
     }
 
-    var objectMembers: [String: JSONValue]? {
-        if case .object(let members) = self { return members }
-        return nil
-    }
-
-    var stringValue: String? {
-        if case .string(let value) = self { return value }
-        return nil
-    }
-
-    var arrayValue: [JSONValue]? {
-        if case .array(let value) = self { return value }
-        return nil
-    }
-
-    /// The value as an integer when it is a whole number.
-    var intValue: Int? {
-        if case .number(let value) = self, value.rounded() == value, abs(value) < 9.0e15 { return Int(value) }
-        return nil
-    }
-
-    /// The value at a dotted path of object keys (`spec.selector.matchLabels`), or nil.
-    func value(at path: String) -> JSONValue? {
-        value(at: path.split(separator: ".").map(String.init))
-    }
-
-    func value(at path: [String]) -> JSONValue? {
-        var current = self
-        for key in path {
-            guard let next = current[key] else { return nil }
-            current = next
-        }
-        return current
-    }
-
-    /// Sets (or with nil removes) the value at a dotted path, creating intermediate objects.
-    mutating func setValue(_ newValue: JSONValue?, at path: String) {
-        setValue(newValue, at: path.split(separator: ".").map(String.init)[...])
-    }
-
-    private mutating func setValue(_ newValue: JSONValue?, at path: ArraySlice<String>) {
-        guard let key = path.first else {
-            if let newValue { self = newValue }
-            return
-        }
-        var members = objectMembers ?? [:]
-        if path.count == 1 {
-            members[key] = newValue
-        } else {
-            var child = members[key] ?? .object([:])
-            if child.objectMembers == nil { child = .object([:]) }
-            child.setValue(newValue, at: path.dropFirst())
-            members[key] = child
-        }
-        self = .object(members)
-    }
-
     /// Metadata accessors for Kubernetes objects.
     var metadata: [String: JSONValue] { self["metadata"]?.objectMembers ?? [:] }
     var name: String { metadata["name"]?.stringValue ?? "" }

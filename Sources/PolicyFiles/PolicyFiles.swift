@@ -318,11 +318,6 @@ enum JSONPathKey {
 }
 
 extension JSONValue {
-    var stringValue: String? {
-        if case .string(let text) = self { return text }
-        return nil
-    }
-
     /// How many values the document holds, itself included.
     var nodeCount: Int {
         switch self {

@@ -1,7 +1,5 @@
 import Foundation
-import NIOCore
-import NIOHTTP1
-import NIOPosix
+import MetricsFixture
 import Synchronization
 
 /// A stand-in for Prometheus' query API, fast and countable: the real Prometheus is not what this benchmark measures.
@@ -15,33 +13,19 @@ final class FixturePrometheus: Sendable {
     }
 
     let state = Mutex(State())
-    private let channel: any Channel
-    let port: Int
     let steady: Double
     let hot: Double
-    var url: String { "http://127.0.0.1:\(port)" }
 
-    static func start(steady: Double, hot: Double) async throws -> FixturePrometheus {
-        let holder = Holder()
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 512)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(QueryHandler(answer: { holder.fixture?.answer($0) ?? "" }))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let fixture = FixturePrometheus(channel: channel, steady: steady, hot: hot)
-        holder.fixture = fixture
-        return fixture
-    }
-
-    private init(channel: any Channel, steady: Double, hot: Double) {
-        self.channel = channel
-        self.port = channel.localAddress?.port ?? 0
+    init(steady: Double, hot: Double) {
         self.steady = steady
         self.hot = hot
+    }
+
+    /// Serves the query API on a free loopback port, until the server is stopped.
+    func serve() async throws -> LoopbackHTTPServer {
+        try await LoopbackHTTPServer.start(backlog: 512) { request in
+            .init(contentType: "application/json", body: self.answer(request.parameter("query") ?? ""))
+        }
     }
 
     /// One sample per pod of the namespace for a query `by (namespace, pod)`; else one sample, hot when the query's
@@ -73,52 +57,5 @@ final class FixturePrometheus: Sendable {
         guard let start = query.range(of: #"namespace=""#) else { return nil }
         let rest = query[start.upperBound...]
         return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
-    }
-
-    func stop() async {
-        try? await channel.close()
-    }
-}
-
-private final class Holder: @unchecked Sendable {
-    var fixture: FixturePrometheus?
-}
-
-private final class QueryHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    let answer: @Sendable (String) -> String
-    private var uri = ""
-    private var body = ""
-
-    init(answer: @escaping @Sendable (String) -> String) {
-        self.answer = answer
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            uri = head.uri
-            body = ""
-        case .body(var buffer):
-            body += buffer.readString(length: buffer.readableBytes) ?? ""
-        case .end:
-            let form = uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? body
-            let query =
-                form.split(separator: "&").first { $0.hasPrefix("query=") }
-                .map { String($0.dropFirst(6)).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
-                ?? ""
-            let text = answer(query)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/json")
-            headers.add(name: "Content-Length", value: String(text.utf8.count))
-            context.write(
-                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil
-            )
-            context.write(
-                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        }
     }
 }

@@ -88,7 +88,8 @@ struct ScaleBench: AsyncParsableCommand {
         let namespaces = (0..<max(1, (count + perNamespace - 1) / perNamespace)).map { "bench-\($0)" }
         let server = try await TestAPIServer.start(
             .init(bookmarkInterval: 60, compactionLimit: 200_000, initialNamespaces: ["default"] + namespaces))
-        let prometheus = try await FixturePrometheus.start(steady: 5, hot: 40)
+        let prometheus = FixturePrometheus(steady: 5, hot: 40)
+        let prometheusServer = try await prometheus.serve()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "scale-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -102,7 +103,7 @@ struct ScaleBench: AsyncParsableCommand {
                 #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"\#(name)","namespace":"\#(namespace)"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"\#(name)"}},"template":{"metadata":{"labels":{"app":"\#(name)"}},"spec":{"containers":[{"name":"vllm","image":"vllm"}]}}}}"#
             )
             deployment = try server.create(deployment, resource: .deployments)
-            deployment = setting(deployment, "status", try json(#"{"replicas":2,"readyReplicas":2}"#))
+            deployment.setValue(try json(#"{"replicas":2,"readyReplicas":2}"#), at: "status")
             try server.update(deployment, resource: .deployments, subresource: "status")
             prometheus.state.withLock { $0.pods[namespace, default: []] += ["\(name)-0", "\(name)-1"] }
             for replica in 0..<2 {
@@ -111,11 +112,11 @@ struct ScaleBench: AsyncParsableCommand {
                         #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"\#(name)-\#(replica)","namespace":"\#(namespace)","labels":{"app":"\#(name)"}},"spec":{"containers":[{"name":"vllm","image":"vllm"}]}}"#
                     ),
                     resource: .pods)
-                pod = setting(
-                    pod, "status",
+                pod.setValue(
                     try json(
                         #"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(stamp)"}]}"#
-                    ))
+                    ),
+                    at: "status")
                 try server.update(pod, resource: .pods, subresource: "status")
             }
             try server.create(
@@ -131,7 +132,7 @@ struct ScaleBench: AsyncParsableCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
-            "run", "--kubeconfig", kubeconfig, "--default-prometheus", prometheus.url,
+            "run", "--kubeconfig", kubeconfig, "--default-prometheus", prometheusServer.url,
             "--metrics-bind-address", "127.0.0.1:\(metricsPort)",
             "--health-probe-bind-address", "127.0.0.1:\(try PrometheusServer.freePort())", "--log-level", "warning",
             "--kube-api-qps", "100", "--kube-api-burst", "200",
@@ -221,18 +222,12 @@ struct ScaleBench: AsyncParsableCommand {
             prometheus.state.withLock { $0.hotPods = [] }
             if var deployment = server.object(resource: .deployments, namespace: namespace, name: name) {
                 // Back to two, as if the load had gone, so that the same policy can cross again (N = 1).
-                deployment = setting(
-                    deployment, "spec",
+                deployment.setValue(
                     try json(
                         #"{"replicas":2,"selector":{"matchLabels":{"app":"\#(name)"}},"template":{"metadata":{"labels":{"app":"\#(name)"}},"spec":{"containers":[{"name":"vllm","image":"vllm"}]}}}"#
-                    ))
-                deployment = setting(
-                    deployment, "metadata",
-                    deployment["metadata"].map { meta in
-                        guard case .object(var members) = meta else { return meta }
-                        members["resourceVersion"] = nil
-                        return .object(members)
-                    } ?? .null)
+                    ),
+                    at: "spec")
+                deployment.setValue(nil, at: "metadata.resourceVersion")
                 _ = try? server.update(deployment, resource: .deployments)
             }
             // A random moment within the next polling interval.
@@ -243,7 +238,7 @@ struct ScaleBench: AsyncParsableCommand {
         let histogram = await reconcileHistogram(port: metricsPort)
         process.terminate()
         process.waitUntilExit()
-        await prometheus.stop()
+        await prometheusServer.stop()
         try await server.stop()
         return Row(
             policies: count, cpuSecondsPerMinute: cpu * 60 / elapsed, peakRSSMiB: rss, apiPerMinute: verbs,
@@ -275,7 +270,12 @@ struct ScaleBench: AsyncParsableCommand {
     /// Resident memory by mapping from `/proc/PID/smaps`: the binary, each shared library by file name, and
     /// "anonymous" (heap, thread stacks, relocated data).
     static func residentByMapping(_ pid: Int32) -> [(String, Double)] {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else { return [] }
+        // Not String(contentsOfFile:): procfs reports a size of 0, and Foundation then reads only a first block.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps") else { return [] }
+        defer { try? handle.close() }
+        var data = Data()
+        while let chunk = try? handle.read(upToCount: 1 << 16), !chunk.isEmpty { data.append(chunk) }
+        let text = String(decoding: data, as: UTF8.self)
         var kib: [String: Double] = [:]
         var mapping = "anonymous"
         for line in text.split(separator: "\n") {
@@ -356,13 +356,16 @@ struct ScaleBench: AsyncParsableCommand {
             text +=
                 "- 1 policy: peak RSS \(String(format: "%.0f", one.peakRSSMiB)) MiB, target < 30: \(verdict(one.peakRSSMiB < 30)).\n"
             let top = one.resident.prefix(8).map { "\($0.0) \(String(format: "%.1f", $0.1))" }
-            let rest = one.resident.dropFirst(8).reduce(0) { $0 + $1.1 }
+            let rest = one.resident.dropFirst(8)
             text +=
                 "- Resident memory at 1 policy by mapping at the end of the run (MiB, from `/proc/PID/smaps`): "
-                + (top + ["\(one.resident.count - top.count) others \(String(format: "%.1f", rest))"]).joined(
-                    separator: ", ")
-                + ". Shared libraries and the binary count with the pages of them that are mapped, which the kernel "
-                + "maps a page-cache folio at a time, not only the pages the controller touched.\n"
+                + (top
+                + (rest.isEmpty
+                    ? [] : ["\(rest.count) others \(String(format: "%.1f", rest.reduce(0) { $0 + $1.1 }))"]))
+                .joined(separator: ", ")
+                + ". All but `anonymous` (heap, thread stacks) is file-backed: code and read-only data of the binary "
+                + "(Swift runtime, Foundation, NIO linked in) and of libcurl's TLS libraries, counted in RSS once "
+                + "mapped and shared with every other process that maps the same files.\n"
         }
         return text
     }
@@ -370,10 +373,4 @@ struct ScaleBench: AsyncParsableCommand {
 
 func json(_ text: String) throws -> JSONValue {
     try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-}
-
-func setting(_ object: JSONValue, _ key: String, _ value: JSONValue) -> JSONValue {
-    guard case .object(var members) = object else { return object }
-    members[key] = value
-    return .object(members)
 }

@@ -67,6 +67,43 @@ import Testing
     }
 }
 
+@Suite struct JSONValuePathTests {
+    let deployment = JSONValue.object([
+        "metadata": .object(["name": .string("web"), "resourceVersion": .string("7")]),
+        "spec": .object(["replicas": .number(2)]),
+    ])
+
+    @Test func readsByDottedAndListedPaths() {
+        #expect(deployment.value(at: "metadata.name")?.stringValue == "web")
+        #expect(deployment.value(at: ["spec", "replicas"])?.intValue == 2)
+        #expect(deployment.value(at: "spec.replicas.more") == nil)
+        #expect(deployment.value(at: "status") == nil)
+        #expect(JSONValue.number(2.5).intValue == nil)
+        #expect(JSONValue.array([.null]).arrayValue == [.null])
+        #expect(JSONValue.string("x").objectMembers == nil)
+    }
+
+    @Test func setsCreatingObjectsOnTheWay() {
+        var copy = deployment
+        copy.setValue(.number(3), at: "spec.replicas")
+        copy.setValue(.string("true"), at: ["metadata", "annotations", "paused"])
+        #expect(copy.value(at: "spec.replicas") == .number(3))
+        #expect(copy.value(at: "metadata.annotations.paused")?.stringValue == "true")
+        #expect(copy.value(at: "metadata.name")?.stringValue == "web")
+        // A member on the way that is not an object is replaced by one.
+        #expect(
+            copy.setting(.bool(true), at: "spec.replicas.x").value(at: "spec.replicas") == .object(["x": .bool(true)]))
+    }
+
+    @Test func nilRemovesAndTheOriginalStays() {
+        let removed = deployment.setting(nil, at: "metadata.resourceVersion")
+        #expect(removed.value(at: "metadata.resourceVersion") == nil)
+        #expect(removed.value(at: "metadata.name")?.stringValue == "web")
+        #expect(deployment.value(at: "metadata.resourceVersion")?.stringValue == "7")
+        #expect(JSONValue.object([:]).setting(nil, at: ["a", "b"]) == .object(["a": .object([:])]))
+    }
+}
+
 @Suite struct DurationTests {
     @Test(arguments: [
         ("0", 0.0), ("0s", 0), ("500ms", 0.5), ("15s", 15), ("5m", 300), ("1h30m", 5400), ("1.5h", 5400),

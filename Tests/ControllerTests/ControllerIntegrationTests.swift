@@ -49,19 +49,17 @@ import Testing
                 resource: .deployments)
             // What the Deployment controller would report for the two pods below.
             try server.update(
-                deployment.replacing(["status"], with: .object(["replicas": .number(2), "readyReplicas": .number(2)])),
+                deployment.setting(.object(["replicas": .number(2), "readyReplicas": .number(2)]), at: ["status"]),
                 resource: .deployments, subresource: "status")
             for index in 0..<2 {
                 let created = try server.create(
                     ControllerIntegrationTests.object(
                         #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"vllm-\#(index)","namespace":"inference","labels":{"app":"vllm"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}}"#),
                     resource: .pods)
-                var ready = created
-                if case .object(var members) = ready {
-                    members["status"] = try ControllerIntegrationTests.object(
-                        #"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(Timestamp.format(Date()))"}]}"#)
-                    ready = .object(members)
-                }
+                let ready = created.setting(
+                    try ControllerIntegrationTests.object(
+                        #"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(Timestamp.format(Date()))"}]}"#),
+                    at: "status")
                 try server.update(ready, resource: .pods, subresource: "status")
                 exporter.set(PodMetrics(namespace: "inference", pod: "vllm-\(index)", engine: .vllm, waiting: waiting))
             }
@@ -150,7 +148,7 @@ import Testing
 
             // The budget follows a spec change.
             var policy = try #require(rig.server.object(resource: .inferenceAutoscalePolicies, namespace: "inference", name: "llama"))
-            policy = policy.replacing(["spec", "disruptionBudget"], with: .object(["minAvailable": .number(2)]))
+            policy = policy.setting(.object(["minAvailable": .number(2)]), at: ["spec", "disruptionBudget"])
             try rig.server.update(policy, resource: .inferenceAutoscalePolicies)
             try await Self.eventually("the budget updated") { rig.budget?["spec"]?["minAvailable"] == .number(2) }
 
@@ -161,7 +159,7 @@ import Testing
 
             // Removing the field removes the budget.
             policy = try #require(rig.server.object(resource: .inferenceAutoscalePolicies, namespace: "inference", name: "llama"))
-            try rig.server.update(policy.replacing(["spec", "disruptionBudget"], with: nil), resource: .inferenceAutoscalePolicies)
+            try rig.server.update(policy.setting(nil, at: ["spec", "disruptionBudget"]), resource: .inferenceAutoscalePolicies)
             try await Self.eventually("the budget removed with the field") { rig.budget == nil }
         } catch {
             try await rig.stop()
@@ -240,19 +238,6 @@ extension ControllerIntegrationTests {
             throw error
         }
         try await rig.stop()
-    }
-}
-
-extension JSONValue {
-    /// A copy with the member at `path` set, or removed when `value` is nil.
-    func replacing(_ path: [String], with value: JSONValue?) -> JSONValue {
-        guard let first = path.first, case .object(var members) = self else { return value ?? self }
-        if path.count == 1 {
-            members[first] = value
-        } else {
-            members[first] = (members[first] ?? .object([:])).replacing(Array(path.dropFirst()), with: value)
-        }
-        return .object(members)
     }
 }
 

@@ -156,9 +156,9 @@ extension ControllerIntegrationTests {
                     try Self.object(#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"other-\#(index)","namespace":"inference","labels":{"app":"other"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}}"#),
                     resource: .pods)
                 try server.update(
-                    pod.replacing(
-                        ["status"],
-                        with: try Self.object(#"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(Timestamp.format(Date().addingTimeInterval(-600)))"}]}"#)),
+                    pod.setting(
+                        try Self.object(#"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(Timestamp.format(Date().addingTimeInterval(-600)))"}]}"#),
+                        at: ["status"]),
                     resource: .pods, subresource: "status")
             }
         }

@@ -19,10 +19,10 @@ import Testing
             // Optimistic concurrency: a write from a stale read is refused with 409.
             var stale = fetched
             var current = fetched
-            current.json = current.json.setting(["spec", "replicas"], .number(3))
+            current.json = current.json.setting(.number(3), at: ["spec", "replicas"])
             let updated = try await client.update(current, .deployments, namespace: "inference", name: "vllm")
             #expect(updated.metadata.generation == 2)
-            stale.json = stale.json.setting(["spec", "replicas"], .number(5))
+            stale.json = stale.json.setting(.number(5), at: ["spec", "replicas"])
             let conflict = await #expect(throws: KubernetesError.self) {
                 try await client.update(stale, .deployments, namespace: "inference", name: "vllm")
             }
@@ -94,7 +94,7 @@ import Testing
             #expect(applied["spec", "maxUnavailable"] == .number(1))
             let reapplied = try await client.patch(
                 DynamicObject.self, .podDisruptionBudgets, namespace: "inference", name: "vllm",
-                .apply(budget.setting(["spec", "maxUnavailable"], .number(2)), fieldManager: "inference-autoscaler", force: true))
+                .apply(budget.setting(.number(2), at: ["spec", "maxUnavailable"]), fieldManager: "inference-autoscaler", force: true))
             #expect(reapplied["spec", "maxUnavailable"] == .number(2))
             let request = cluster.server.requests.last { $0.method == "PATCH" }
             #expect(request?.contentType == "application/apply-patch+yaml")

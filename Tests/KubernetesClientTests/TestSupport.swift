@@ -84,13 +84,3 @@ func pod(_ name: String, labels: [String: String]) throws -> DynamicObject {
         ]))
 }
 
-extension JSONValue {
-    /// A copy with the value at `path` set (objects created on the way).
-    func setting(_ path: [String], _ value: JSONValue) -> JSONValue {
-        guard let first = path.first else { return value }
-        var members: [String: JSONValue] = [:]
-        if case .object(let existing) = self { members = existing }
-        members[first] = (members[first] ?? .object([:])).setting(Array(path.dropFirst()), value)
-        return .object(members)
-    }
-}

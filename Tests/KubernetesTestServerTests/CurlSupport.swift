@@ -139,11 +139,6 @@ extension JSONValue {
         return current
     }
 
-    var string: String? {
-        if case .string(let text) = self { return text }
-        return nil
-    }
-
     var int: Int? {
         if case .number(let number) = self { return Int(number) }
         return nil

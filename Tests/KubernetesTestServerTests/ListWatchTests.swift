@@ -9,13 +9,13 @@ struct ListWatchTests {
         try await withServer { server, curl in
             for name in ["e", "c", "a", "d", "b"] { try server.create(pod(name), resource: .pods) }
             let first = try await curl("GET", "/api/v1/namespaces/default/pods?limit=2")
-            #expect(first.json?.at("kind")?.string == "PodList")
-            #expect(first.json?.at("apiVersion")?.string == "v1")
-            #expect(first.json?.items.compactMap { $0.at("metadata.name")?.string } == ["a", "b"])
+            #expect(first.json?.at("kind")?.stringValue == "PodList")
+            #expect(first.json?.at("apiVersion")?.stringValue == "v1")
+            #expect(first.json?.items.compactMap { $0.at("metadata.name")?.stringValue } == ["a", "b"])
             #expect(first.json?.at("metadata.remainingItemCount")?.int == 3)
-            let listVersion = try #require(first.json?.at("metadata.resourceVersion")?.string)
+            let listVersion = try #require(first.json?.at("metadata.resourceVersion")?.stringValue)
             #expect(listVersion == server.currentResourceVersion)
-            var token = try #require(first.json?.at("metadata.continue")?.string)
+            var token = try #require(first.json?.at("metadata.continue")?.stringValue)
 
             // Changes after the first page do not show in the next pages: they come from the same snapshot.
             try server.create(pod("bb"), resource: .pods)
@@ -28,21 +28,21 @@ struct ListWatchTests {
                     "/api/v1/namespaces/default/pods?limit=2&continue=\(token)"
                 )
                 #expect(page.status == 200)
-                #expect(page.json?.at("metadata.resourceVersion")?.string == listVersion)
-                names += page.json?.items.compactMap { $0.at("metadata.name")?.string } ?? []
-                guard let next = page.json?.at("metadata.continue")?.string, !next.isEmpty else { break }
+                #expect(page.json?.at("metadata.resourceVersion")?.stringValue == listVersion)
+                names += page.json?.items.compactMap { $0.at("metadata.name")?.stringValue } ?? []
+                guard let next = page.json?.at("metadata.continue")?.stringValue, !next.isEmpty else { break }
                 token = next
             }
             #expect(names == ["c", "d", "e"])
 
             // After a compaction the token is too old.
             let again = try await curl("GET", "/api/v1/namespaces/default/pods?limit=1")
-            let oldToken = try #require(again.json?.at("metadata.continue")?.string)
+            let oldToken = try #require(again.json?.at("metadata.continue")?.stringValue)
             server.compact()
             let expired = try await curl("GET", "/api/v1/namespaces/default/pods?limit=1&continue=\(oldToken)")
             #expect(expired.status == 410)
-            #expect(expired.json?.at("reason")?.string == "Expired")
-            #expect(expired.json?.at("metadata.continue")?.string?.isEmpty == false)
+            #expect(expired.json?.at("reason")?.stringValue == "Expired")
+            #expect(expired.json?.at("metadata.continue")?.stringValue?.isEmpty == false)
         }
     }
 
@@ -64,7 +64,7 @@ struct ListWatchTests {
             try server.create(pod("d"), resource: .pods)
             let result = try await curl("GET", "/api/v1/namespaces/default/pods?labelSelector=\(selector)")
             #expect(result.status == 200)
-            #expect(result.json?.items.compactMap { $0.at("metadata.name")?.string } == expected)
+            #expect(result.json?.items.compactMap { $0.at("metadata.name")?.stringValue } == expected)
         }
     }
 
@@ -76,7 +76,7 @@ struct ListWatchTests {
             try server.create(pod("b", namespace: "ml"), resource: .pods)
 
             let all = try await curl("GET", "/api/v1/pods")
-            #expect(all.json?.items.compactMap { $0.at("metadata.namespace")?.string } == ["default", "ml", "ml"])
+            #expect(all.json?.items.compactMap { $0.at("metadata.namespace")?.stringValue } == ["default", "ml", "ml"])
 
             let byName = try await curl("GET", "/api/v1/pods?fieldSelector=metadata.name%3Da")
             #expect(byName.json?.items.count == 2)
@@ -84,7 +84,7 @@ struct ListWatchTests {
                 "GET",
                 "/api/v1/pods?fieldSelector=metadata.namespace%3Dml,metadata.name!%3Da"
             )
-            #expect(byNamespace.json?.items.compactMap { $0.at("metadata.name")?.string } == ["b"])
+            #expect(byNamespace.json?.items.compactMap { $0.at("metadata.name")?.stringValue } == ["b"])
             let unsupported = try await curl("GET", "/api/v1/pods?fieldSelector=spec.bogus%3Dx")
             #expect(unsupported.status == 400)
             let badLabels = try await curl("GET", "/api/v1/pods?labelSelector=app%20in%20x")
@@ -117,13 +117,13 @@ struct ListWatchTests {
             #expect(result.headers["transfer-encoding"] == "chunked")
 
             let events = result.events
-            let changes = events.filter { $0.at("type")?.string != "BOOKMARK" }
-            #expect(changes.compactMap { $0.at("type")?.string } == ["ADDED", "MODIFIED", "DELETED"])
-            #expect(changes.allSatisfy { $0.at("object.metadata.name")?.string == "web" })
-            #expect(changes.allSatisfy { $0.at("object.kind")?.string == "Deployment" })
+            let changes = events.filter { $0.at("type")?.stringValue != "BOOKMARK" }
+            #expect(changes.compactMap { $0.at("type")?.stringValue } == ["ADDED", "MODIFIED", "DELETED"])
+            #expect(changes.allSatisfy { $0.at("object.metadata.name")?.stringValue == "web" })
+            #expect(changes.allSatisfy { $0.at("object.kind")?.stringValue == "Deployment" })
             #expect(changes[1].at("object.spec.replicas")?.int == 5)
             #expect(changes[2].at("object.spec.replicas")?.int == 5)  // DELETED carries the last state
-            let versions = events.compactMap { Int($0.at("object.metadata.resourceVersion")?.string ?? "") }
+            let versions = events.compactMap { Int($0.at("object.metadata.resourceVersion")?.stringValue ?? "") }
             #expect(versions.count == events.count)
             #expect(versions == versions.sorted())
             #expect(Set(versions).count == versions.count)
@@ -131,9 +131,9 @@ struct ListWatchTests {
 
             // Bookmarks come only after the version advanced; the idle tail of the watch produced none beyond
             // the current version.
-            let bookmarks = events.filter { $0.at("type")?.string == "BOOKMARK" }
-            #expect(bookmarks.allSatisfy { $0.at("object.kind")?.string == "Deployment" })
-            #expect(bookmarks.allSatisfy { $0.at("object.apiVersion")?.string == "apps/v1" })
+            let bookmarks = events.filter { $0.at("type")?.stringValue == "BOOKMARK" }
+            #expect(bookmarks.allSatisfy { $0.at("object.kind")?.stringValue == "Deployment" })
+            #expect(bookmarks.allSatisfy { $0.at("object.apiVersion")?.stringValue == "apps/v1" })
         }
     }
 
@@ -152,8 +152,8 @@ struct ListWatchTests {
             try server.create(pod("other", labels: ["app": "ignored"]), resource: .pods)
             let result = try await stream
             let events = result.events
-            #expect(events.compactMap { $0.at("type")?.string } == ["BOOKMARK"])
-            #expect(events.first?.at("object.metadata.resourceVersion")?.string == server.currentResourceVersion)
+            #expect(events.compactMap { $0.at("type")?.stringValue } == ["BOOKMARK"])
+            #expect(events.first?.at("object.metadata.resourceVersion")?.stringValue == server.currentResourceVersion)
         }
     }
 
@@ -172,9 +172,9 @@ struct ListWatchTests {
             let b = try #require(server.object(resource: .pods, namespace: "default", name: "b"))
             try server.update(setting(b, "metadata.labels.app", .string("y")), resource: .pods)
             let events = try await stream.events
-            #expect(events.compactMap { $0.at("type")?.string } == ["ADDED", "ADDED", "DELETED"])
-            #expect(events.compactMap { $0.at("object.metadata.name")?.string } == ["a", "b", "b"])
-            #expect(events[2].at("object.metadata.labels.app")?.string == "x")  // the last state that matched
+            #expect(events.compactMap { $0.at("type")?.stringValue } == ["ADDED", "ADDED", "DELETED"])
+            #expect(events.compactMap { $0.at("object.metadata.name")?.stringValue } == ["a", "b", "b"])
+            #expect(events[2].at("object.metadata.labels.app")?.stringValue == "x")  // the last state that matched
         }
     }
 
@@ -195,12 +195,12 @@ struct ListWatchTests {
             #expect(result.exitCode == 0)
             let events = result.events
             #expect(events.count == 1)
-            #expect(events.first?.at("type")?.string == "ERROR")
-            #expect(events.first?.at("object.kind")?.string == "Status")
+            #expect(events.first?.at("type")?.stringValue == "ERROR")
+            #expect(events.first?.at("object.kind")?.stringValue == "Status")
             #expect(events.first?.at("object.code")?.int == 410)
-            #expect(events.first?.at("object.reason")?.string == "Expired")
+            #expect(events.first?.at("object.reason")?.stringValue == "Expired")
             #expect(
-                events.first?.at("object.message")?.string
+                events.first?.at("object.message")?.stringValue
                     == "too old resource version: \(old) (\(server.currentResourceVersion))"
             )
 
@@ -241,7 +241,7 @@ struct ListWatchTests {
             )
             try await waitForWatches(server)
             for name in ["a", "b", "c"] { try server.create(pod(name), resource: .pods) }
-            #expect(try await stream.events.compactMap { $0.at("object.metadata.name")?.string } == ["c"])
+            #expect(try await stream.events.compactMap { $0.at("object.metadata.name")?.stringValue } == ["c"])
         }
     }
 
@@ -252,10 +252,10 @@ struct ListWatchTests {
                 try server.create(pod("x", namespace: namespace), resource: .pods)
             }
             let list = try await curl("GET", "/api/v1/pods?limit=1")
-            #expect(list.json?.items.first?.at("metadata.namespace")?.string == "a-b")  // "a-b/x" < "a/x"
-            let token = try #require(list.json?.at("metadata.continue")?.string)
+            #expect(list.json?.items.first?.at("metadata.namespace")?.stringValue == "a-b")  // "a-b/x" < "a/x"
+            let token = try #require(list.json?.at("metadata.continue")?.stringValue)
             let next = try await curl("GET", "/api/v1/pods?limit=1&continue=\(token)")
-            #expect(next.json?.items.first?.at("metadata.namespace")?.string == "a")
+            #expect(next.json?.items.first?.at("metadata.namespace")?.stringValue == "a")
             #expect(next.json?.at("metadata.continue") == nil)
         }
     }
@@ -269,17 +269,17 @@ struct ListWatchTests {
             #expect(Date().timeIntervalSince(started) < 5)
             #expect(result.exitCode == 0)  // a clean end of the chunked body
             let events = result.events
-            #expect(events.compactMap { $0.at("object.metadata.name")?.string } == ["a", "b"])
+            #expect(events.compactMap { $0.at("object.metadata.name")?.stringValue } == ["a", "b"])
 
             // The client resumes from the last version it saw and gets the rest.
-            let last = try #require(events.last?.at("object.metadata.resourceVersion")?.string)
+            let last = try #require(events.last?.at("object.metadata.resourceVersion")?.stringValue)
             server.closeWatches(afterEvents: nil)
             let resumed = try await curl(
                 "GET",
                 "/api/v1/namespaces/default/pods?watch=1&resourceVersion=\(last)&timeoutSeconds=1",
                 maxTime: 10
             )
-            #expect(resumed.events.compactMap { $0.at("object.metadata.name")?.string } == ["c"])
+            #expect(resumed.events.compactMap { $0.at("object.metadata.name")?.stringValue } == ["c"])
         }
     }
 
@@ -296,7 +296,7 @@ struct ListWatchTests {
             try server.create(pod("b"), resource: .pods)
             let result = try await stream
             #expect(result.exitCode == 0)
-            #expect(result.events.compactMap { $0.at("object.metadata.name")?.string } == ["a"])
+            #expect(result.events.compactMap { $0.at("object.metadata.name")?.stringValue } == ["a"])
         }
     }
 }

@@ -18,15 +18,15 @@ struct ObjectTests {
             )
             #expect(created.status == 201)
             let object = try #require(created.json)
-            #expect(object.at("kind")?.string == "Deployment")
-            #expect(object.at("apiVersion")?.string == "apps/v1")
-            #expect(object.at("metadata.namespace")?.string == "default")
+            #expect(object.at("kind")?.stringValue == "Deployment")
+            #expect(object.at("apiVersion")?.stringValue == "apps/v1")
+            #expect(object.at("metadata.namespace")?.stringValue == "default")
             #expect(object.at("metadata.generation")?.int == 1)
-            #expect(object.at("metadata.uid")?.string?.count == 36)
-            let created1 = try #require(object.at("metadata.creationTimestamp")?.string)
+            #expect(object.at("metadata.uid")?.stringValue?.count == 36)
+            let created1 = try #require(object.at("metadata.creationTimestamp")?.stringValue)
             #expect(Timestamp.parse(created1) != nil)
             #expect(!created1.contains("."))
-            let version1 = try #require(Int(object.at("metadata.resourceVersion")?.string ?? ""))
+            let version1 = try #require(Int(object.at("metadata.resourceVersion")?.stringValue ?? ""))
 
             // Get.
             let fetched = try await curl("GET", "\(deployments)/web")
@@ -42,10 +42,10 @@ struct ObjectTests {
                 contentType: "application/json"
             )
             #expect(duplicate.status == 409)
-            #expect(duplicate.json?.at("reason")?.string == "AlreadyExists")
-            #expect(duplicate.json?.at("message")?.string == "deployments.apps \"web\" already exists")
-            #expect(duplicate.json?.at("details.group")?.string == "apps")
-            #expect(duplicate.json?.at("details.kind")?.string == "deployments")
+            #expect(duplicate.json?.at("reason")?.stringValue == "AlreadyExists")
+            #expect(duplicate.json?.at("message")?.stringValue == "deployments.apps \"web\" already exists")
+            #expect(duplicate.json?.at("details.group")?.stringValue == "apps")
+            #expect(duplicate.json?.at("details.kind")?.stringValue == "deployments")
 
             // Update with the current resourceVersion.
             var changed = object
@@ -57,7 +57,7 @@ struct ObjectTests {
                 contentType: "application/json"
             )
             #expect(updated.status == 200)
-            let version2 = try #require(Int(updated.json?.at("metadata.resourceVersion")?.string ?? ""))
+            let version2 = try #require(Int(updated.json?.at("metadata.resourceVersion")?.stringValue ?? ""))
             #expect(version2 > version1)
             #expect(updated.json?.at("spec.replicas")?.int == 4)
             #expect(updated.json?.at("metadata.uid") == object.at("metadata.uid"))
@@ -70,9 +70,9 @@ struct ObjectTests {
                 contentType: "application/json"
             )
             #expect(stale.status == 409)
-            #expect(stale.json?.at("reason")?.string == "Conflict")
+            #expect(stale.json?.at("reason")?.stringValue == "Conflict")
             #expect(
-                stale.json?.at("message")?.string
+                stale.json?.at("message")?.stringValue
                     == "Operation cannot be fulfilled on deployments.apps \"web\": the object has been modified; "
                     + "please apply your changes to the latest version and try again"
             )
@@ -97,7 +97,7 @@ struct ObjectTests {
                 contentType: "application/json"
             )
             #expect(mismatch.status == 400)
-            #expect(mismatch.json?.at("reason")?.string == "BadRequest")
+            #expect(mismatch.json?.at("reason")?.stringValue == "BadRequest")
             let wrongKind = setting(deployment("x"), "kind", .string("StatefulSet"))
             #expect(
                 try await curl("POST", deployments, body: json(wrongKind), contentType: "application/json").status
@@ -106,17 +106,17 @@ struct ObjectTests {
             let noName = setting(deployment("x"), "metadata.name", nil)
             let invalid = try await curl("POST", deployments, body: json(noName), contentType: "application/json")
             #expect(invalid.status == 422)
-            #expect(invalid.json?.at("reason")?.string == "Invalid")
-            #expect(invalid.json?.at("details.causes.0.field")?.string == "metadata.name")
+            #expect(invalid.json?.at("reason")?.stringValue == "Invalid")
+            #expect(invalid.json?.at("details.causes.0.field")?.stringValue == "metadata.name")
 
             // Delete.
             let deleted = try await curl("DELETE", "\(deployments)/web")
             #expect(deleted.status == 200)
-            #expect(deleted.json?.at("metadata.name")?.string == "web")
+            #expect(deleted.json?.at("metadata.name")?.stringValue == "web")
             let missing = try await curl("GET", "\(deployments)/web")
             #expect(missing.status == 404)
-            #expect(missing.json?.at("message")?.string == "deployments.apps \"web\" not found")
-            #expect(missing.json?.at("details.name")?.string == "web")
+            #expect(missing.json?.at("message")?.stringValue == "deployments.apps \"web\" not found")
+            #expect(missing.json?.at("details.name")?.stringValue == "web")
             #expect(try await curl("DELETE", "\(deployments)/web").status == 404)
             #expect(server.object(resource: .deployments, namespace: "default", name: "web") == nil)
         }
@@ -136,7 +136,7 @@ struct ObjectTests {
                 contentType: "application/json"
             )
             #expect(result.status == 201)
-            let name = try #require(result.json?.at("metadata.name")?.string)
+            let name = try #require(result.json?.at("metadata.name")?.stringValue)
             #expect(name.hasPrefix("worker-") && name.count == 12)
 
             let elsewhere = try await curl(
@@ -146,7 +146,7 @@ struct ObjectTests {
                 contentType: "application/json"
             )
             #expect(elsewhere.status == 404)
-            #expect(elsewhere.json?.at("message")?.string == "namespaces \"inference\" not found")
+            #expect(elsewhere.json?.at("message")?.stringValue == "namespaces \"inference\" not found")
 
             try server.create(.object(["metadata": .object(["name": .string("inference")])]), resource: .namespaces)
             let again = try await curl(
@@ -222,7 +222,7 @@ struct ObjectTests {
                 resource: .configMaps
             )
             #expect(configMap.at("metadata.generation") == nil)
-            #expect(configMap.at("kind")?.string == "ConfigMap")
+            #expect(configMap.at("kind")?.stringValue == "ConfigMap")
         }
     }
 
@@ -301,18 +301,18 @@ struct ObjectTests {
                 contentType: "application/json"
             )
             #expect(unconditional.status == 422)
-            #expect(unconditional.json?.at("message")?.string?.contains("must be specified for an update") == true)
+            #expect(unconditional.json?.at("message")?.stringValue?.contains("must be specified for an update") == true)
 
             let list = try await curl("GET", policies)
-            #expect(list.json?.at("kind")?.string == "InferenceAutoscalePolicyList")
-            #expect(list.json?.items.first?.at("kind")?.string == "InferenceAutoscalePolicy")
+            #expect(list.json?.at("kind")?.stringValue == "InferenceAutoscalePolicyList")
+            #expect(list.json?.items.first?.at("kind")?.stringValue == "InferenceAutoscalePolicy")
 
             // Built-in lists leave kind and apiVersion off their items, as the real server does.
             try server.create(deployment("web"), resource: .deployments)
             let builtIn = try await curl("GET", "/apis/apps/v1/deployments")
-            #expect(builtIn.json?.at("kind")?.string == "DeploymentList")
+            #expect(builtIn.json?.at("kind")?.stringValue == "DeploymentList")
             #expect(builtIn.json?.items.first?.at("kind") == nil)
-            #expect(builtIn.json?.items.first?.at("metadata.name")?.string == "web")
+            #expect(builtIn.json?.items.first?.at("metadata.name")?.stringValue == "web")
 
             // A registered CRD type is served like the built-in ones.
             let widgets = ResourceType.customResource(
@@ -345,7 +345,7 @@ struct ObjectTests {
                 contentType: "application/json"
             )
             #expect(created.status == 201)
-            #expect(created.json?.at("spec.holderIdentity")?.string == "a")
+            #expect(created.json?.at("spec.holderIdentity")?.stringValue == "a")
             let again = try await curl(
                 "PUT",
                 "/apis/coordination.k8s.io/v1/namespaces/default/leases/leader",
@@ -378,25 +378,13 @@ struct ObjectTests {
 
             let collection = try await curl("DELETE", "/api/v1/namespaces/default/pods?labelSelector=app%3Dx")
             #expect(collection.status == 200)
-            #expect(collection.json?.items.map { $0.at("metadata.name")?.string } == ["b"])
-            #expect(server.objects(resource: .pods).map { $0.at("metadata.name")?.string } == ["c"])
+            #expect(collection.json?.items.map { $0.at("metadata.name")?.stringValue } == ["b"])
+            #expect(server.objects(resource: .pods).map { $0.at("metadata.name")?.stringValue } == ["c"])
         }
     }
 }
 
 /// A copy of `value` with the dotted path set (nil removes).
 func setting(_ value: JSONValue, _ path: String, _ newValue: JSONValue?) -> JSONValue {
-    let keys = path.split(separator: ".").map(String.init)
-    func set(_ current: JSONValue, _ keys: ArraySlice<String>) -> JSONValue {
-        guard let key = keys.first else { return newValue ?? .null }
-        var members: [String: JSONValue] = [:]
-        if case .object(let existing) = current { members = existing }
-        if keys.count == 1 {
-            members[key] = newValue
-        } else {
-            members[key] = set(members[key] ?? .object([:]), keys.dropFirst())
-        }
-        return .object(members)
-    }
-    return set(value, keys[...])
+    value.setting(newValue, at: path)
 }

@@ -19,14 +19,14 @@ struct PatchScaleTests {
             let scale = try await curl("GET", "\(web)/scale")
             #expect(scale.status == 200)
             let body = try #require(scale.json)
-            #expect(body.at("kind")?.string == "Scale")
-            #expect(body.at("apiVersion")?.string == "autoscaling/v1")
-            #expect(body.at("metadata.name")?.string == "web")
-            #expect(body.at("metadata.namespace")?.string == "default")
+            #expect(body.at("kind")?.stringValue == "Scale")
+            #expect(body.at("apiVersion")?.stringValue == "autoscaling/v1")
+            #expect(body.at("metadata.name")?.stringValue == "web")
+            #expect(body.at("metadata.namespace")?.stringValue == "default")
             #expect(body.at("metadata.uid") == created.at("metadata.uid"))
             #expect(body.at("spec.replicas")?.int == 2)
             #expect(body.at("status.replicas")?.int == 2)
-            #expect(body.at("status.selector")?.string == "app=web,tier=gpu")
+            #expect(body.at("status.selector")?.stringValue == "app=web,tier=gpu")
 
             // A watch on the workload sees the scale change as MODIFIED.
             async let stream = curl(
@@ -44,7 +44,7 @@ struct PatchScaleTests {
                 contentType: "application/merge-patch+json"
             )
             #expect(patched.status == 200)
-            #expect(patched.json?.at("kind")?.string == "Scale")
+            #expect(patched.json?.at("kind")?.stringValue == "Scale")
             #expect(patched.json?.at("spec.replicas")?.int == 5)
             let workload = try #require(server.object(resource: .deployments, namespace: "default", name: "web"))
             #expect(workload.at("spec.replicas")?.int == 5)
@@ -52,7 +52,7 @@ struct PatchScaleTests {
             #expect(patched.json?.at("metadata.resourceVersion") == workload.at("metadata.resourceVersion"))
 
             let events = try await stream.events
-            #expect(events.compactMap { $0.at("type")?.string } == ["MODIFIED"])
+            #expect(events.compactMap { $0.at("type")?.stringValue } == ["MODIFIED"])
             #expect(events.first?.at("object.spec.replicas")?.int == 5)
         }
     }
@@ -78,7 +78,7 @@ struct PatchScaleTests {
                 contentType: "application/json"
             )
             #expect(stale.status == 409)
-            #expect(stale.json?.at("reason")?.string == "Conflict")
+            #expect(stale.json?.at("reason")?.stringValue == "Conflict")
 
             let negative = try await curl(
                 "PATCH",
@@ -102,7 +102,7 @@ struct PatchScaleTests {
             let statefulScale = try await curl("GET", "/apis/apps/v1/namespaces/default/statefulsets/db/scale")
             #expect(statefulScale.json?.at("spec.replicas")?.int == 1)
             #expect(statefulScale.json?.at("status.replicas")?.int == 0)
-            #expect(statefulScale.json?.at("status.selector")?.string == "app=db")
+            #expect(statefulScale.json?.at("status.selector")?.stringValue == "app=db")
         }
     }
 
@@ -145,7 +145,7 @@ struct PatchScaleTests {
             )
             let unsupported = try await curl("PATCH", web, body: "{}", contentType: "text/plain")
             #expect(unsupported.status == 415)
-            #expect(unsupported.json?.at("reason")?.string == "UnsupportedMediaType")
+            #expect(unsupported.json?.at("reason")?.stringValue == "UnsupportedMediaType")
         }
     }
 
@@ -163,7 +163,7 @@ struct PatchScaleTests {
             #expect(patched.status == 200)
             #expect(patched.json?.at("spec.replicas")?.int == 3)
             #expect(patched.json?.at("metadata.labels") == .object(["b/c": .string("x")]))
-            #expect(patched.json?.at("spec.template.spec.containers.1.name")?.string == "sidecar")
+            #expect(patched.json?.at("spec.template.spec.containers.1.name")?.stringValue == "sidecar")
 
             let failedTest = try await curl(
                 "PATCH",
@@ -199,7 +199,7 @@ struct PatchScaleTests {
                 """
             let missingManager = try await curl("PATCH", pdb, body: config, contentType: "application/apply-patch+yaml")
             #expect(missingManager.status == 422)
-            #expect(missingManager.json?.at("message")?.string?.contains("fieldManager") == true)
+            #expect(missingManager.json?.at("message")?.stringValue?.contains("fieldManager") == true)
 
             let created = try await curl(
                 "PATCH",
@@ -227,8 +227,8 @@ struct PatchScaleTests {
                 contentType: "application/apply-patch+yaml"
             )
             #expect(applied.status == 200)
-            #expect(applied.json?.at("metadata.labels.team")?.string == "ml")
-            #expect(applied.json?.at("metadata.labels.owner")?.string == "autoscaler")
+            #expect(applied.json?.at("metadata.labels.team")?.stringValue == "ml")
+            #expect(applied.json?.at("metadata.labels.owner")?.stringValue == "autoscaler")
             #expect(applied.json?.at("spec.minAvailable")?.int == 2)
             #expect(applied.json?.at("spec.selector.matchLabels") == .object(["app": .string("web2")]))
             #expect(applied.json?.at("metadata.generation")?.int == 2)

@@ -29,7 +29,7 @@ struct SharedStorageTests {
                 body: json(Self.widgetDefinition), contentType: "application/json")
             #expect(created.status == 201)
             let conditions = created.json?.at("status.conditions")?.elements ?? []
-            #expect(conditions.contains { $0.at("type")?.string == "Established" && $0.at("status")?.string == "True" })
+            #expect(conditions.contains { $0.at("type")?.stringValue == "Established" && $0.at("status")?.stringValue == "True" })
 
             let widget = parse(
                 #"{"apiVersion": "example.dev/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 2}}"#)
@@ -39,11 +39,11 @@ struct SharedStorageTests {
 
             let discovery = try await curl("GET", "/apis/example.dev/v1")
             let resources = discovery.json?.at("resources")?.elements ?? []
-            #expect(resources.contains { $0.at("name")?.string == "widgets" })
+            #expect(resources.contains { $0.at("name")?.stringValue == "widgets" })
 
             let table = try await curl(
                 "GET", widgets, extra: ["-H", "Accept: application/json;as=Table;v=v1;g=meta.k8s.io"])
-            let columns = table.json?.at("columnDefinitions")?.elements.compactMap { $0.at("name")?.string }
+            let columns = table.json?.at("columnDefinitions")?.elements.compactMap { $0.at("name")?.stringValue }
             #expect(columns == ["Name", "Size"])
         }
     }
@@ -68,8 +68,8 @@ struct SharedStorageTests {
             let listed = try await curl("GET", "/api/v1/namespaces/default/events?fieldSelector=\(selector)")
             let items = listed.json?.items ?? []
             #expect(items.count == 1)
-            #expect(items.first?.at("message")?.string == "1 -> 3")
-            #expect(items.first?.at("reportingComponent")?.string == "inference-autoscaler")
+            #expect(items.first?.at("message")?.stringValue == "1 -> 3")
+            #expect(items.first?.at("reportingComponent")?.stringValue == "inference-autoscaler")
             #expect(items.first?.at("metadata.resourceVersion") == created.json?.at("metadata.resourceVersion"))
 
             #expect(try await curl("DELETE", "/apis/events.k8s.io/v1/namespaces/default/events/p.1").status == 200)

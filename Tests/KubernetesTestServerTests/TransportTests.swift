@@ -26,8 +26,8 @@ struct TransportTests {
         try await withServer { server, curl in
             let wrong = try await curl("GET", "/api/v1/namespaces/default/pods", token: "nope")
             #expect(wrong.status == 401)
-            #expect(wrong.json?.at("reason")?.string == "Unauthorized")
-            #expect(wrong.json?.at("kind")?.string == "Status")
+            #expect(wrong.json?.at("reason")?.stringValue == "Unauthorized")
+            #expect(wrong.json?.at("kind")?.stringValue == "Status")
             #expect(wrong.json?.at("code")?.int == 401)
 
             let missing = try await curl("GET", "/livez", token: .some(nil))
@@ -49,42 +49,42 @@ struct TransportTests {
     @Test func discoveryDescribesGroupsResourcesAndSubresources() async throws {
         try await withServer { _, curl in
             let api = try await curl("GET", "/api")
-            #expect(api.json?.at("kind")?.string == "APIVersions")
-            #expect(api.json?.at("versions.0")?.string == "v1")
+            #expect(api.json?.at("kind")?.stringValue == "APIVersions")
+            #expect(api.json?.at("versions.0")?.stringValue == "v1")
 
             let apis = try await curl("GET", "/apis")
             let groups = apis.json?.at("groups")
-            #expect(apis.json?.at("kind")?.string == "APIGroupList")
+            #expect(apis.json?.at("kind")?.stringValue == "APIGroupList")
             if case .array(let list)? = groups {
-                let apps = list.first { $0.at("name")?.string == "apps" }
-                #expect(apps?.at("preferredVersion.groupVersion")?.string == "apps/v1")
-                #expect(list.contains { $0.at("name")?.string == "autoscaling.inference.dev" })
+                let apps = list.first { $0.at("name")?.stringValue == "apps" }
+                #expect(apps?.at("preferredVersion.groupVersion")?.stringValue == "apps/v1")
+                #expect(list.contains { $0.at("name")?.stringValue == "autoscaling.inference.dev" })
             } else {
                 Issue.record("no groups")
             }
 
             let apps = try await curl("GET", "/apis/apps/v1")
-            #expect(apps.json?.at("kind")?.string == "APIResourceList")
-            #expect(apps.json?.at("groupVersion")?.string == "apps/v1")
+            #expect(apps.json?.at("kind")?.stringValue == "APIResourceList")
+            #expect(apps.json?.at("groupVersion")?.stringValue == "apps/v1")
             guard case .array(let resources)? = apps.json?.at("resources") else {
                 Issue.record("no resources")
                 return
             }
-            let scale = resources.first { $0.at("name")?.string == "deployments/scale" }
-            #expect(scale?.at("group")?.string == "autoscaling")
-            #expect(scale?.at("version")?.string == "v1")
-            #expect(scale?.at("kind")?.string == "Scale")
-            #expect(resources.contains { $0.at("name")?.string == "deployments/status" })
-            let main = resources.first { $0.at("name")?.string == "deployments" }
+            let scale = resources.first { $0.at("name")?.stringValue == "deployments/scale" }
+            #expect(scale?.at("group")?.stringValue == "autoscaling")
+            #expect(scale?.at("version")?.stringValue == "v1")
+            #expect(scale?.at("kind")?.stringValue == "Scale")
+            #expect(resources.contains { $0.at("name")?.stringValue == "deployments/status" })
+            let main = resources.first { $0.at("name")?.stringValue == "deployments" }
             #expect(main?.at("namespaced") == .bool(true))
-            #expect(main?.at("kind")?.string == "Deployment")
+            #expect(main?.at("kind")?.stringValue == "Deployment")
 
             let core = try await curl("GET", "/api/v1")
-            #expect(core.json?.at("groupVersion")?.string == "v1")
+            #expect(core.json?.at("groupVersion")?.stringValue == "v1")
 
             let unknown = try await curl("GET", "/apis/nope.example.com/v1")
             #expect(unknown.status == 404)
-            #expect(unknown.json?.at("reason")?.string == "NotFound")
+            #expect(unknown.json?.at("reason")?.stringValue == "NotFound")
             #expect(try await curl("GET", "/apis/apps/v9").status == 404)
             #expect(try await curl("GET", "/apis/apps/v1/namespaces/default/widgets").status == 404)
         }
@@ -96,7 +96,7 @@ struct TransportTests {
             let first = try await curl("GET", "/api/v1/namespaces/default/pods")
             #expect(first.status == 429)
             #expect(first.headers["retry-after"] == "3")
-            #expect(first.json?.at("reason")?.string == "TooManyRequests")
+            #expect(first.json?.at("reason")?.stringValue == "TooManyRequests")
             #expect(first.json?.at("details.retryAfterSeconds")?.int == 3)
             #expect(try await curl("GET", "/healthz").status == 429)
             #expect(try await curl("GET", "/api/v1/namespaces/default/pods").status == 200)
@@ -105,10 +105,10 @@ struct TransportTests {
             let unavailable = try await curl("GET", "/api/v1/namespaces/default/pods")
             #expect(unavailable.status == 503)
             #expect(unavailable.headers["retry-after"] == nil)
-            #expect(unavailable.json?.at("reason")?.string == "ServiceUnavailable")
+            #expect(unavailable.json?.at("reason")?.stringValue == "ServiceUnavailable")
 
             server.failNextRequests(1, status: 500)
-            #expect(try await curl("GET", "/api/v1/pods").json?.at("reason")?.string == "InternalError")
+            #expect(try await curl("GET", "/api/v1/pods").json?.at("reason")?.stringValue == "InternalError")
 
             // Authentication comes first: a bad token is 401 and does not use up an injected failure.
             server.failNextRequests(1, status: 503)
@@ -143,9 +143,9 @@ struct TransportTests {
                 contentType: "application/merge-patch+json"
             )
             #expect(denied.status == 403)
-            #expect(denied.json?.at("reason")?.string == "Forbidden")
+            #expect(denied.json?.at("reason")?.stringValue == "Forbidden")
             #expect(
-                denied.json?.at("message")?.string
+                denied.json?.at("message")?.stringValue
                     == "deployments.apps \"web\" is forbidden: User \"system:serviceaccount:default:test\" cannot "
                     + "patch resource \"deployments/scale\" in API group \"apps\" in the namespace \"default\""
             )
@@ -200,7 +200,7 @@ struct TransportTests {
             #expect(result.status == 201)
             #expect(result.stderr.contains("HTTP/1.1 100 Continue"))
             #expect(Date().timeIntervalSince(started) < 0.9)  // curl waits 1 s when no 100 comes
-            #expect(result.json?.at("data.blob")?.string?.count == 20_000)
+            #expect(result.json?.at("data.blob")?.stringValue?.count == 20_000)
         }
     }
 
