@@ -30,6 +30,9 @@ struct DecisionBench: ParsableCommand {
     @Option(help: "Only traces whose file name contains this.")
     var only: String?
 
+    @Flag(help: "Run our policies and the oracle only (quick, for tuning); the baselines' rows are left out.")
+    var policiesOnly = false
+
     @Option(help: "The random seed.")
     var seed: UInt64 = 1
 
@@ -88,7 +91,7 @@ struct DecisionBench: ParsableCommand {
                     sloTTFT: options.sloTTFT
                 ).write(toFile: "\(out)/\(chart)", atomically: true, encoding: .utf8)
             }
-            for baseline in Baseline.allCases {
+            for baseline in Baseline.allCases where !policiesOnly || baseline == .oracle {
                 measure(baseline.rawValue) {
                     baseline.simulate(
                         trace: trace, options: options, minReplicas: defaultPolicy.minReplicas,

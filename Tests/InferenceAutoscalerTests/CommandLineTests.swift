@@ -138,7 +138,10 @@ import Testing
         #expect(json["desiredReplicas"] as? Int == 6)
         #expect(json["limitedBy"] as? String == "scaleUpRate")
         let signals = try #require(json["signals"] as? [[String: Any]])
-        #expect(signals.map { $0["type"] as? String } == ["QueueDepth", "TimeToFirstToken", "KVCacheUtilization"])
+        #expect(
+            signals.map { $0["type"] as? String } == [
+                "QueueDepth", "TimeToFirstToken", "KVCacheUtilization", "RunningRequests",
+            ])
         #expect(signals[0]["recommendation"] as? Int == 9)
         #expect(signals[2]["error"] as? String == "no series for vllm:kv_cache_usage_perc")
         let history = try #require(json["history"] as? [String: Any])
