@@ -61,19 +61,14 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         let group = Self.group(of: target.apiVersion)
         for cache in otherScalers[namespace] ?? otherScalers[nil] ?? [] {
             for object in cache.list(namespace: namespace) {
-                guard case .object(let reference)? = object["spec", "scaleTargetRef"] else { continue }
-                func string(_ key: String) -> String? {
-                    if case .string(let value)? = reference[key] { return value }
-                    return nil
-                }
+                guard let reference = object["spec", "scaleTargetRef"], reference.objectMembers != nil else { continue }
                 // A ScaledObject's kind and apiVersion default to apps/v1 Deployment.
-                let kind = string("kind") ?? "Deployment"
-                let apiVersion = string("apiVersion") ?? "apps/v1"
-                guard string("name") == target.name, kind == target.kind, Self.group(of: apiVersion) == group else {
-                    continue
-                }
-                let what = object.json["kind"].flatMap { if case .string(let kind) = $0 { kind } else { nil } }
-                    ?? "HorizontalPodAutoscaler"
+                let kind = reference["kind"]?.stringValue ?? "Deployment"
+                let apiVersion = reference["apiVersion"]?.stringValue ?? "apps/v1"
+                guard reference["name"]?.stringValue == target.name, kind == target.kind,
+                    Self.group(of: apiVersion) == group
+                else { continue }
+                let what = object.json["kind"]?.stringValue ?? "HorizontalPodAutoscaler"
                 return "\(what) \(namespace)/\(object.metadata.name ?? "") also scales \(target.kind) \(target.name): "
                     + "remove it, or this policy"
             }
@@ -130,39 +125,28 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     /// The `autoscaling/v1` Scale of an apps/v1 workload: `spec.replicas` (1 when unset), `status.replicas`, and the
     /// selector in the string form the API server gives (requirements sorted by key).
     static func scale(of object: DynamicObject) -> Scale {
-        func int(_ value: JSONValue?) -> Int? {
-            if case .number(let number)? = value { return Int(number) }
-            return nil
-        }
         var requirements: [(String, String)] = []
-        if case .object(let labels)? = object["spec", "selector", "matchLabels"] {
-            for (key, value) in labels {
-                if case .string(let text) = value { requirements.append((key, "\(key)=\(text)")) }
-            }
+        for (key, value) in object["spec", "selector", "matchLabels"]?.objectMembers ?? [:] {
+            if let text = value.stringValue { requirements.append((key, "\(key)=\(text)")) }
         }
-        if case .array(let expressions)? = object["spec", "selector", "matchExpressions"] {
-            for expression in expressions {
-                guard case .string(let key)? = expression["key"], case .string(let op)? = expression["operator"] else {
-                    continue
-                }
-                var values: [String] = []
-                if case .array(let items)? = expression["values"] {
-                    values = items.compactMap { if case .string(let text) = $0 { text } else { nil } }.sorted()
-                }
-                switch op {
-                case "In": requirements.append((key, "\(key) in (\(values.joined(separator: ",")))"))
-                case "NotIn": requirements.append((key, "\(key) notin (\(values.joined(separator: ",")))"))
-                case "Exists": requirements.append((key, key))
-                case "DoesNotExist": requirements.append((key, "!\(key)"))
-                default: continue
-                }
+        for expression in object["spec", "selector", "matchExpressions"]?.arrayValue ?? [] {
+            guard let key = expression["key"]?.stringValue, let op = expression["operator"]?.stringValue else {
+                continue
+            }
+            let values = (expression["values"]?.arrayValue ?? []).compactMap(\.stringValue).sorted()
+            switch op {
+            case "In": requirements.append((key, "\(key) in (\(values.joined(separator: ",")))"))
+            case "NotIn": requirements.append((key, "\(key) notin (\(values.joined(separator: ",")))"))
+            case "Exists": requirements.append((key, key))
+            case "DoesNotExist": requirements.append((key, "!\(key)"))
+            default: continue
             }
         }
         let selector = requirements.sorted { $0.0 < $1.0 }.map(\.1).joined(separator: ",")
         return Scale(
             apiVersion: "autoscaling/v1", kind: "Scale", metadata: object.metadata,
-            spec: .init(replicas: int(object["spec", "replicas"]) ?? 1),
-            status: .init(replicas: int(object["status", "replicas"]) ?? 0, selector: selector))
+            spec: .init(replicas: object["spec", "replicas"]?.intValue ?? 1),
+            status: .init(replicas: object["status", "replicas"]?.intValue ?? 0, selector: selector))
     }
 
     public func setScale(_ resource: APIResource, namespace: String, name: String, replicas: Int) async throws {
@@ -173,7 +157,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     public func pods(namespace: String, selector: LabelSelector) async throws -> [PodInfo] {
         guard let cache = podCaches[namespace] ?? podCaches[nil] else { return [] }
         return cache.list(namespace: namespace).compactMap { pod in
-            guard pod.metadata.namespace == namespace, selector.matches(pod.metadata.labels ?? [:]) else { return nil }
+            guard selector.matches(pod.metadata.labels ?? [:]) else { return nil }
             return Self.podInfo(pod)
         }
     }
