@@ -40,8 +40,8 @@ DEMO_MINUTES ?= 5
 DEMO_FLAGS ?=
 demo: deps kubectl
 	$(SWIFT) build --product inference-autoscaler
-	$(SWIFT) build --product inference-demo
-	"$$($(SWIFT) build --show-bin-path)/inference-demo" --minutes $(DEMO_MINUTES) $(DEMO_FLAGS)
+	$(SWIFT) build --product inference-tools
+	"$$($(SWIFT) build --show-bin-path)/inference-tools" demo --minutes $(DEMO_MINUTES) $(DEMO_FLAGS)
 
 build: deps
 	$(SWIFT) build -c release --product $(BINARY)
@@ -59,8 +59,8 @@ validate-samples: build
 # Decision quality on every shared trace: our policies and the baselines, into bench/results/decisions.md (+ charts).
 TRACES ?= ../shared/traces
 bench-decisions: deps
-	$(SWIFT) build -c release --product decision-bench
-	"$$($(SWIFT) build -c release --show-bin-path)/decision-bench" --traces $(TRACES) --out bench/results
+	$(SWIFT) build -c release --product inference-tools
+	"$$($(SWIFT) build -c release --show-bin-path)/inference-tools" decision-bench --traces $(TRACES) --out bench/results
 
 # The controller as the Dockerfile builds it: Swift runtime and Foundation linked in, by lld with packed relative
 # relocations (DT_RELR: 2 MiB of relocation records the loader no longer reads at every start). Own scratch path, so
@@ -72,8 +72,8 @@ SHIP_FLAGS = -c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -
 # controller measured is the shipped build, run with the image's environment.
 bench-scale: deps
 	$(SWIFT) build $(SHIP_FLAGS) --product inference-autoscaler
-	$(SWIFT) build -c release --product scale-bench
-	"$$($(SWIFT) build -c release --show-bin-path)/scale-bench" --out bench/results \
+	$(SWIFT) build -c release --product inference-tools
+	"$$($(SWIFT) build -c release --show-bin-path)/inference-tools" scale-bench --out bench/results \
 		--controller "$$($(SWIFT) build $(SHIP_FLAGS) --show-bin-path)/inference-autoscaler"
 
 clean:

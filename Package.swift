@@ -1,14 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Targets read bottom-up: each depends only on targets above it. Product modules first, then the test kits
+// (Sources/TestKits), then the tools (Sources/Tools), then the tests. Sources/README.md draws the arrows;
+// `make layers` checks them.
 let package = Package(
     name: "inference-autoscaler",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "inference-autoscaler", targets: ["InferenceAutoscaler"]),
-        .executable(name: "decision-bench", targets: ["DecisionBench"]),
-        .executable(name: "inference-demo", targets: ["Demo"]),
-        .executable(name: "scale-bench", targets: ["ScaleBench"]),
+        .executable(name: "inference-tools", targets: ["InferenceTools"]),
         .library(name: "AutoscalerCore", targets: ["AutoscalerCore"]),
         .library(name: "KubernetesClient", targets: ["KubernetesClient"]),
         .library(name: "CurlHTTP", targets: ["CurlHTTP"]),
@@ -24,39 +25,37 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
-        // The API types and the pure scaling decision: Foundation only, no I/O.
-        .target(name: "AutoscalerCore"),
+        // The Kubernetes wire model: JSON values, object metadata, timestamps, the policy's CRD structs, Scale,
+        // watch events. Foundation only.
+        .target(name: "KubernetesModel"),
+        // Resolved policies, their validation from the wire model, and the pure scaling decision. No I/O.
+        .target(name: "AutoscalerCore", dependencies: ["KubernetesModel"]),
         // Reading policy documents (YAML or JSON, several per file) with source positions.
         .target(
             name: "PolicyFiles",
-            dependencies: ["AutoscalerCore", .product(name: "Yams", package: "Yams")]
+            dependencies: ["AutoscalerCore", "KubernetesModel", .product(name: "Yams", package: "Yams")]
         ),
         // libcurl, with typed shims for its variadic setopt/getinfo.
-        .systemLibrary(
-            name: "CCurl",
-            pkgConfig: "libcurl",
-            providers: [.apt(["libcurl4-openssl-dev"])]
-        ),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // HTTP over libcurl: one multi handle on its own thread, bridged to async/await; TLS settings.
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // The Kubernetes API: configuration, typed requests, watches, informers.
         .target(
             name: "KubernetesClient",
             dependencies: [
-                "CurlHTTP",
-                "AutoscalerCore",
+                "CurlHTTP", "KubernetesModel",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["README.md"]
         ),
-        // Prometheus' query API over libcurl, and the engines' metric presets.
-        .target(name: "PrometheusClient", dependencies: ["CurlHTTP", "AutoscalerCore"]),
-        // The reconcile loop: policies in, /scale patches, PodDisruptionBudgets, status and events out.
+        // Signals from Prometheus: the query API, the engines' presets, per-namespace batches, `SignalSource`.
+        .target(name: "Signals", dependencies: ["AutoscalerCore", "KubernetesModel", "CurlHTTP"]),
+        // The reconcile loop: read, plan (pure), execute; the work queue, leader election, probes and metrics.
         .target(
             name: "Controller",
             dependencies: [
-                "AutoscalerCore", "KubernetesClient", "PrometheusClient",
+                "AutoscalerCore", "KubernetesModel", "KubernetesClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -67,19 +66,40 @@ let package = Package(
             ]
         ),
         // Trace-driven simulation of a fleet of inference pods, driving the same decision as the controller.
-        .target(name: "Simulator", dependencies: ["AutoscalerCore"], exclude: ["README.md"]),
-        // Test support: an in-memory API server that speaks the real wire protocol over TLS, with fault injection.
+        .target(name: "Simulator", dependencies: ["AutoscalerCore", "KubernetesModel"], exclude: ["README.md"]),
+        // The `run` command's flags, shared by the controller and the tools that start it.
+        .target(
+            name: "ControllerOptions",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `inference-autoscaler`: run, validate, simulate, decide, query, version. Wires the services together.
+        .executableTarget(
+            name: "InferenceAutoscaler",
+            dependencies: [
+                "KubernetesModel", "AutoscalerCore", "PolicyFiles", "KubernetesClient", "Signals", "Controller",
+                "Simulator", "ControllerOptions",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // Test kit: an in-memory API server that speaks the real wire protocol over TLS, with fault injection.
         .target(
             name: "KubernetesTestServer",
             dependencies: [
-                "AutoscalerCore",
+                "KubernetesModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ]
+            ],
+            path: "Sources/TestKits/KubernetesTestServer"
         ),
-        // Test support: `/metrics` in the Prometheus text format for simulated pods of each engine, on a loopback HTTP
+        // Test kit: `/metrics` in the Prometheus text format for simulated pods of each engine, on a loopback HTTP
         // server that answers from a closure.
         .target(
             name: "MetricsFixture",
@@ -88,75 +108,57 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
-        ),
-        // Test support: a real Prometheus process (the Debian package) on a free loopback port.
-        .target(name: "PrometheusTestSupport", dependencies: ["CurlHTTP"]),
-        .executableTarget(
-            name: "InferenceAutoscaler",
-            dependencies: [
-                "AutoscalerCore",
-                "PolicyFiles",
-                "PrometheusClient",
-                "KubernetesClient",
-                "Controller",
-                "Simulator",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
-        // `make bench-decisions`: every shared trace × our policies and the baselines.
-        .executableTarget(
-            name: "DecisionBench",
-            dependencies: [
-                "AutoscalerCore", "PolicyFiles", "Simulator",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
-        // `make demo`: the test API server, simulated vLLM pods, a real Prometheus and the controller, live.
-        .executableTarget(
-            name: "Demo",
-            dependencies: [
-                "AutoscalerCore", "KubernetesClient", "KubernetesTestServer", "MetricsFixture", "PolicyFiles",
-                "PrometheusTestSupport", "Simulator",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        // `make bench-scale`: the controller's cost at 1 to 10,000 policies.
-        .executableTarget(
-            name: "ScaleBench",
-            dependencies: [
-                "AutoscalerCore", "KubernetesTestServer", "MetricsFixture", "PrometheusTestSupport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
-        .testTarget(name: "AutoscalerCoreTests", dependencies: ["AutoscalerCore"]),
-        .testTarget(
-            name: "InferenceAutoscalerTests",
-            dependencies: [
-                "AutoscalerCore", "PolicyFiles", "InferenceAutoscaler", "MetricsFixture", "PrometheusTestSupport",
-                "KubernetesTestServer",
             ],
-            resources: [.copy("Fixtures")]
+            path: "Sources/TestKits/MetricsFixture"
         ),
+        // Test kit: a real Prometheus process (the Debian package) on a free loopback port.
+        .target(
+            name: "PrometheusTestSupport", dependencies: ["CurlHTTP"], path: "Sources/TestKits/PrometheusTestSupport"),
+
+        // `inference-tools demo | decision-bench | scale-bench`: `make demo`, `make bench-decisions`,
+        // `make bench-scale`.
+        .executableTarget(
+            name: "InferenceTools",
+            dependencies: [
+                "KubernetesModel", "AutoscalerCore", "PolicyFiles", "KubernetesClient", "Simulator",
+                "ControllerOptions", "KubernetesTestServer", "MetricsFixture", "PrometheusTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Tools"
+        ),
+
+        .testTarget(name: "AutoscalerCoreTests", dependencies: ["AutoscalerCore", "KubernetesModel"]),
+        .testTarget(
+            name: "KubernetesTestServerTests", dependencies: ["KubernetesTestServer", "KubernetesModel"]),
         .testTarget(
             name: "KubernetesClientTests",
-            dependencies: ["KubernetesClient", "KubernetesTestServer", "AutoscalerCore"],
+            dependencies: ["KubernetesClient", "KubernetesModel", "KubernetesTestServer"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
-            name: "PrometheusClientTests",
-            dependencies: ["PrometheusClient", "MetricsFixture", "PrometheusTestSupport", "CurlHTTP", "AutoscalerCore"]),
+            name: "SignalsTests",
+            dependencies: [
+                "Signals", "AutoscalerCore", "KubernetesModel", "CurlHTTP", "MetricsFixture", "PrometheusTestSupport",
+            ]
+        ),
         .testTarget(
             name: "ControllerTests",
             dependencies: [
-                "Controller", "KubernetesClient", "AutoscalerCore", "KubernetesTestServer", "MetricsFixture",
-                "PrometheusTestSupport",
-            ]),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
-        .testTarget(name: "KubernetesTestServerTests", dependencies: ["KubernetesTestServer", "AutoscalerCore"]),
+                "Controller", "Signals", "KubernetesClient", "AutoscalerCore", "KubernetesModel",
+                "KubernetesTestServer", "MetricsFixture", "PrometheusTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "AutoscalerCore", "KubernetesModel"]),
+        .testTarget(
+            name: "InferenceAutoscalerTests",
+            dependencies: [
+                "InferenceAutoscaler", "ControllerOptions", "AutoscalerCore", "KubernetesModel", "PolicyFiles",
+                "KubernetesTestServer", "MetricsFixture", "PrometheusTestSupport",
+            ],
+            resources: [.copy("Fixtures")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

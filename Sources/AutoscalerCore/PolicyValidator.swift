@@ -1,4 +1,5 @@
 import Foundation
+import KubernetesModel
 
 /// One problem with a policy, located by its field path (`spec.signals[1].query`).
 public struct PolicyViolation: Sendable, Equatable, Hashable, CustomStringConvertible {

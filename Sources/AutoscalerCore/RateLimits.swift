@@ -1,4 +1,5 @@
 import Foundation
+import KubernetesModel
 
 /// HPA's per-period rate policies, counted from the replica count at the start of each period.
 enum RateLimits {

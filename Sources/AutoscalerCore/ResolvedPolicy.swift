@@ -1,4 +1,5 @@
 import Foundation
+import KubernetesModel
 
 /// The serving engine whose metric names the presets use.
 public enum Engine: String, Sendable, Codable, CaseIterable {

@@ -1,4 +1,5 @@
 import Foundation
+import KubernetesModel
 
 /// The replica decision: a pure function of the policy, what was observed, the signal samples, the previous
 /// history and `now`. No clock reads, no I/O; every rule is testable with tables of numbers.

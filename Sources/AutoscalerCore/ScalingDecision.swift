@@ -1,4 +1,5 @@
 import Foundation
+import KubernetesModel
 
 /// What decided the replica count: a signal, or the rule or bound that overrode the signals.
 public enum LimitReason: Sendable, Equatable, Hashable, CustomStringConvertible {

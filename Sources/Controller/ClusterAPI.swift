@@ -1,6 +1,7 @@
 import AutoscalerCore
 import Foundation
 import KubernetesClient
+import KubernetesModel
 
 /// A pod as the decision needs it.
 public struct PodInfo: Sendable, Equatable {
@@ -64,17 +65,4 @@ public protocol ClusterAPI: Sendable {
 extension ClusterAPI {
     public func conflict(for policy: InferenceAutoscalePolicy, target: ResolvedPolicy.Target) async -> String? { nil }
     public func setDeletionCost(_ cost: Int, namespace: String, pod: String) async throws {}
-}
-
-/// Reads a policy's signals (Prometheus in production).
-public protocol SignalSource: Sendable {
-    func samples(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [SignalSample]
-    /// Requests each pod is serving now (the engine's running-requests gauge); pods without a value are absent.
-    func runningRequests(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [String: Double]
-}
-
-extension SignalSource {
-    public func runningRequests(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [String: Double] {
-        [:]
-    }
 }

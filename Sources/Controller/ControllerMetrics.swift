@@ -1,5 +1,5 @@
-import AutoscalerCore
 import Foundation
+import KubernetesModel
 import Metrics
 import Prometheus
 import Synchronization

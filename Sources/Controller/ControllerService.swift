@@ -1,6 +1,7 @@
 import AutoscalerCore
 import Foundation
 import KubernetesClient
+import KubernetesModel
 import Logging
 import Synchronization
 

@@ -1,5 +1,6 @@
 import AutoscalerCore
 import Foundation
+import KubernetesModel
 
 /// The PodDisruptionBudget a policy manages: named after the policy, owned by it (garbage-collected with it), with
 /// the target's pod selector.

@@ -1,6 +1,6 @@
-import AutoscalerCore
 import Foundation
 import KubernetesClient
+import KubernetesModel
 import Logging
 import Synchronization
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AutoscalerCore
 import Foundation
+import KubernetesModel
 import PolicyFiles
 
 /// `decide --policy FILE --state FILE`: what the controller would decide for one round, and why.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import AutoscalerCore
+import KubernetesModel
 
 @main
 struct InferenceAutoscalerCommand: AsyncParsableCommand {

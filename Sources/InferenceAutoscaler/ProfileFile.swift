@@ -1,5 +1,5 @@
-import AutoscalerCore
 import Foundation
+import KubernetesModel
 import PolicyFiles
 import Simulator
 

@@ -1,8 +1,7 @@
 import ArgumentParser
-import AutoscalerCore
 import Foundation
 import PolicyFiles
-import PrometheusClient
+import Signals
 
 /// `query --policy FILE`: each signal's PromQL and what Prometheus answers now.
 struct QueryCommand: AsyncParsableCommand {

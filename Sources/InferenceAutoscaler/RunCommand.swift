@@ -1,8 +1,10 @@
 import ArgumentParser
-import AutoscalerCore
 import Controller
+import Signals
+import ControllerOptions
 import Foundation
 import KubernetesClient
+import KubernetesModel
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -12,88 +14,11 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Run the controller: watch policies, read signals, scale targets.")
 
-    @Option(help: "Path to a kubeconfig (default: $KUBECONFIG, in-cluster, then ~/.kube/config).")
-    var kubeconfig: String?
-
-    @Option(help: "The kubeconfig context to use.")
-    var context: String?
-
-    @Option(name: .customLong("namespace"), help: "A namespace to watch (repeatable; default: all namespaces).")
-    var namespaces: [String] = []
-
-    @Option(help: "Prometheus URL for policies that name none.")
-    var defaultPrometheus: String?
-
-    @Option(help: "Policies reconciled at the same time.")
-    var maxConcurrentReconciles = 4
-
-    @Option(help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
-
-    @Option(help: "text or json.")
-    var logFormat = "text"
-
-    @Option(help: "Where /metrics is served.")
-    var metricsBindAddress = ":8080"
-
-    @Option(help: "Where /healthz and /readyz are served.")
-    var healthProbeBindAddress = ":8081"
-
-    @Flag(help: "Run as one of several replicas: only the holder of a coordination.k8s.io Lease writes.")
-    var leaderElect = false
-
-    @Option(help: "The Lease's namespace (default: $POD_NAMESPACE, else the service account's, else default).")
-    var leaderElectionNamespace: String?
-
-    @Option(help: "The Lease's name.")
-    var leaderElectionId = "inference-autoscaler-leader"
-
-    @Option(help: "Seconds a standby waits after the leader's last renewal before taking the lease.")
-    var leaderElectLeaseDuration = 15.0
-
-    @Option(help: "Seconds within which the leader must renew, or it stops writing and exits.")
-    var leaderElectRenewDeadline = 10.0
-
-    @Option(help: "Seconds between tries to acquire or renew the lease.")
-    var leaderElectRetryPeriod = 2.0
-
-    @Option(
-        name: .customLong("allow-custom-queries-in"),
-        help: "A namespace whose policies may use Custom queries (repeatable; * for all). Default: none.")
-    var customQueryNamespaces: [String] = []
-
-    @Option(help: "Requests per second to the Kubernetes API, sustained (a client-side token bucket).")
-    var kubeApiQps = 20.0
-
-    @Option(help: "Requests to the Kubernetes API allowed in a burst.")
-    var kubeApiBurst = 30
-
-    @Option(help: "Seconds a graceful shutdown may take before the controller exits anyway.")
-    var shutdownTimeout = 20.0
-
-    func validate() throws {
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
-        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format: use text or json") }
-        guard maxConcurrentReconciles >= 1 else { throw ValidationError("--max-concurrent-reconciles must be >= 1") }
-        if let defaultPrometheus, URL(string: defaultPrometheus)?.scheme == nil {
-            throw ValidationError("--default-prometheus: not a URL: \(defaultPrometheus)")
-        }
-        guard leaderElectRetryPeriod > 0, leaderElectRenewDeadline > leaderElectRetryPeriod,
-            leaderElectLeaseDuration > leaderElectRenewDeadline
-        else {
-            throw ValidationError(
-                "leader election needs lease duration > renew deadline > retry period > 0 (got \(leaderElectLeaseDuration), "
-                    + "\(leaderElectRenewDeadline), \(leaderElectRetryPeriod))")
-        }
-        guard shutdownTimeout > 0 else { throw ValidationError("--shutdown-timeout must be positive") }
-        guard kubeApiQps > 0, kubeApiBurst >= 1 else {
-            throw ValidationError("--kube-api-qps must be positive and --kube-api-burst at least 1")
-        }
-    }
+    @OptionGroup var options: ControllerOptions
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        let json = logFormat == "json"
+        let level = Logger.Level(rawValue: options.logLevel) ?? .info
+        let json = options.logFormat == "json"
         LoggingSystem.bootstrap { label in
             var handler = LineLogHandler(label: label, json: json)
             handler.logLevel = level
@@ -104,7 +29,7 @@ struct RunCommand: AsyncParsableCommand {
         let cluster: ClusterConfiguration
         do {
             cluster = try ClusterConfigurationLoader.load(
-                kubeconfig: kubeconfig, context: context, environment: environment, homeDirectory: NSHomeDirectory())
+                kubeconfig: options.kubeconfig, context: options.context, environment: environment, homeDirectory: NSHomeDirectory())
         } catch {
             printError("cannot load the cluster configuration: \(error)")
             throw ExitCode(2)
@@ -117,36 +42,36 @@ struct RunCommand: AsyncParsableCommand {
         let client = KubernetesAPIClient(
             configuration: cluster,
             options: .init(
-                rateLimit: .init(qps: kubeApiQps, burst: kubeApiBurst),
+                rateLimit: .init(qps: options.kubeApiQps, burst: options.kubeApiBurst),
                 observer: { metrics.kubernetesRequest(verb: $0, code: $1, seconds: $2) }),
             logger: logger)
         var elector: LeaderElector?
-        if leaderElect {
+        if options.leaderElect {
             let namespace =
-                leaderElectionNamespace ?? cluster.namespace
+                options.leaderElectionNamespace ?? cluster.namespace
             let identity = "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.lowercased())"
             elector = LeaderElector(
                 client: client,
                 configuration: .init(
-                    namespace: namespace, name: leaderElectionId, identity: identity,
-                    leaseDuration: leaderElectLeaseDuration, renewDeadline: leaderElectRenewDeadline,
-                    retryPeriod: leaderElectRetryPeriod),
+                    namespace: namespace, name: options.leaderElectionId, identity: identity,
+                    leaseDuration: options.leaderElectLeaseDuration, renewDeadline: options.leaderElectRenewDeadline,
+                    retryPeriod: options.leaderElectRetryPeriod),
                 logger: logger)
             logger.info(
-                "leader election on", metadata: ["lease": "\(namespace)/\(leaderElectionId)", "identity": "\(identity)"])
+                "leader election on", metadata: ["lease": "\(namespace)/\(options.leaderElectionId)", "identity": "\(identity)"])
         }
         let controller = ControllerService(
             client: client,
             signals: PrometheusSignalSource(
-                defaultAddress: defaultPrometheus.flatMap(URL.init(string:)),
+                defaultAddress: options.defaultPrometheus.flatMap(URL.init(string:)),
                 observer: { metrics.prometheusQuery(succeeded: $0, seconds: $1) }),
             configuration: .init(
-                namespaces: namespaces, maxConcurrentReconciles: maxConcurrentReconciles,
-                customQueryNamespaces: Set(customQueryNamespaces)),
+                namespaces: options.namespaces, maxConcurrentReconciles: options.maxConcurrentReconciles,
+                customQueryNamespaces: Set(options.customQueryNamespaces)),
             leadership: elector, metrics: metrics, logger: logger)
         let text = SharedText()
         let probes = try await ProbeServer.start(
-            addresses: [healthProbeBindAddress, metricsBindAddress],
+            addresses: [options.healthProbeBindAddress, options.metricsBindAddress],
             routes: .init(ready: { controller.hasSynced }, metrics: { text.value }))
 
         // Shut down in reverse order: the controller finishes its reconciles, then the lease is released, then the
@@ -173,8 +98,8 @@ struct RunCommand: AsyncParsableCommand {
                 logger.info("shutting down: finishing the reconciles in flight")
                 Task { await group.triggerGracefulShutdown() }
                 // However long a reconcile hangs, the pod's grace period must not run out first.
-                DispatchQueue.global().asyncAfter(deadline: .now() + shutdownTimeout) {
-                    logger.error("graceful shutdown took longer than \(shutdownTimeout) s: exiting")
+                DispatchQueue.global().asyncAfter(deadline: .now() + options.shutdownTimeout) {
+                    logger.error("graceful shutdown took longer than \(options.shutdownTimeout) s: exiting")
                     Foundation.exit(1)
                 }
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AutoscalerCore
 import Foundation
+import KubernetesModel
 import PolicyFiles
 
 /// `validate FILE...`: the controller's own checks, offline.

@@ -1,5 +1,6 @@
 import AutoscalerCore
 import Foundation
+import KubernetesModel
 import Yams
 
 /// A file that could not be read or parsed at all.

@@ -1,5 +1,6 @@
 import AutoscalerCore
 import Foundation
+import KubernetesModel
 
 /// Our controller in the simulator: the same pure decision, fed what Prometheus and the API server would show, with
 /// the history carried from round to round as the reconciler carries it.

@@ -1,4 +1,3 @@
-import AutoscalerCore
 import Foundation
 
 /// The human-readable summary of a simulation.

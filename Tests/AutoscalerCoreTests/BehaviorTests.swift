@@ -1,7 +1,8 @@
+@testable import AutoscalerCore
 import Foundation
+import KubernetesModel
 import Testing
 
-@testable import AutoscalerCore
 
 /// Rules 7 and 8: stabilization windows and per-period rate policies, with HPA's semantics.
 @Suite struct BehaviorTests {

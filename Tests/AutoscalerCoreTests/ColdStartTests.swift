@@ -1,7 +1,8 @@
+@testable import AutoscalerCore
 import Foundation
+import KubernetesModel
 import Testing
 
-@testable import AutoscalerCore
 
 /// Rule 4: pods that exist but are not ready yet are capacity in flight.
 @Suite struct ColdStartTests {

@@ -1,7 +1,8 @@
+@testable import AutoscalerCore
 import Foundation
+import KubernetesModel
 import Testing
 
-@testable import AutoscalerCore
 
 /// Properties over random inputs: bounds, no scale-down on missing data, monotone in load, deterministic.
 @Suite struct DecisionPropertyTests {

@@ -1,6 +1,7 @@
-import Foundation
-
 @testable import AutoscalerCore
+import Foundation
+import KubernetesModel
+
 
 /// A fixed instant (2027-01-15T08:00:00Z, a Friday) that decisions are made at, and offsets from it.
 let t0 = Date(timeIntervalSince1970: 1_800_000_000)

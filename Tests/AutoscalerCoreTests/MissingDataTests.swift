@@ -1,7 +1,8 @@
+@testable import AutoscalerCore
 import Foundation
+import KubernetesModel
 import Testing
 
-@testable import AutoscalerCore
 
 /// Rule 3: missing data never scales down; fallback after N rounds with no readable signal.
 @Suite struct MissingDataTests {

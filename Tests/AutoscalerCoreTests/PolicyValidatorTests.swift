@@ -1,7 +1,8 @@
+@testable import AutoscalerCore
 import Foundation
+import KubernetesModel
 import Testing
 
-@testable import AutoscalerCore
 
 @Suite struct PolicyValidatorTests {
     static func document(_ json: String) throws -> InferenceAutoscalePolicy {

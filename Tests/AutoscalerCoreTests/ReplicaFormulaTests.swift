@@ -1,7 +1,8 @@
+@testable import AutoscalerCore
 import Foundation
+import KubernetesModel
 import Testing
 
-@testable import AutoscalerCore
 
 /// Rule 1 and 2: HPA's formula per signal, the tolerance band, the maximum over signals.
 @Suite struct ReplicaFormulaTests {

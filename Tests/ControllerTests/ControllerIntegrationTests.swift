@@ -1,12 +1,14 @@
+@testable import Controller
 import AutoscalerCore
 import Foundation
 import KubernetesClient
+import KubernetesModel
 import KubernetesTestServer
 import MetricsFixture
 import PrometheusTestSupport
+import Signals
 import Testing
 
-@testable import Controller
 
 /// The controller over real HTTP: the test API server, a real Prometheus scraping simulated vLLM pods, and the
 /// controller's own caches, queue and workers.

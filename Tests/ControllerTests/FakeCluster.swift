@@ -1,9 +1,10 @@
 import AutoscalerCore
+@testable import Controller
 import Foundation
 import KubernetesClient
+import KubernetesModel
 import Synchronization
 
-@testable import Controller
 
 /// A recording fake of the cluster: a target with a /scale, its pods, and every call the reconciler makes.
 final class FakeCluster: ClusterAPI, Sendable {

@@ -1,11 +1,11 @@
-import AutoscalerCore
+@testable import Controller
 import Foundation
 import KubernetesClient
+import KubernetesModel
 import KubernetesTestServer
 import MetricsFixture
 import Testing
 
-@testable import Controller
 
 /// Failures around the controller, over real HTTP: no scale decision is lost or made twice, and nothing is scaled
 /// on data that could not be read.

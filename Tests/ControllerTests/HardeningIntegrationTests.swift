@@ -1,11 +1,11 @@
-import AutoscalerCore
+@testable import Controller
 import Foundation
 import KubernetesClient
+import KubernetesModel
 import KubernetesTestServer
 import MetricsFixture
 import Testing
 
-@testable import Controller
 
 /// Conflicts, deletion costs and metrics over real HTTP: the test API server, a real Prometheus, the controller.
 extension ControllerIntegrationTests {

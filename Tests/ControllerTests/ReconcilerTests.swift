@@ -1,9 +1,10 @@
 import AutoscalerCore
+@testable import Controller
 import Foundation
 import KubernetesClient
+import KubernetesModel
 import Testing
 
-@testable import Controller
 
 /// The reconciler against a recording fake: policy + cluster state + signal values → the API actions.
 @Suite struct ReconcilerTests {

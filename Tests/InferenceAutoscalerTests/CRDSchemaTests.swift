@@ -1,6 +1,6 @@
 // `BasicAuthSpec` and `PrometheusTLSSpec` have no public initializer, so the fully populated fixture needs @testable.
-import AutoscalerCore
 import Foundation
+import KubernetesModel
 import PolicyFiles
 import Testing
 

@@ -22,7 +22,7 @@ import Testing
         var slo_attainment: Double?
     }
 
-    /// A running `inference-demo`, its output going to a file.
+    /// A running `inference-tools demo`, its output going to a file.
     final class Demo {
         let process = Process()
         let directory: URL
@@ -34,9 +34,10 @@ import Testing
             output = directory.appendingPathComponent("stdout")
             FileManager.default.createFile(atPath: output.path, contents: nil)
             let root = CommandLineTests.packageRoot
-            process.executableURL = try CommandLineTests.binary("inference-demo")
+            process.executableURL = try CommandLineTests.binary("inference-tools")
             process.arguments =
                 [
+                    "demo",
                     "--out", directory.appendingPathComponent("out").path,
                     "--crd",
                     root.appendingPathComponent("crds/autoscaling.inference.dev_inferenceautoscalepolicies.yaml").path,

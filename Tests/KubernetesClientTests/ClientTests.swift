@@ -1,9 +1,9 @@
-import AutoscalerCore
 import Foundation
+@testable import KubernetesClient
+import KubernetesModel
 import KubernetesTestServer
 import Testing
 
-@testable import KubernetesClient
 
 /// The client against the test API server, over real HTTP and TLS.
 @Suite(.timeLimit(.minutes(1))) struct ClientTests {

@@ -1,6 +1,6 @@
 import Foundation
-import AutoscalerCore
 import KubernetesClient
+import KubernetesModel
 import Synchronization
 import Testing
 

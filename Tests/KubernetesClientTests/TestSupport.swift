@@ -1,8 +1,8 @@
-import AutoscalerCore
 import Foundation
+@testable import KubernetesClient
+import KubernetesModel
 import KubernetesTestServer
 
-@testable import KubernetesClient
 
 /// A running test API server and clients for it.
 struct TestCluster: Sendable {

@@ -1,9 +1,9 @@
-import AutoscalerCore
 import Foundation
+@testable import KubernetesClient
+import KubernetesModel
 import KubernetesTestServer
 import Testing
 
-@testable import KubernetesClient
 
 @Suite(.timeLimit(.minutes(1))) struct WatchTests {
     @Test func aWatchStreamsChangesInOrder() async throws {

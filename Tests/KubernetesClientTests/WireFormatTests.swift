@@ -1,8 +1,8 @@
-import AutoscalerCore
 import Foundation
+@testable import KubernetesClient
+import KubernetesModel
 import Testing
 
-@testable import KubernetesClient
 
 /// Parsing and encoding that need no server.
 @Suite struct WireFormatTests {

@@ -1,4 +1,3 @@
-import AutoscalerCore
 import Foundation
 import KubernetesTestServer
 import Testing

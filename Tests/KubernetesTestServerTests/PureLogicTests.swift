@@ -1,8 +1,7 @@
-import AutoscalerCore
 import Foundation
+@testable import KubernetesTestServer
 import Testing
 
-@testable import KubernetesTestServer
 
 @Suite("Selectors and patch algorithms")
 struct PureLogicTests {

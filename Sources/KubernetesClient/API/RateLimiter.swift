@@ -1,4 +1,3 @@
-import AutoscalerCore
 import Foundation
 
 /// A client-side token bucket (like client-go's QPS and burst): at most `burst` requests at once, refilled at `qps`.

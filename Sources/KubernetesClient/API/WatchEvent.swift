@@ -1,20 +1,7 @@
-import AutoscalerCore
 import Foundation
+import KubernetesModel
 
-/// One event of a watch stream.
-public struct WatchEvent<T: Decodable & Sendable>: Sendable {
-    public enum Kind: String, Sendable {
-        case added = "ADDED", modified = "MODIFIED", deleted = "DELETED", bookmark = "BOOKMARK", error = "ERROR"
-    }
-
-    public var type: Kind
-    /// The object, for ADDED, MODIFIED and DELETED.
-    public var object: T?
-    /// The resourceVersion the stream has reached (every event but ERROR carries one).
-    public var resourceVersion: String?
-    /// The `Status` of an ERROR event (code 410 when the resourceVersion was compacted away).
-    public var status: KubernetesStatus?
-
+extension WatchEvent {
     /// Decodes one line of a watch body.
     static func decode(line: Data) throws -> WatchEvent<T> {
         let value = try JSONDecoder().decode(JSONValue.self, from: line)

@@ -1,5 +1,5 @@
-import AutoscalerCore
 import Foundation
+import KubernetesModel
 
 /// A kubeconfig `users[].user.exec` stanza: a credential plugin (`aws eks get-token`, `gke-gcloud-auth-plugin`,
 /// `kubelogin`, …) that prints an `ExecCredential` on stdout.

@@ -1,5 +1,5 @@
-import AutoscalerCore
 import Foundation
+import KubernetesModel
 import Yams
 
 /// One kubeconfig file as written (`clientcmd/api/v1`), with only the fields this client reads. Unknown fields,

@@ -1,0 +1,140 @@
+import AutoscalerCore
+import Foundation
+import Synchronization
+
+/// One Prometheus query per namespace and signal for every policy polled in the same round: policies of a namespace
+/// share a polling phase, so their reconciles come together, and the first to ask runs the `by (namespace, pod)`
+/// query while the others wait for its answer. Each policy then takes its own pods' values only.
+public final class NamespaceBatches: Sendable {
+    /// Per pod, per `le` bucket bound (`""` for a series without one), the value.
+    public typealias PodValues = [String: [String: Double]]
+    typealias Answer = Result<PodValues, PrometheusError>
+
+    private struct Entry {
+        var fetchedAt: ContinuousClock.Instant
+        var result: Answer
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        /// Keys being fetched, with the callers waiting for the answer.
+        var inFlight: [String: [CheckedContinuation<Answer, Never>]] = [:]
+    }
+
+    private enum Step {
+        case answered(Answer)
+        case wait
+        case fetch
+    }
+
+    private let state = Mutex(State())
+    private let clock = ContinuousClock()
+
+    public init() {}
+
+    /// Per-pod values of `query`, fetched at most once per `maxAge` for the same `key`: the first caller fetches in
+    /// its own task, the ones that come while it does wait for its answer.
+    func values(
+        key: String, query: String, client: PrometheusQueryClient, at time: Date, maxAge: Double
+    ) async -> Answer {
+        let now = clock.now
+        let step = state.withLock { state -> Step in
+            if let entry = state.entries[key], now - entry.fetchedAt < .seconds(maxAge) { return .answered(entry.result) }
+            if state.inFlight[key] != nil { return .wait }
+            state.inFlight[key] = []
+            return .fetch
+        }
+        switch step {
+        case .answered(let result):
+            return result
+        case .wait:
+            return await withCheckedContinuation { waiter in
+                // The fetch may have ended between the two locks: then its answer is in the entries.
+                let answered = state.withLock { state -> Answer? in
+                    guard state.inFlight[key] != nil else {
+                        return state.entries[key]?.result ?? .failure(PrometheusError(.malformed, "the batch was dropped"))
+                    }
+                    state.inFlight[key]!.append(waiter)
+                    return nil
+                }
+                if let answered { waiter.resume(returning: answered) }
+            }
+        case .fetch:
+            let result = await Self.fetch(query, client: client, at: time)
+            let waiters = state.withLock { state in
+                state.entries[key] = Entry(fetchedAt: clock.now, result: result)
+                return state.inFlight.removeValue(forKey: key) ?? []
+            }
+            for waiter in waiters { waiter.resume(returning: result) }
+            return result
+        }
+    }
+
+    private static func fetch(
+        _ query: String, client: PrometheusQueryClient, at time: Date
+    ) async -> Answer {
+        switch await client.query(query, at: time) {
+        case .failure(let error):
+            return .failure(error)
+        case .success(let response):
+            guard case .vector(let samples) = response.result else {
+                return .failure(PrometheusError(.malformed, "expected a vector by pod, got a scalar"))
+            }
+            var values: PodValues = [:]
+            for sample in samples {
+                guard let pod = sample.labels["pod"] else { continue }
+                let bound = sample.labels["le"] ?? ""
+                // `or` of two metric names can give a pod twice: the first (the newer name) wins, as in the preset.
+                if values[pod]?[bound] == nil { values[pod, default: [:]][bound] = sample.value }
+            }
+            return .success(values)
+        }
+    }
+
+    /// A policy's value from the namespace's per-pod values: its own pods only, averaged (or summed for `Value`)
+    /// over those that report, as `avg(metric{pod=~"…"})` would.
+    static func aggregate(
+        _ values: PodValues, pods: [String], targetType: TargetType
+    ) -> SignalSample {
+        let own = pods.compactMap { values[$0]?[""] }
+        guard !own.isEmpty else { return .missing("no series matched the target's pods") }
+        guard own.allSatisfy(\.isFinite) else { return .missing("a pod's value is not a number") }
+        let sum = own.reduce(0, +)
+        return .value(targetType == .value ? sum : sum / Double(own.count))
+    }
+
+    /// A TTFT quantile of a policy's pods from the namespace's per-pod bucket rates: the pods' buckets merged, then
+    /// `histogram_quantile` as Prometheus computes it (linear within the bucket; the highest finite bound when the
+    /// rank falls in `+Inf`). No requests in the window is 0: there was no latency to miss.
+    static func quantile(_ q: Double, of values: PodValues, pods: [String]) -> SignalSample {
+        var merged: [Double: Double] = [:]
+        var seen = false
+        for pod in pods {
+            guard let buckets = values[pod] else { continue }
+            for (bound, rate) in buckets {
+                guard let upper = bound == "+Inf" ? Double.infinity : Double(bound) else { continue }
+                merged[upper, default: 0] += rate
+                seen = true
+            }
+        }
+        guard seen else { return .missing("no series matched the target's pods") }
+        let buckets = merged.sorted { $0.key < $1.key }
+        guard let total = buckets.last, total.key == .infinity else {
+            return .missing("the histogram has no +Inf bucket")
+        }
+        guard total.value.isFinite else { return .missing("a pod's value is not a number") }
+        if total.value == 0 { return .value(0) }
+        let rank = q * total.value
+        var previous: (bound: Double, count: Double) = (0, 0)
+        for (bound, count) in buckets {
+            if count >= rank {
+                if bound == .infinity { return .value(previous.bound) }
+                if count == previous.count { return .value(bound) }
+                return .value(
+                    previous.bound + (bound - previous.bound) * (rank - previous.count) / (count - previous.count))
+            }
+            previous = (bound, max(previous.count, count))
+        }
+        return .value(previous.bound)
+    }
+}

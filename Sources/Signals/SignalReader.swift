@@ -1,0 +1,97 @@
+import AutoscalerCore
+import Foundation
+
+/// Reads a policy's signals from Prometheus as the decision wants them: a number, or missing with the reason. The
+/// one fan-out of the signal path: the controller (through `PrometheusSignalSource`, with batches) and
+/// `inference-autoscaler query` (without) both read through `readAll`.
+public struct SignalReader: Sendable {
+    /// What one signal's read gave, with the query that was run (for status and `inference-autoscaler query`).
+    public struct Reading: Sendable, Equatable {
+        public var query: String
+        public var sample: SignalSample
+    }
+
+    /// Per-pod presets read once per namespace and round, shared by the policies of the namespace.
+    public struct Batching: Sendable {
+        let batches: NamespaceBatches
+        /// Which client the batches belong to (address, timeout, TLS, headers).
+        let key: String
+        /// A batch younger than this is reused, in seconds.
+        let maxAge: Double
+    }
+
+    public let client: PrometheusQueryClient
+    /// The oldest sample accepted, in seconds.
+    public var maxAge: Double
+    public var batching: Batching?
+
+    public init(client: PrometheusQueryClient, maxAge: Double = 120, batching: Batching? = nil) {
+        self.client = client
+        self.maxAge = maxAge
+        self.batching = batching
+    }
+
+    public func read(
+        _ signal: ResolvedPolicy.Signal, engine: Engine, scope: PodScope, at time: Date
+    ) async -> Reading {
+        if case .names(let pods) = scope.pods {
+            // With no pods, nothing waits at, runs on or is served by a pod: a preset's value is 0. A Custom query
+            // (a gateway's queue) is still read: it is how a workload comes back from zero.
+            if pods.isEmpty, signal.type != .custom { return Reading(query: "", sample: .value(0)) }
+            if let batching,
+                let query = EnginePresets.namespaceQuery(for: signal, engine: engine, namespace: scope.namespace)
+            {
+                return Reading(query: query, sample: await batched(signal, query: query, pods: pods, batching, at: time))
+            }
+        }
+        let query: String
+        do {
+            query = try EnginePresets.query(for: signal, engine: engine, scope: scope)
+        } catch {
+            return Reading(query: "", sample: .missing(error.description))
+        }
+        switch await client.value(query, at: time, maxAge: maxAge) {
+        case .success(let value):
+            return Reading(query: query, sample: .value(value))
+        case .failure(let error) where error.code == .notANumber:
+            // A latency quantile over no requests is NaN. With series present and a zero request rate the fleet
+            // served nothing: there was no latency to miss. Anything else stays missing.
+            if let rateQuery = EnginePresets.requestRate(for: signal, engine: engine, scope: scope),
+                case .success(let rate) = await client.value(rateQuery, at: time, maxAge: maxAge), rate == 0
+            {
+                return Reading(query: query, sample: .value(0))
+            }
+            return Reading(query: query, sample: .missing(error.message))
+        case .failure(let error):
+            return Reading(query: query, sample: .missing(error.message))
+        }
+    }
+
+    /// A per-pod preset from the namespace's batch: this policy's pods only.
+    private func batched(
+        _ signal: ResolvedPolicy.Signal, query: String, pods: [String], _ batching: Batching, at time: Date
+    ) async -> SignalSample {
+        let result = await batching.batches.values(
+            key: "\(batching.key)|\(query)", query: query, client: client, at: time, maxAge: batching.maxAge)
+        switch result {
+        case .success(let values) where signal.type == .timeToFirstToken:
+            return NamespaceBatches.quantile(signal.quantile ?? PolicyDefaults.quantile, of: values, pods: pods)
+        case .success(let values):
+            return NamespaceBatches.aggregate(values, pods: pods, targetType: signal.targetType)
+        case .failure(let error):
+            return .missing(error.message)
+        }
+    }
+
+    /// Every signal of a policy, concurrently, in the policy's order.
+    public func readAll(_ policy: ResolvedPolicy, scope: PodScope, at time: Date) async -> [Reading] {
+        await withTaskGroup(of: (Int, Reading).self) { group in
+            for (index, signal) in policy.signals.enumerated() {
+                group.addTask { (index, await read(signal, engine: policy.engine, scope: scope, at: time)) }
+            }
+            var readings = [Reading?](repeating: nil, count: policy.signals.count)
+            for await (index, reading) in group { readings[index] = reading }
+            return readings.map { $0! }
+        }
+    }
+}

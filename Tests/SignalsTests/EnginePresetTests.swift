@@ -1,0 +1,80 @@
+import AutoscalerCore
+import Foundation
+import Testing
+
+@testable import Signals
+
+@Suite struct EnginePresetTests {
+    static let scope = PodScope(namespace: "inference", pods: .names(["vllm-b", "vllm-a"]))
+    static let selector = #"namespace="inference",pod=~"vllm-a|vllm-b""#
+
+    static func query(_ type: SignalType, _ engine: Engine, targetType: TargetType = .averageValue) throws -> String {
+        try EnginePresets.query(
+            for: .init(type: type, target: 1, targetType: targetType, quantile: type == .timeToFirstToken ? 0.95 : nil),
+            engine: engine, scope: scope)
+    }
+
+    @Test(arguments: [
+        (SignalType.queueDepth, Engine.vllm, "avg(vllm:num_requests_waiting{SEL})"),
+        (.queueDepth, .sglang, "avg(sglang:num_queue_reqs{SEL})"),
+        (.queueDepth, .tgi, "avg(tgi_queue_size{SEL})"),
+        (.queueDepth, .nim, "avg(num_requests_waiting{SEL})"),
+        (.runningRequests, .vllm, "avg(vllm:num_requests_running{SEL})"),
+        (.runningRequests, .sglang, "avg(sglang:num_running_reqs{SEL})"),
+        (.runningRequests, .tgi, "avg(tgi_batch_current_size{SEL})"),
+        (.runningRequests, .nim, "avg(num_requests_running{SEL})"),
+        (.kvCacheUtilization, .vllm, "avg(vllm:kv_cache_usage_perc{SEL}) or avg(vllm:gpu_cache_usage_perc{SEL})"),
+        (.kvCacheUtilization, .sglang, "avg(sglang:token_usage{SEL})"),
+        (.kvCacheUtilization, .nim, "avg(gpu_cache_usage_perc{SEL})"),
+        (.timeToFirstToken, .vllm, "histogram_quantile(0.95, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{SEL}[60s])))"),
+        (.timeToFirstToken, .sglang, "histogram_quantile(0.95, sum by (le) (rate(sglang:time_to_first_token_seconds_bucket{SEL}[60s])))"),
+        (.timeToFirstToken, .tgi, "histogram_quantile(0.95, sum by (le) (rate(tgi_request_queue_duration_bucket{SEL}[60s])))"),
+        (.timeToFirstToken, .nim, "histogram_quantile(0.95, sum by (le) (rate(time_to_first_token_seconds_bucket{SEL}[60s])))"),
+        (.tokenThroughput, .vllm, "avg(rate(vllm:generation_tokens_total{SEL}[60s]))"),
+        (.tokenThroughput, .tgi, "avg(rate(tgi_request_generated_tokens_sum{SEL}[60s]))"),
+        (.gpuUtilization, .vllm,
+            #"avg(DCGM_FI_DEV_GPU_UTIL{SEL}) or avg(DCGM_FI_DEV_GPU_UTIL{exported_namespace="inference",exported_pod=~"vllm-a|vllm-b"})"#),
+    ])
+    func presets(_ type: SignalType, _ engine: Engine, _ expected: String) throws {
+        #expect(try Self.query(type, engine) == expected.replacingOccurrences(of: "SEL", with: Self.selector))
+    }
+
+    @Test func fleetTotalsSum() throws {
+        #expect(try Self.query(.queueDepth, .vllm, targetType: .value) == "sum(vllm:num_requests_waiting{\(Self.selector)})")
+    }
+
+    @Test func customQueriesAreTakenAsWritten() throws {
+        let signal = ResolvedPolicy.Signal(type: .custom, target: 1, query: #"sum(x{a="b"})"#)
+        #expect(try EnginePresets.query(for: signal, engine: .custom, scope: Self.scope) == #"sum(x{a="b"})"#)
+    }
+
+    @Test func tgiHasNoKVCacheMetric() {
+        #expect(throws: EnginePresets.PresetError.notExported(.kvCacheUtilization, .tgi)) {
+            try Self.query(.kvCacheUtilization, .tgi)
+        }
+    }
+
+    @Test func hostileNamesCannotLeaveTheirStringOrWidenTheMatch() throws {
+        let hostile = PodScope(namespace: #"a"} or vector(1) or x{y=""#, pods: .names([#"p.*|"} or up{"#]))
+        let query = try EnginePresets.query(for: .init(type: .queueDepth, target: 1), engine: .vllm, scope: hostile)
+        #expect(query == #"avg(vllm:num_requests_waiting{namespace="a\"} or vector(1) or x{y=\"",pod=~"p\\.\\*\\|\"\\} or up\\{"})"#)
+    }
+
+    @Test func noPodsMatchesNothingRatherThanEverything() {
+        let empty = PodScope(namespace: "inference", pods: .names([]))
+        #expect(empty.matchers() == #"namespace="inference",pod=~"$^""#)
+    }
+
+    @Test func deploymentAndStatefulSetPodPatterns() {
+        #expect(PodScope(namespace: "n", pods: .deployment("vllm.x")).podPattern == #"vllm\.x-[a-z0-9]{1,10}-[a-z0-9]{5}"#)
+        #expect(PodScope(namespace: "n", pods: .statefulSet("nim")).podPattern == "nim-[0-9]+")
+    }
+
+    @Test func theRequestRateAccompaniesTTFT() {
+        let ttft = ResolvedPolicy.Signal(type: .timeToFirstToken, target: 0.5, quantile: 0.9, window: 120)
+        #expect(
+            EnginePresets.requestRate(for: ttft, engine: .vllm, scope: Self.scope)
+                == "sum(rate(vllm:time_to_first_token_seconds_count{\(Self.selector)}[120s]))")
+        #expect(EnginePresets.requestRate(for: .init(type: .queueDepth, target: 5), engine: .vllm, scope: Self.scope) == nil)
+    }
+}

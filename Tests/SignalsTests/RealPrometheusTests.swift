@@ -1,0 +1,204 @@
+import AutoscalerCore
+import CurlHTTP
+import PrometheusTestSupport
+import Foundation
+import MetricsFixture
+import Testing
+
+@testable import Signals
+
+/// The presets and the client against a real Prometheus scraping the fixture exporter.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct RealPrometheusTests {
+    static func signal(_ type: SignalType, _ targetType: TargetType = .averageValue, quantile: Double? = nil) -> ResolvedPolicy.Signal {
+        // A short rate window: rate() divides by the whole window, and the test has only seconds of history.
+        .init(type: type, target: 1, targetType: targetType, quantile: quantile ?? (type == .timeToFirstToken ? 0.95 : nil), window: 5)
+    }
+
+    /// Starts an exporter and a Prometheus scraping it, runs `body`, stops both.
+    static func withPrometheus(
+        _ setUp: (FixtureExporter) -> Void, _ body: (PrometheusServer, FixtureExporter, PrometheusQueryClient) async throws -> Void
+    ) async throws {
+        let exporter = try await FixtureExporter.start()
+        setUp(exporter)
+        let prometheus = try await PrometheusServer.start(scraping: [exporter.address])
+        let client = PrometheusQueryClient(configuration: .init(address: prometheus.url, timeout: 5))
+        do {
+            try await body(prometheus, exporter, client)
+        } catch {
+            prometheus.stop()
+            try await exporter.stop()
+            throw error
+        }
+        prometheus.stop()
+        try await exporter.stop()
+    }
+
+    static func value(_ client: PrometheusQueryClient, _ query: String) async -> Result<Double, PrometheusError> {
+        await client.value(query, at: Date(), maxAge: 30)
+    }
+
+    @Test func everyPresetReadsItsEnginesMetrics() async throws {
+        let engines: [(Engine, String)] = [(.vllm, "inference"), (.sglang, "sg"), (.tgi, "tgi"), (.nim, "nim")]
+        try await Self.withPrometheus({ exporter in
+            for (engine, namespace) in engines {
+                for (index, pod) in ["a", "b"].enumerated() {
+                    exporter.set(
+                        PodMetrics(
+                            namespace: namespace, pod: "\(engine)-\(pod)", engine: engine, waiting: Double(4 + index * 4),
+                            running: Double(10 + index * 10), kvCacheUsage: 0.4 + Double(index) * 0.2,
+                            gpuUtilization: 70 + Double(index) * 20))
+                }
+            }
+        }) { prometheus, exporter, client in
+            try await prometheus.waitForSeries("tgi_queue_size")
+            // Counters and histograms need increases inside the rate window: 100 tokens/s per pod, and TTFTs.
+            for _ in 0..<8 {
+                for (engine, namespace) in engines {
+                    for pod in ["a", "b"] {
+                        exporter.update(namespace: namespace, pod: "\(engine)-\(pod)") { metrics in
+                            metrics.generatedTokens += 100
+                            metrics.ttft.observe(0.3, times: 10)
+                            metrics.ttft.observe(0.7, times: 10)
+                        }
+                    }
+                }
+                try await Task.sleep(for: .seconds(1))
+            }
+            // One more scrape, then read while the 5 s window still covers the steady increase.
+            try await Task.sleep(for: .milliseconds(1100))
+
+            for (engine, namespace) in engines {
+                let scope = PodScope(namespace: namespace, pods: .names(["\(engine)-a", "\(engine)-b"]))
+                func read(_ signal: ResolvedPolicy.Signal) async throws -> Double {
+                    let query = try EnginePresets.query(for: signal, engine: engine, scope: scope)
+                    return try await Self.value(client, query).get()
+                }
+                #expect(try await read(Self.signal(.queueDepth)) == 6, "\(engine)")
+                #expect(try await read(Self.signal(.queueDepth, .value)) == 12, "\(engine)")
+                #expect(try await read(Self.signal(.runningRequests)) == 15, "\(engine)")
+                if engine != .tgi {
+                    #expect(abs(try await read(Self.signal(.kvCacheUtilization)) - 0.5) < 1e-9, "\(engine)")
+                }
+                #expect(try await read(Self.signal(.gpuUtilization)) == 80, "\(engine)")
+                // 100 tokens per second per pod (Prometheus extrapolates the window's ends).
+                let throughput = try await read(Self.signal(.tokenThroughput))
+                #expect(throughput > 60 && throughput < 140, "\(engine): \(throughput)")
+                if engine != .tgi {
+                    // Half the requests at 0.3 s (bucket 0.25–0.5), half at 0.7 s (0.5–0.75): the 95th percentile
+                    // interpolates to 0.5 + 0.25 × (0.95 × 2 - 1) = 0.725.
+                    let p95 = try await read(Self.signal(.timeToFirstToken, quantile: 0.95))
+                    #expect(abs(p95 - 0.725) < 0.01, "\(engine): \(p95)")
+                    let p50 = try await read(Self.signal(.timeToFirstToken, quantile: 0.5))
+                    #expect(abs(p50 - 0.5) < 0.01, "\(engine): \(p50)")
+                }
+            }
+        }
+    }
+
+    @Test func renamedAndRelabelledMetricsAreFound() async throws {
+        try await Self.withPrometheus({ exporter in
+            exporter.set(PodMetrics(namespace: "legacy", pod: "old-0", engine: .vllm, kvCacheUsage: 0.7, legacyKVCacheName: true))
+            exporter.set(PodMetrics(namespace: "dcgm", pod: "gpu-0", engine: .vllm, gpuUtilization: 55, dcgmExportedLabels: true))
+        }) { prometheus, _, client in
+            try await prometheus.waitForSeries("DCGM_FI_DEV_GPU_UTIL")
+            let legacy = try EnginePresets.query(
+                for: Self.signal(.kvCacheUtilization), engine: .vllm, scope: .init(namespace: "legacy", pods: .names(["old-0"])))
+            #expect(try await Self.value(client, legacy).get() == 0.7)
+            let exported = try EnginePresets.query(
+                for: Self.signal(.gpuUtilization), engine: .vllm, scope: .init(namespace: "dcgm", pods: .names(["gpu-0"])))
+            #expect(try await Self.value(client, exported).get() == 55)
+        }
+    }
+
+    @Test func aPolicyCannotReadAnotherNamespacesSeries() async throws {
+        try await Self.withPrometheus({ exporter in
+            exporter.set(PodMetrics(namespace: "a", pod: "vllm-0", engine: .vllm, waiting: 3))
+            exporter.set(PodMetrics(namespace: "b", pod: "vllm-0", engine: .vllm, waiting: 1000))
+            exporter.set(PodMetrics(namespace: "b", pod: "vllm-1", engine: .vllm, waiting: 2000))
+        }) { prometheus, _, client in
+            try await prometheus.waitForSeries("vllm:num_requests_waiting")
+            let own = try EnginePresets.query(
+                for: Self.signal(.queueDepth, .value), engine: .vllm, scope: .init(namespace: "a", pods: .names(["vllm-0"])))
+            #expect(try await Self.value(client, own).get() == 3)
+            // A target named to break out of its string, and one named like a regex that matches everything.
+            for hostile in [#"vllm-0"} or vllm:num_requests_waiting{namespace="b"#, ".*", "vllm-.+"] {
+                let query = try EnginePresets.query(
+                    for: Self.signal(.queueDepth, .value), engine: .vllm, scope: .init(namespace: "a", pods: .names([hostile])))
+                let result = await Self.value(client, query)
+                guard case .failure(let error) = result else {
+                    Issue.record("hostile name \(hostile) read \(result)")
+                    continue
+                }
+                #expect(error.code == .emptyResult, "\(hostile): \(error)")
+            }
+            let hostileNamespace = try EnginePresets.query(
+                for: Self.signal(.queueDepth, .value), engine: .vllm,
+                scope: .init(namespace: #"a"} or vllm:num_requests_waiting{namespace="b"#, pods: .deployment("vllm")))
+            if case .success(let leaked) = await Self.value(client, hostileNamespace) {
+                Issue.record("a hostile namespace read \(leaked)")
+            }
+        }
+    }
+
+    @Test func aStoppedPrometheusIsAnErrorNotZero() async throws {
+        let exporter = try await FixtureExporter.start()
+        let prometheus = try await PrometheusServer.start(scraping: [exporter.address])
+        let client = PrometheusQueryClient(configuration: .init(address: prometheus.url, timeout: 2))
+        prometheus.stop()
+        try await exporter.stop()
+        guard case .failure(let error) = await Self.value(client, "up") else {
+            Issue.record("a stopped Prometheus gave a value")
+            return
+        }
+        #expect(error.code == .connectionRefused)
+    }
+
+    @Test func aPrometheusThatDoesNotAnswerTimesOut() async throws {
+        // A listener that accepts connections and never answers.
+        let silent = try LoopbackSocket()
+        silent.listenSilently()
+        defer { silent.close() }
+        let client = PrometheusQueryClient(configuration: .init(address: URL(string: "http://127.0.0.1:\(silent.port)")!, timeout: 0.5))
+        let started = Date()
+        guard case .failure(let error) = await Self.value(client, "up") else {
+            Issue.record("a silent server gave a value")
+            return
+        }
+        #expect(error.code == .timedOut)
+        #expect(Date().timeIntervalSince(started) < 5)
+    }
+
+    @Test func aBadQueryIsPrometheusOwnError() async throws {
+        try await Self.withPrometheus({ _ in }) { _, _, client in
+            guard case .failure(let error) = await Self.value(client, "sum(") else {
+                Issue.record("a bad query gave a value")
+                return
+            }
+            #expect(error.code == .queryFailed)
+            #expect(error.message.hasPrefix("Prometheus bad_data error:"))
+            // Long queries go as a POST form and work the same.
+            let long = "vector(1)" + String(repeating: " + vector(0)", count: 300)
+            let summed = await Self.value(client, "sum(\(long))")
+            #expect((try? summed.get()) == 1)
+        }
+    }
+}
+
+extension RealPrometheusTests {
+    @Test func aQuantileOfNoRequestsIsZeroLatencyButNoSeriesIsMissing() async throws {
+        try await Self.withPrometheus({ exporter in
+            exporter.set(PodMetrics(namespace: "idle", pod: "vllm-0", engine: .vllm))
+        }) { prometheus, _, client in
+            try await prometheus.waitForSeries("vllm:time_to_first_token_seconds_count")
+            try await Task.sleep(for: .seconds(2))
+            let reader = SignalReader(client: client)
+            let ttft = Self.signal(.timeToFirstToken)
+            let idle = await reader.read(ttft, engine: .vllm, scope: .init(namespace: "idle", pods: .names(["vllm-0"])), at: Date())
+            #expect(idle.sample == .value(0))
+            let absent = await reader.read(ttft, engine: .vllm, scope: .init(namespace: "nowhere", pods: .names(["vllm-0"])), at: Date())
+            #expect(absent.sample == .missing("the value is NaN") || absent.sample == .missing("no series matched"))
+            let notExported = await reader.read(Self.signal(.kvCacheUtilization), engine: .tgi, scope: .init(namespace: "idle", pods: .names(["x"])), at: Date())
+            #expect(notExported.sample == .missing("engine tgi exports no metric for KVCacheUtilization"))
+        }
+    }
+}
