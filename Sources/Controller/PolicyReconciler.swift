@@ -5,23 +5,9 @@ import KubernetesModel
 import Logging
 import Synchronization
 
-/// What to do with a policy's key after a reconcile (controller-runtime's result, as a value).
-public enum ReconcileResult: Sendable, Equatable {
-    /// Read the signals again after this many seconds (metrics change without watch events).
-    case requeue(after: Double)
-    /// Something failed that may pass: retry with per-key backoff.
-    case retry(reason: String)
-    /// Nothing to do until the policy changes (an invalid spec).
-    case waitForChange
-}
-
-/// One reconcile of one policy: read the target and its pods, read the signals, decide, patch `/scale`, keep the
-/// PodDisruptionBudget in step, write status and events. Level-based: it reads everything each time.
+/// One reconcile of one policy: read the target, its pods and the signals; plan (`ReconcilePlanner`, pure); carry
+/// the plan out. Level-based: it reads everything each time.
 public final class PolicyReconciler: Sendable {
-    /// Signal values alone refresh status at most this often, so `kubectl get` stays current without a write every
-    /// poll.
-    public static let valueRefreshInterval = 60.0
-
     private struct Memory {
         /// The exact history of the last decision (status keeps it only when it changed materially).
         var history: DecisionHistory
@@ -29,7 +15,7 @@ public final class PolicyReconciler: Sendable {
     }
 
     /// The annotation that pauses a policy like `spec.paused: true`.
-    public static let pausedAnnotation = "autoscaling.inference.dev/paused"
+    public static let pausedAnnotation = ReconcilePlanner.pausedAnnotation
     static let deletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
 
     private let cluster: any ClusterAPI
@@ -58,301 +44,188 @@ public final class PolicyReconciler: Sendable {
     }
 
     public func reconcile(_ policy: InferenceAutoscalePolicy, now: Date) async -> ReconcileResult {
-        let namespace = policy.metadata.namespace ?? "default"
-        let name = policy.metadata.name ?? ""
-        let key = "\(namespace)/\(name)"
         var log = logger
-        log[metadataKey: "policy.namespace"] = "\(namespace)"
-        log[metadataKey: "policy.name"] = "\(name)"
-        let previous = policy.status ?? PolicyStatus()
+        log[metadataKey: "policy.namespace"] = "\(policy.metadata.namespace ?? "default")"
+        log[metadataKey: "policy.name"] = "\(policy.metadata.name ?? "")"
+        switch await read(policy, log: log) {
+        case .held(let hold):
+            let plan = ReconcilePlanner.hold(hold.hold, policy: policy, pollingInterval: hold.pollingInterval, now: now)
+            return await execute(plan, policy: policy, scaling: nil, now: now, log: log)
+        case .unreadable(let error):
+            return .retry(reason: "\(error)")
+        case .read(let resolved, let target, let observation):
+            let key = "\(resolved.namespace)/\(resolved.name)"
+            let pods = observation.pods.map(\.name)
+            let samples = await signals.samples(for: resolved, pods: pods, at: now)
+            let remembered = memory.withLock { $0[key] }
+            let decision = ScalingDecider.decide(
+                policy: resolved, observed: observation.observedScale, samples: samples,
+                history: ReconcilePlanner.history(persisted: policy.status?.history, remembered: remembered?.history),
+                now: now)
+            let plan = ReconcilePlanner.plan(
+                decision, policy: policy, resolved: resolved, observation: observation,
+                lastStatusWrite: remembered?.lastStatusWrite ?? .distantPast, now: now)
+            let result = await execute(
+                plan, policy: policy, scaling: Scaling(policy: resolved, target: target, decision: decision), now: now,
+                log: log, lastStatusWrite: remembered?.lastStatusWrite ?? .distantPast)
+            if plan.reason == .reconciled, case .requeue = result {
+                metrics?.policy(
+                    namespace: resolved.namespace, name: resolved.name, current: observation.scale.currentReplicas,
+                    desired: decision.desiredReplicas, min: resolved.minReplicas, max: resolved.maxReplicas,
+                    signals: decision.signals)
+            }
+            return result
+        }
+    }
 
-        // 1. The spec, checked again: the CRD installed may be older than this binary.
+    private enum Reading {
+        case held(ReconcilePlanner.HoldError)
+        case unreadable(any Error)
+        case read(ResolvedPolicy, KubernetesAPIClient.DiscoveredResource, ReconcilePlanner.Observation)
+    }
+
+    /// The policy admitted, then another autoscaler of the same workload looked for (two writers would fight, so
+    /// neither scales until it is resolved), then the target through discovery and its `/scale`, then its pods.
+    private func read(_ policy: InferenceAutoscalePolicy, log: Logger) async -> Reading {
         let resolved: ResolvedPolicy
-        switch PolicyValidator.resolve(policy) {
-        case .failure(let failure):
-            let message = failure.violations.map(\.description).joined(separator: "; ")
-            await fail(policy, previous, reason: "InvalidSpec", message: message, now: now, log: log)
-            return .waitForChange
-        case .success(let value):
-            resolved = value
+        switch ReconcilePlanner.admit(policy, customQueryNamespaces: customQueryNamespaces) {
+        case .failure(let hold): return .held(hold)
+        case .success(let value): resolved = value
         }
-
-        // Paused: nothing is written but status.
-        if resolved.paused || policy.metadata.annotations?[Self.pausedAnnotation] == "true" {
-            let why = resolved.paused ? "spec.paused is true" : "the annotation \(Self.pausedAnnotation) is \"true\""
-            await fail(
-                policy, previous, reason: "Paused", message: "\(why): the target is not scaled and its PodDisruptionBudget not changed",
-                kind: .normal, now: now, log: log)
-            return .requeue(after: resolved.pollingInterval)
+        func held(_ reason: ReconcileReason, _ message: String) -> Reading {
+            .held(.init(.init(reason, message), pollingInterval: resolved.pollingInterval))
         }
-
-        // Custom queries read any series and their values show in status: only where the operator allows them.
-        if !customQueryNamespaces.contains("*"), !customQueryNamespaces.contains(namespace),
-            let custom = resolved.signals.first(where: { $0.type == .custom })
-        {
-            await fail(
-                policy, previous, reason: "CustomQueryNotAllowed",
-                message: "signal \(custom.name) is a Custom query, which the controller allows only in namespaces given "
-                    + "with --allow-custom-queries-in; \(namespace) is not one of them",
-                now: now, log: log)
-            return .waitForChange
-        }
-
-        // Another autoscaler of the same workload: two writers would fight, so neither scales until it is resolved.
         if let other = await cluster.conflict(for: policy, target: resolved.target) {
-            await fail(policy, previous, reason: "Conflict", message: other, now: now, log: log)
-            return .requeue(after: resolved.pollingInterval)
+            return held(.conflict, other)
         }
-
-        // 2. The target, through discovery and its /scale.
         let target: KubernetesAPIClient.DiscoveredResource
         let scale: Scale
         do {
             target = try await cluster.resolve(apiVersion: resolved.target.apiVersion, kind: resolved.target.kind)
             guard target.scalable else {
-                await fail(
-                    policy, previous, reason: "TargetNotScalable",
-                    message: "\(resolved.target.kind) in \(resolved.target.apiVersion) has no /scale subresource", now: now,
-                    log: log)
-                return .waitForChange
+                return held(
+                    .targetNotScalable,
+                    "\(resolved.target.kind) in \(resolved.target.apiVersion) has no /scale subresource")
             }
-            scale = try await cluster.scale(target.resource, namespace: namespace, name: resolved.target.name)
+            scale = try await cluster.scale(target.resource, namespace: resolved.namespace, name: resolved.target.name)
         } catch let error as KubernetesError where error.isNotFound {
-            await fail(
-                policy, previous, reason: "TargetNotFound",
-                message: "\(resolved.target.kind) \(namespace)/\(resolved.target.name): \(error.message)", now: now, log: log)
-            return .retry(reason: "target not found")
+            return held(
+                .targetNotFound,
+                "\(resolved.target.kind) \(resolved.namespace)/\(resolved.target.name): \(error.message)")
         } catch {
             log.info("cannot read the target", metadata: ["error": "\(error)"])
-            return .retry(reason: "\(error)")
+            return .unreadable(error)
         }
-
-        // 3. Its pods: readiness and start times.
         let selector: LabelSelector
         do {
             selector = try LabelSelector(parsing: scale.status?.selector ?? "")
         } catch {
-            await fail(policy, previous, reason: "InvalidSelector", message: "\(error)", now: now, log: log)
-            return .retry(reason: "\(error)")
+            return held(.invalidSelector, "\(error)")
         }
-        let pods: [PodInfo]
         do {
-            pods = selector.isEmpty ? [] : try await cluster.pods(namespace: namespace, selector: selector).filter { !$0.terminating }
+            let pods =
+                selector.isEmpty
+                ? [] : try await cluster.pods(namespace: resolved.namespace, selector: selector).filter { !$0.terminating }
+            return .read(resolved, target, ReconcilePlanner.Observation(scale: scale, selector: selector, pods: pods))
         } catch {
             log.info("cannot list the target's pods", metadata: ["error": "\(error)"])
-            return .retry(reason: "\(error)")
+            return .unreadable(error)
         }
-        let observed = ObservedScale(
-            desiredReplicas: scale.desiredReplicas, currentReplicas: scale.currentReplicas,
-            readyReplicas: pods.filter(\.ready).count,
-            pods: pods.map { ObservedPod(name: $0.name, createdAt: $0.createdAt, ready: $0.ready, readySince: $0.readySince) })
+    }
 
-        // 4. Signals and the decision, from the exact history of the last round when status still agrees with it.
-        let samples = await signals.samples(for: resolved, pods: pods.map(\.name), at: now)
-        let persisted = previous.history ?? DecisionHistory()
-        let remembered = memory.withLock { $0[key] }
-        let history = remembered.flatMap { $0.history.materiallyEquals(persisted) ? $0.history : nil } ?? persisted
-        let decision = ScalingDecider.decide(
-            policy: resolved, observed: observed, samples: samples, history: history, now: now)
+    /// What a plan that scales needs to carry it out.
+    private struct Scaling {
+        var policy: ResolvedPolicy
+        var target: KubernetesAPIClient.DiscoveredResource
+        var decision: ScalingDecision
+    }
 
-        // 5. Scale; before a scale-down, the idlest pods are marked the cheapest to delete.
-        var lastScaleTime = previous.lastScaleTime
-        if decision.changesReplicas {
-            if decision.desiredReplicas < scale.desiredReplicas, decision.desiredReplicas > 0 {
-                await markDeletionCosts(resolved, pods: pods, now: now, log: log)
-            }
-            do {
-                try await cluster.setScale(
-                    target.resource, namespace: namespace, name: resolved.target.name, replicas: decision.desiredReplicas)
-            } catch {
-                // Not carried out: the history of this round is not kept.
-                log.warning("cannot scale the target", metadata: ["error": "\(error)"])
-                await cluster.record(
-                    PolicyEvent(.warning, "ScaleFailed", "cannot scale \(resolved.target.name) to \(decision.desiredReplicas): \(error)"),
-                    for: policy)
-                return .retry(reason: "\(error)")
-            }
-            lastScaleTime = Timestamp.format(now)
-            log.info(
-                "scaled",
-                metadata: [
-                    "scale.from": "\(decision.previousReplicas)", "scale.to": "\(decision.desiredReplicas)",
-                    "scale.reason": "\(decision.limitedBy)",
-                ])
-            await cluster.record(scaleEvent(decision, target: resolved.target.name), for: policy)
+    /// Carries the plan out in order. A failed scale or budget write ends it (retried; the round's history is not
+    /// kept); a failed status write keeps the history and retries; a hold's status write is best effort.
+    private func execute(
+        _ plan: ReconcilePlan, policy: InferenceAutoscalePolicy,
+        scaling: Scaling?, now: Date, log: Logger, lastStatusWrite: Date = .distantPast
+    ) async -> ReconcileResult {
+        let namespace = policy.metadata.namespace ?? "default"
+        let name = policy.metadata.name ?? ""
+        let key = "\(namespace)/\(name)"
+        var statusWritten = lastStatusWrite
+        func remember() {
+            guard let history = plan.history else { return }
+            memory.withLock { $0[key] = Memory(history: history, lastStatusWrite: statusWritten) }
         }
-
-        // 6. The PodDisruptionBudget follows the replica count and disappears at zero.
-        var conditions = decision.conditions
-        conditions.append(
-            PolicyCondition(
-                type: "Ready", status: .true, reason: "Reconciled",
-                message: "scaling \(resolved.target.kind) \(resolved.target.name) (\(decision.message))"))
-        var dropped: Set<String> = []
-        let managesBudget = previous.conditions?.contains { $0.type == "DisruptionBudget" } ?? false
-        if let budget = resolved.disruptionBudget, decision.desiredReplicas > 0 {
-            do {
-                try await cluster.applyDisruptionBudget(
-                    DisruptionBudgetManifest.make(for: policy, budget: budget, selector: selector), namespace: namespace,
-                    name: name)
-            } catch {
-                log.warning("cannot apply the PodDisruptionBudget", metadata: ["error": "\(error)"])
-                return .retry(reason: "\(error)")
+        for action in plan.actions {
+            switch action {
+            case .markDeletionCosts(let pods):
+                if let scaling { await markDeletionCosts(scaling.policy, pods: pods, now: now, log: log) }
+            case .patchScale(let replicas):
+                guard let scaling else { continue }
+                let workload = scaling.policy.target.name
+                do {
+                    try await cluster.setScale(
+                        scaling.target.resource, namespace: namespace, name: workload, replicas: replicas)
+                } catch {
+                    log.warning("cannot scale the target", metadata: ["error": "\(error)"])
+                    await cluster.record(
+                        PolicyEvent(.warning, "ScaleFailed", "cannot scale \(workload) to \(replicas): \(error)"),
+                        for: policy)
+                    return .retry(reason: "\(error)")
+                }
+                log.info(
+                    "scaled",
+                    metadata: [
+                        "scale.from": "\(scaling.decision.previousReplicas)", "scale.to": "\(replicas)",
+                        "scale.reason": "\(scaling.decision.limitedBy)",
+                    ])
+            case .applyDisruptionBudget(let manifest):
+                do {
+                    try await cluster.applyDisruptionBudget(manifest, namespace: namespace, name: name)
+                } catch {
+                    log.warning("cannot apply the PodDisruptionBudget", metadata: ["error": "\(error)"])
+                    return .retry(reason: "\(error)")
+                }
+            case .deleteDisruptionBudget:
+                do {
+                    try await cluster.deleteDisruptionBudget(namespace: namespace, name: name)
+                } catch {
+                    return .retry(reason: "\(error)")
+                }
+            case .recordEvent(let event):
+                if plan.reason != .reconciled {
+                    log.warning("policy not ready", metadata: ["reason": "\(event.reason)", "message": "\(event.message)"])
+                }
+                await cluster.record(event, for: policy)
+            case .updateStatus(let status):
+                do {
+                    try await cluster.updateStatus(of: policy, status: status)
+                } catch where plan.reason == .reconciled {
+                    log.info("cannot write status", metadata: ["error": "\(error)"])
+                    remember()
+                    return .retry(reason: "\(error)")
+                } catch {
+                    // A hold's status is written again at its next round.
+                    continue
+                }
+                statusWritten = now
             }
-            let allowed = DisruptionBudgetManifest.allowedDisruptions(budget, replicas: decision.desiredReplicas)
-            conditions.append(
-                allowed > 0
-                    ? PolicyCondition(
-                        type: "DisruptionBudget", status: .true, reason: "DisruptionsAllowed",
-                        message: "\(allowed) of \(decision.desiredReplicas) pods may be disrupted")
-                    : PolicyCondition(
-                        type: "DisruptionBudget", status: .false, reason: "NoDisruptionAllowed",
-                        message: "at \(decision.desiredReplicas) replicas the budget allows no voluntary disruption: node drains will block"))
-        } else if managesBudget {
-            do {
-                try await cluster.deleteDisruptionBudget(namespace: namespace, name: name)
-            } catch {
-                return .retry(reason: "\(error)")
-            }
-            dropped.insert("DisruptionBudget")
         }
-
-        // 7. Status (only when something changed) and the events of transitions.
-        var status = previous
-        status.observedGeneration = policy.metadata.generation
-        status.currentReplicas = scale.currentReplicas
-        status.readyReplicas = observed.readyReplicas
-        status.desiredReplicas = decision.desiredReplicas
-        status.lastScaleTime = lastScaleTime
-        status.limitedBy = decision.limitedBy.description
-        status.signals = decision.signals
-        status.history = decision.history
-        status.conditions = PolicyCondition.merge(
-            (previous.conditions ?? []).filter { !dropped.contains($0.type) }, with: conditions, now: now,
-            observedGeneration: policy.metadata.generation)
-        await recordTransitions(from: previous, to: status, decision: decision, policy: policy)
-
-        let lastWrite = remembered?.lastStatusWrite ?? .distantPast
-        if Self.needsWrite(previous, status, lastWrite: lastWrite, now: now) {
-            do {
-                try await cluster.updateStatus(of: policy, status: status)
-            } catch {
-                log.info("cannot write status", metadata: ["error": "\(error)"])
-                memory.withLock { $0[key] = Memory(history: decision.history, lastStatusWrite: lastWrite) }
-                return .retry(reason: "\(error)")
-            }
-            memory.withLock { $0[key] = Memory(history: decision.history, lastStatusWrite: now) }
-        } else {
-            memory.withLock { $0[key] = Memory(history: decision.history, lastStatusWrite: lastWrite) }
-        }
-        metrics?.policy(
-            namespace: namespace, name: name, current: scale.currentReplicas, desired: decision.desiredReplicas,
-            min: resolved.minReplicas, max: resolved.maxReplicas, signals: decision.signals)
-        return .requeue(after: resolved.pollingInterval)
+        remember()
+        return plan.result
     }
 
     /// `controller.kubernetes.io/pod-deletion-cost` = the requests a pod is serving, so that the ReplicaSet removes
     /// idle pods rather than ones mid-generation. Best effort: without per-pod values nothing is marked.
-    private func markDeletionCosts(_ policy: ResolvedPolicy, pods: [PodInfo], now: Date, log: Logger) async {
-        let running = await signals.runningRequests(for: policy, pods: pods.map(\.name), at: now)
+    private func markDeletionCosts(_ policy: ResolvedPolicy, pods: [String], now: Date, log: Logger) async {
+        let running = await signals.runningRequests(for: policy, pods: pods, at: now)
         guard !running.isEmpty else { return }
         for pod in pods {
             // Pods with no value yet (still loading) cost nothing to remove.
-            let cost = Int((running[pod.name] ?? 0).rounded())
+            let cost = Int((running[pod] ?? 0).rounded())
             do {
-                try await cluster.setDeletionCost(cost, namespace: policy.namespace, pod: pod.name)
+                try await cluster.setDeletionCost(cost, namespace: policy.namespace, pod: pod)
             } catch {
-                log.info("cannot set the pod deletion cost", metadata: ["pod": "\(pod.name)", "error": "\(error)"])
+                log.info("cannot set the pod deletion cost", metadata: ["pod": "\(pod)", "error": "\(error)"])
             }
         }
-    }
-
-    /// Ready=False with a reason; written and announced only when it is news.
-    private func fail(
-        _ policy: InferenceAutoscalePolicy, _ previous: PolicyStatus, reason: String, message: String,
-        kind: PolicyEvent.Kind = .warning, now: Date, log: Logger
-    ) async {
-        var status = previous
-        status.observedGeneration = policy.metadata.generation
-        status.conditions = PolicyCondition.merge(
-            previous.conditions ?? [],
-            with: [PolicyCondition(type: "Ready", status: .false, reason: reason, message: message)], now: now,
-            observedGeneration: policy.metadata.generation)
-        let before = previous.conditions?.first { $0.type == "Ready" }
-        if before?.reason != reason || before?.message != message || before?.status != .false {
-            log.warning("policy not ready", metadata: ["reason": "\(reason)", "message": "\(message)"])
-            await cluster.record(PolicyEvent(kind, reason, message), for: policy)
-        }
-        if status != previous {
-            try? await cluster.updateStatus(of: policy, status: status)
-        }
-    }
-
-    private func scaleEvent(_ decision: ScalingDecision, target: String) -> PolicyEvent {
-        let from = decision.previousReplicas
-        let to = decision.desiredReplicas
-        var why: String
-        if case .signal = decision.limitedBy {
-            why = decision.message
-        } else {
-            why = "limited by \(decision.limitedBy)"
-            // The signal that asked for the most, so the note says what the rule held back.
-            if let strongest = decision.signals.filter({ $0.recommendation != nil })
-                .max(by: { $0.recommendation! < $1.recommendation! }), let value = strongest.value
-            {
-                let name = strongest.name ?? strongest.type
-                why += "; \(name) \(String(format: "%.4g", value)) against target "
-                    + "\(String(format: "%.4g", strongest.target)) asked for \(strongest.recommendation!)"
-            }
-        }
-        if to == 0 { return PolicyEvent(.normal, "ScaledToZero", "\(target): \(from) -> 0 replicas, \(why)") }
-        if from == 0 { return PolicyEvent(.normal, "ActivatedFromZero", "\(target): 0 -> \(to) replicas, \(why)") }
-        return PolicyEvent(.normal, to > from ? "ScaledUp" : "ScaledDown", "\(target): \(from) -> \(to) replicas, \(why)")
-    }
-
-    private func recordTransitions(
-        from previous: PolicyStatus, to status: PolicyStatus, decision: ScalingDecision, policy: InferenceAutoscalePolicy
-    ) async {
-        func condition(_ status: PolicyStatus, _ type: String) -> PolicyCondition? {
-            status.conditions?.first { $0.type == type }
-        }
-        let wasFallback = condition(previous, "Fallback")?.status == .true
-        let isFallback = condition(status, "Fallback")?.status == .true
-        if isFallback, !wasFallback {
-            await cluster.record(PolicyEvent(.warning, "FallbackActivated", condition(status, "Fallback")?.message ?? ""), for: policy)
-        } else if wasFallback, !isFallback {
-            await cluster.record(PolicyEvent(.normal, "FallbackDeactivated", "signals readable again"), for: policy)
-        }
-        let metrics = condition(status, "MetricsAvailable")
-        if metrics?.status == .false, condition(previous, "MetricsAvailable")?.status != .false {
-            await cluster.record(PolicyEvent(.warning, "MetricsUnavailable", metrics?.message ?? ""), for: policy)
-        }
-    }
-
-    /// A write when anything but the signal values changed; values alone at most every `valueRefreshInterval`.
-    static func needsWrite(_ old: PolicyStatus, _ new: PolicyStatus, lastWrite: Date, now: Date) -> Bool {
-        func stripped(_ status: PolicyStatus) -> PolicyStatus {
-            var copy = status
-            copy.signals = status.signals?.map { signal in
-                var signal = signal
-                signal.value = nil
-                return signal
-            }
-            copy.history = nil
-            return copy
-        }
-        if stripped(old) != stripped(new) { return true }
-        if !(new.history ?? DecisionHistory()).materiallyEquals(old.history ?? DecisionHistory()) { return true }
-        return old.signals != new.signals && now.timeIntervalSince(lastWrite) >= valueRefreshInterval
-    }
-}
-
-extension DecisionHistory {
-    /// Equal for every future decision but the exact age of the newest recommendation of each value: in a steady
-    /// state the history changes only its timestamps, which is no reason to write status.
-    func materiallyEquals(_ other: DecisionHistory) -> Bool {
-        recommendations.map(\.replicas) == other.recommendations.map(\.replicas) && scaleEvents == other.scaleEvents
-            && consecutiveFailures == other.consecutiveFailures && idleSince == other.idleSince
-            && learnedStartupSeconds == other.learnedStartupSeconds
     }
 }

@@ -1,0 +1,360 @@
+import AutoscalerCore
+import Foundation
+import KubernetesModel
+
+/// What to do with a policy's key after a reconcile (controller-runtime's result, as a value).
+public enum ReconcileResult: Sendable, Equatable {
+    /// Read the signals again after this many seconds (metrics change without watch events).
+    case requeue(after: Double)
+    /// Something failed that may pass: retry with per-key backoff.
+    case retry(reason: String)
+    /// Nothing to do until the policy changes (an invalid spec).
+    case waitForChange
+}
+
+/// Why a policy is or is not being scaled: the reason of its `Ready` condition and of the Event that announces it.
+public enum ReconcileReason: String, Sendable, Equatable, CaseIterable {
+    case reconciled = "Reconciled"
+    case invalidSpec = "InvalidSpec"
+    case paused = "Paused"
+    case customQueryNotAllowed = "CustomQueryNotAllowed"
+    case conflict = "Conflict"
+    case targetNotScalable = "TargetNotScalable"
+    case targetNotFound = "TargetNotFound"
+    case invalidSelector = "InvalidSelector"
+
+    public enum Classification: Sendable, Equatable {
+        /// Scaling as asked.
+        case healthy
+        /// Held by a choice someone made (paused, another autoscaler): looked at again every polling interval.
+        case held
+        /// May pass by itself (the target appears): retried with backoff.
+        case retryable
+        /// Only a change to the policy can fix it: not retried.
+        case terminal
+    }
+
+    public var classification: Classification {
+        switch self {
+        case .reconciled: .healthy
+        case .paused, .conflict: .held
+        case .targetNotFound, .invalidSelector: .retryable
+        case .invalidSpec, .customQueryNotAllowed, .targetNotScalable: .terminal
+        }
+    }
+
+    /// What the work queue does with a policy that ended for this reason.
+    public func result(pollingInterval: Double) -> ReconcileResult {
+        switch classification {
+        case .healthy, .held: .requeue(after: pollingInterval)
+        case .retryable: .retry(reason: summary)
+        case .terminal: .waitForChange
+        }
+    }
+
+    /// A few words for logs.
+    public var summary: String {
+        switch self {
+        case .reconciled: "reconciled"
+        case .invalidSpec: "invalid spec"
+        case .paused: "paused"
+        case .customQueryNotAllowed: "custom query not allowed"
+        case .conflict: "another autoscaler scales the target"
+        case .targetNotScalable: "target not scalable"
+        case .targetNotFound: "target not found"
+        case .invalidSelector: "invalid selector"
+        }
+    }
+
+    /// Pausing is a person's choice, not a fault.
+    var eventKind: PolicyEvent.Kind { self == .paused ? .normal : .warning }
+}
+
+/// One step of a reconcile, for the reconciler to carry out in order.
+public enum ReconcileAction: Sendable, Equatable {
+    /// Before a scale-down: `controller.kubernetes.io/pod-deletion-cost` on these pods from the requests each
+    /// serves, so that the ReplicaSet removes idle pods rather than ones mid-generation.
+    case markDeletionCosts(pods: [String])
+    /// `spec.replicas` of the target's `/scale`.
+    case patchScale(replicas: Int)
+    /// Server-side apply of the policy's PodDisruptionBudget.
+    case applyDisruptionBudget(JSONValue)
+    case deleteDisruptionBudget
+    case recordEvent(PolicyEvent)
+    /// Through `/status`.
+    case updateStatus(PolicyStatus)
+}
+
+/// What a reconcile will do, and why: the actions in order, the reason shown in `Ready`, the work queue's result, and
+/// the decision's history to remember once the actions are carried out.
+public struct ReconcilePlan: Sendable, Equatable {
+    public var actions: [ReconcileAction]
+    public var reason: ReconcileReason
+    public var result: ReconcileResult
+    /// Nil when no decision was made.
+    public var history: DecisionHistory?
+
+    public init(
+        actions: [ReconcileAction], reason: ReconcileReason, result: ReconcileResult, history: DecisionHistory? = nil
+    ) {
+        self.actions = actions
+        self.reason = reason
+        self.result = result
+        self.history = history
+    }
+}
+
+/// The pure half of a reconcile: from what was read (the policy, its previous status, the target's `/scale` and
+/// pods, the decision) and `now`, the plan. No I/O and no clock: every rule here is a table test.
+public enum ReconcilePlanner {
+    /// The annotation that pauses a policy like `spec.paused: true`.
+    public static let pausedAnnotation = "autoscaling.inference.dev/paused"
+    /// Signal values alone refresh status at most this often, so `kubectl get` stays current without a write every
+    /// poll.
+    public static let valueRefreshInterval = 60.0
+
+    /// A policy that is not scaled.
+    public struct Hold: Sendable, Equatable {
+        public var reason: ReconcileReason
+        public var message: String
+
+        public init(_ reason: ReconcileReason, _ message: String) {
+            self.reason = reason
+            self.message = message
+        }
+    }
+
+    /// The checks made before anything is read: a valid spec (the CRD installed may be older than this binary), not
+    /// paused, and Custom queries only where the operator allows them. The resolved policy, or why it is held.
+    public static func admit(
+        _ policy: InferenceAutoscalePolicy, customQueryNamespaces: Set<String>
+    ) -> Result<ResolvedPolicy, HoldError> {
+        let resolved: ResolvedPolicy
+        switch PolicyValidator.resolve(policy) {
+        case .failure(let failure):
+            let message = failure.violations.map(\.description).joined(separator: "; ")
+            return .failure(HoldError(Hold(.invalidSpec, message), pollingInterval: PolicyDefaults.pollingInterval))
+        case .success(let value):
+            resolved = value
+        }
+        if resolved.paused || policy.metadata.annotations?[pausedAnnotation] == "true" {
+            let why = resolved.paused ? "spec.paused is true" : "the annotation \(pausedAnnotation) is \"true\""
+            let message = "\(why): the target is not scaled and its PodDisruptionBudget not changed"
+            return .failure(HoldError(Hold(.paused, message), pollingInterval: resolved.pollingInterval))
+        }
+        // Custom queries read any series and their values show in status.
+        if !customQueryNamespaces.contains("*"), !customQueryNamespaces.contains(resolved.namespace),
+            let custom = resolved.signals.first(where: { $0.type == .custom })
+        {
+            let message =
+                "signal \(custom.name) is a Custom query, which the controller allows only in namespaces given "
+                + "with --allow-custom-queries-in; \(resolved.namespace) is not one of them"
+            return .failure(
+                HoldError(Hold(.customQueryNotAllowed, message), pollingInterval: resolved.pollingInterval))
+        }
+        return .success(resolved)
+    }
+
+    /// A hold, with the polling interval its result is requeued after.
+    public struct HoldError: Error, Sendable, Equatable {
+        public var hold: Hold
+        public var pollingInterval: Double
+
+        public init(_ hold: Hold, pollingInterval: Double) {
+            self.hold = hold
+            self.pollingInterval = pollingInterval
+        }
+    }
+
+    /// `Ready=False` with the hold's reason; announced by an Event and written only when it is news.
+    public static func hold(
+        _ hold: Hold, policy: InferenceAutoscalePolicy, pollingInterval: Double, now: Date
+    ) -> ReconcilePlan {
+        let previous = policy.status ?? PolicyStatus()
+        var status = previous
+        status.observedGeneration = policy.metadata.generation
+        status.conditions = PolicyCondition.merge(
+            previous.conditions ?? [],
+            with: [PolicyCondition(type: "Ready", status: .false, reason: hold.reason.rawValue, message: hold.message)],
+            now: now, observedGeneration: policy.metadata.generation)
+        var actions: [ReconcileAction] = []
+        let before = previous.conditions?.first { $0.type == "Ready" }
+        if before?.reason != hold.reason.rawValue || before?.message != hold.message || before?.status != .false {
+            actions.append(.recordEvent(PolicyEvent(hold.reason.eventKind, hold.reason.rawValue, hold.message)))
+        }
+        if status != previous { actions.append(.updateStatus(status)) }
+        return ReconcilePlan(
+            actions: actions, reason: hold.reason, result: hold.reason.result(pollingInterval: pollingInterval))
+    }
+
+    /// The history the decision starts from: the exact one remembered from the last round while status still
+    /// agrees with it (status keeps it only when it changed materially), else status's.
+    public static func history(persisted: DecisionHistory?, remembered: DecisionHistory?) -> DecisionHistory {
+        let persisted = persisted ?? DecisionHistory()
+        guard let remembered, remembered.materiallyEquals(persisted) else { return persisted }
+        return remembered
+    }
+
+    /// What was read of the target.
+    public struct Observation: Sendable, Equatable {
+        public var scale: Scale
+        public var selector: LabelSelector
+        /// The target's pods that are not terminating.
+        public var pods: [PodInfo]
+
+        public init(scale: Scale, selector: LabelSelector, pods: [PodInfo]) {
+            self.scale = scale
+            self.selector = selector
+            self.pods = pods
+        }
+
+        /// The decision's view of it.
+        public var observedScale: ObservedScale {
+            ObservedScale(
+                desiredReplicas: scale.desiredReplicas, currentReplicas: scale.currentReplicas,
+                readyReplicas: pods.filter(\.ready).count,
+                pods: pods.map {
+                    ObservedPod(name: $0.name, createdAt: $0.createdAt, ready: $0.ready, readySince: $0.readySince)
+                })
+        }
+    }
+
+    /// A decision carried out:
+    /// 1. before a scale-down (not to zero), the pods' deletion costs; then the scale and its Event;
+    /// 2. the PodDisruptionBudget follows the replica count and disappears at zero (or when the spec drops it);
+    /// 3. the Events of transitions (fallback on or off, metrics lost);
+    /// 4. status, when anything but the signal values changed, or the values after `valueRefreshInterval`.
+    public static func plan(
+        _ decision: ScalingDecision, policy: InferenceAutoscalePolicy, resolved: ResolvedPolicy,
+        observation: Observation, lastStatusWrite: Date, now: Date
+    ) -> ReconcilePlan {
+        let previous = policy.status ?? PolicyStatus()
+        let scale = observation.scale
+        var actions: [ReconcileAction] = []
+        var lastScaleTime = previous.lastScaleTime
+        if decision.changesReplicas {
+            if decision.desiredReplicas < scale.desiredReplicas, decision.desiredReplicas > 0 {
+                actions.append(.markDeletionCosts(pods: observation.pods.map(\.name)))
+            }
+            actions.append(.patchScale(replicas: decision.desiredReplicas))
+            actions.append(.recordEvent(scaleEvent(decision, target: resolved.target.name)))
+            lastScaleTime = Timestamp.format(now)
+        }
+
+        var conditions = decision.conditions
+        conditions.append(
+            PolicyCondition(
+                type: "Ready", status: .true, reason: ReconcileReason.reconciled.rawValue,
+                message: "scaling \(resolved.target.kind) \(resolved.target.name) (\(decision.message))"))
+        var dropped: Set<String> = []
+        if let budget = resolved.disruptionBudget, decision.desiredReplicas > 0 {
+            actions.append(
+                .applyDisruptionBudget(
+                    DisruptionBudgetManifest.make(for: policy, budget: budget, selector: observation.selector)))
+            conditions.append(budgetCondition(budget, replicas: decision.desiredReplicas))
+        } else if previous.conditions?.contains(where: { $0.type == "DisruptionBudget" }) ?? false {
+            actions.append(.deleteDisruptionBudget)
+            dropped.insert("DisruptionBudget")
+        }
+
+        var status = previous
+        status.observedGeneration = policy.metadata.generation
+        status.currentReplicas = scale.currentReplicas
+        status.readyReplicas = observation.pods.filter(\.ready).count
+        status.desiredReplicas = decision.desiredReplicas
+        status.lastScaleTime = lastScaleTime
+        status.limitedBy = decision.limitedBy.description
+        status.signals = decision.signals
+        status.history = decision.history
+        status.conditions = PolicyCondition.merge(
+            (previous.conditions ?? []).filter { !dropped.contains($0.type) }, with: conditions, now: now,
+            observedGeneration: policy.metadata.generation)
+        actions += transitionEvents(from: previous, to: status).map(ReconcileAction.recordEvent)
+        if needsWrite(previous, status, lastWrite: lastStatusWrite, now: now) {
+            actions.append(.updateStatus(status))
+        }
+        return ReconcilePlan(
+            actions: actions, reason: .reconciled, result: .requeue(after: resolved.pollingInterval),
+            history: decision.history)
+    }
+
+    private static func budgetCondition(_ budget: ResolvedPolicy.DisruptionBudget, replicas: Int) -> PolicyCondition {
+        let allowed = DisruptionBudgetManifest.allowedDisruptions(budget, replicas: replicas)
+        if allowed > 0 {
+            return PolicyCondition(
+                type: "DisruptionBudget", status: .true, reason: "DisruptionsAllowed",
+                message: "\(allowed) of \(replicas) pods may be disrupted")
+        }
+        return PolicyCondition(
+            type: "DisruptionBudget", status: .false, reason: "NoDisruptionAllowed",
+            message: "at \(replicas) replicas the budget allows no voluntary disruption: node drains will block")
+    }
+
+    /// `ScaledUp`, `ScaledDown`, `ScaledToZero` or `ActivatedFromZero`, saying what decided it.
+    static func scaleEvent(_ decision: ScalingDecision, target: String) -> PolicyEvent {
+        let from = decision.previousReplicas
+        let to = decision.desiredReplicas
+        var why: String
+        if case .signal = decision.limitedBy {
+            why = decision.message
+        } else {
+            why = "limited by \(decision.limitedBy)"
+            // The signal that asked for the most, so the note says what the rule held back.
+            let asked = decision.signals.compactMap { signal in signal.recommendation.map { (signal, $0) } }
+            if let (strongest, recommendation) = asked.max(by: { $0.1 < $1.1 }), let value = strongest.value {
+                let name = strongest.name ?? strongest.type
+                why += "; \(name) \(String(format: "%.4g", value)) against target "
+                    + "\(String(format: "%.4g", strongest.target)) asked for \(recommendation)"
+            }
+        }
+        if to == 0 { return PolicyEvent(.normal, "ScaledToZero", "\(target): \(from) -> 0 replicas, \(why)") }
+        if from == 0 { return PolicyEvent(.normal, "ActivatedFromZero", "\(target): 0 -> \(to) replicas, \(why)") }
+        return PolicyEvent(.normal, to > from ? "ScaledUp" : "ScaledDown", "\(target): \(from) -> \(to) replicas, \(why)")
+    }
+
+    static func transitionEvents(from previous: PolicyStatus, to status: PolicyStatus) -> [PolicyEvent] {
+        func condition(_ status: PolicyStatus, _ type: String) -> PolicyCondition? {
+            status.conditions?.first { $0.type == type }
+        }
+        var events: [PolicyEvent] = []
+        let wasFallback = condition(previous, "Fallback")?.status == .true
+        let isFallback = condition(status, "Fallback")?.status == .true
+        if isFallback, !wasFallback {
+            events.append(PolicyEvent(.warning, "FallbackActivated", condition(status, "Fallback")?.message ?? ""))
+        } else if wasFallback, !isFallback {
+            events.append(PolicyEvent(.normal, "FallbackDeactivated", "signals readable again"))
+        }
+        let metrics = condition(status, "MetricsAvailable")
+        if metrics?.status == .false, condition(previous, "MetricsAvailable")?.status != .false {
+            events.append(PolicyEvent(.warning, "MetricsUnavailable", metrics?.message ?? ""))
+        }
+        return events
+    }
+
+    /// A write when anything but the signal values changed; values alone at most every `valueRefreshInterval`.
+    static func needsWrite(_ old: PolicyStatus, _ new: PolicyStatus, lastWrite: Date, now: Date) -> Bool {
+        func stripped(_ status: PolicyStatus) -> PolicyStatus {
+            var copy = status
+            copy.signals = status.signals?.map { signal in
+                var signal = signal
+                signal.value = nil
+                return signal
+            }
+            copy.history = nil
+            return copy
+        }
+        if stripped(old) != stripped(new) { return true }
+        if !(new.history ?? DecisionHistory()).materiallyEquals(old.history ?? DecisionHistory()) { return true }
+        return old.signals != new.signals && now.timeIntervalSince(lastWrite) >= valueRefreshInterval
+    }
+}
+
+extension DecisionHistory {
+    /// Equal for every future decision but the exact age of the newest recommendation of each value: in a steady
+    /// state the history changes only its timestamps, which is no reason to write status.
+    func materiallyEquals(_ other: DecisionHistory) -> Bool {
+        recommendations.map(\.replicas) == other.recommendations.map(\.replicas) && scaleEvents == other.scaleEvents
+            && consecutiveFailures == other.consecutiveFailures && idleSince == other.idleSince
+            && learnedStartupSeconds == other.learnedStartupSeconds
+    }
+}
