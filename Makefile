@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config ca-certificates openssl curl prometheus
 BINARY := inference-autoscaler
 
-.PHONY: deps kubectl test demo build bench-scale image validate-samples bench-decisions clean
+.PHONY: deps kubectl test format format-check layers demo build bench-scale image validate-samples bench-decisions clean
 
 # Installs the apt packages the build and the tests need, only when one is missing (one `apt-get update` first).
 deps:
@@ -32,8 +32,21 @@ kubectl:
 		command -v kubectl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client; \
 	}
 
-test: deps kubectl
+test: deps kubectl format-check layers
 	$(SWIFT) test
+
+# The house style (.swift-format: 4 spaces, 120 columns), applied by `make format` and checked by `make test`.
+FORMATTED := Package.swift Sources Tests
+format:
+	$(SWIFT) format format --in-place --recursive $(FORMATTED)
+
+format-check:
+	@$(SWIFT) format lint --strict --recursive $(FORMATTED) || { echo "not formatted: run make format"; exit 1; }
+
+# Every target depends only on targets above it, product modules on no test kit or tool, and every import is a
+# declared dependency (scripts/check-layers.py prints each target's imports).
+layers:
+	python3 scripts/check-layers.py
 
 # The whole loop on this machine for DEMO_MINUTES (DEMO_FLAGS=--keep-running keeps it up until Ctrl-C).
 DEMO_MINUTES ?= 5

@@ -172,53 +172,27 @@ public struct ResolvedPolicy: Sendable, Equatable {
         }
     }
 
-    public var namespace: String
-    public var name: String
-    public var target: Target
-    public var minReplicas: Int
+    // Defaults as the validator applies them: the memberwise initializer (internal; tests reach it with
+    // `@testable import`) takes only what differs.
+    public var namespace = "default"
+    public var name = "policy"
+    public var target = Target(apiVersion: "apps/v1", kind: "Deployment", name: "model")
+    public var minReplicas = 1
     public var maxReplicas: Int
     /// Seconds.
-    public var pollingInterval: Double
-    public var engine: Engine
-    public var prometheus: Prometheus
-    public var signals: [Signal]
-    public var schedules: [Schedule]
-    public var behavior: Behavior
+    public var pollingInterval = PolicyDefaults.pollingInterval
+    public var engine = Engine.vllm
+    public var prometheus = Prometheus(address: nil, timeout: PolicyDefaults.prometheusTimeout)
+    public var signals = PolicyDefaults.signals
+    public var schedules: [Schedule] = []
+    public var behavior = PolicyDefaults.behavior
     /// Seconds every signal must stay at or below activation before going to zero; nil when `minReplicas > 0`.
     public var scaleToZeroIdleFor: Double?
     /// Seconds from creation to Ready when the user gave it; otherwise learned (see `DecisionHistory`).
     public var expectedStartup: Double?
     public var fallback: Fallback?
     public var disruptionBudget: DisruptionBudget?
-    public var paused: Bool
-
-    public init(
-        namespace: String = "default", name: String = "policy",
-        target: Target = Target(apiVersion: "apps/v1", kind: "Deployment", name: "model"), minReplicas: Int = 1,
-        maxReplicas: Int, pollingInterval: Double = PolicyDefaults.pollingInterval, engine: Engine = .vllm,
-        prometheus: Prometheus = Prometheus(address: nil, timeout: PolicyDefaults.prometheusTimeout),
-        signals: [Signal] = PolicyDefaults.signals, schedules: [Schedule] = [],
-        behavior: Behavior = PolicyDefaults.behavior, scaleToZeroIdleFor: Double? = nil,
-        expectedStartup: Double? = nil, fallback: Fallback? = nil, disruptionBudget: DisruptionBudget? = nil,
-        paused: Bool = false
-    ) {
-        self.namespace = namespace
-        self.name = name
-        self.target = target
-        self.minReplicas = minReplicas
-        self.maxReplicas = maxReplicas
-        self.pollingInterval = pollingInterval
-        self.engine = engine
-        self.prometheus = prometheus
-        self.signals = signals
-        self.schedules = schedules
-        self.behavior = behavior
-        self.scaleToZeroIdleFor = scaleToZeroIdleFor
-        self.expectedStartup = expectedStartup
-        self.fallback = fallback
-        self.disruptionBudget = disruptionBudget
-        self.paused = paused
-    }
+    public var paused = false
 }
 
 /// Every default, in one place. The CRD schema carries the same values.

@@ -3,115 +3,74 @@ import Foundation
 import KubernetesClient
 import KubernetesModel
 import Logging
-import Synchronization
+import ServiceLifecycle
 
-/// The controller: caches of policies and pods (list + watch), a work queue, and workers that reconcile.
-public final class ControllerService: Sendable {
+/// The controller as a `Service`: its caches, a work queue, and workers that reconcile. On graceful shutdown no new
+/// reconcile starts, those in flight finish, then `run()` returns. The cluster API and the caches come from the
+/// caller (the executable wires them), so that tests can run it against a fake or a test API server alike.
+public final class ControllerService: Service, Sendable {
     public struct Configuration: Sendable {
-        /// Namespaces to watch; empty for all.
-        public var namespaces: [String]
         public var maxConcurrentReconciles: Int
         /// Namespaces whose policies may run `Custom` queries; `*` for all.
         public var customQueryNamespaces: Set<String>
+        /// How often the sampled gauges (queue depth, policies, leadership) are brought up to date.
+        public var gaugeInterval: Duration
 
-        public init(namespaces: [String] = [], maxConcurrentReconciles: Int = 4, customQueryNamespaces: Set<String> = ["*"]) {
-            self.namespaces = namespaces
+        public init(
+            maxConcurrentReconciles: Int = 4, customQueryNamespaces: Set<String> = ["*"],
+            gaugeInterval: Duration = .seconds(2)
+        ) {
             self.maxConcurrentReconciles = maxConcurrentReconciles
             self.customQueryNamespaces = customQueryNamespaces
+            self.gaugeInterval = gaugeInterval
         }
     }
 
     public let configuration: Configuration
     public let queue = WorkQueue()
-    private let policyCaches: [Informer<InferenceAutoscalePolicy>]
-    private let podCaches: [String?: Informer<DynamicObject>]
+    public let metrics: ControllerMetrics
+    private let caches: ControllerCaches
     private let reconciler: PolicyReconciler
     private let logger: Logger
-    private let reconciles = Mutex<[String: Int]>([:])
-    private let leadership: LeaderElector?
-    private let hpaCaches: [Informer<DynamicObject>]
-    private let workloadCaches: [Informer<DynamicObject>]
-    private let scaledObjectCaches: [Informer<DynamicObject>]
-    private let client: KubernetesAPIClient
-    public let metrics: ControllerMetrics?
+    private let leadership: (any Leadership)?
 
-    /// - Parameter leadership: with leader election, workers start only once this replica leads, and every write
-    ///   asks the elector first.
+    /// - Parameter leadership: with leader election, workers start only once this replica leads; `cluster` asks it
+    ///   before every write.
     public init(
-        client: KubernetesAPIClient, signals: any SignalSource, configuration: Configuration,
-        instance: String = ProcessInfo.processInfo.hostName, leadership: LeaderElector? = nil,
-        metrics: ControllerMetrics? = nil, logger: Logger = Logger(label: "inference-autoscaler.controller")
+        caches: ControllerCaches, cluster: any ClusterAPI, signals: any SignalSource, configuration: Configuration,
+        leadership: (any Leadership)? = nil, metrics: ControllerMetrics = ControllerMetrics(),
+        logger: Logger = Logger(label: "inference-autoscaler.controller")
     ) {
+        self.caches = caches
         self.leadership = leadership
         self.metrics = metrics
-        self.client = client
         self.configuration = configuration
         self.logger = logger
-        let scopes: [String?] = configuration.namespaces.isEmpty ? [nil] : configuration.namespaces
-        policyCaches = scopes.map { Informer(client: client, resource: .inferenceAutoscalePolicies, namespace: $0, logger: logger) }
-        var pods: [String?: Informer<DynamicObject>] = [:]
-        for scope in scopes { pods[scope] = Informer(client: client, resource: .pods, namespace: scope, logger: logger) }
-        podCaches = pods
-        // Other autoscalers of the same workloads: HPAs always, KEDA's ScaledObjects where KEDA is installed.
-        var others: [String?: [Informer<DynamicObject>]] = [:]
-        var hpas: [Informer<DynamicObject>] = []
-        var scaledObjects: [Informer<DynamicObject>] = []
-        for scope in scopes {
-            let hpa = Informer<DynamicObject>(client: client, resource: .horizontalPodAutoscalers, namespace: scope, logger: logger)
-            let keda = Informer<DynamicObject>(client: client, resource: Self.scaledObjects, namespace: scope, logger: logger)
-            hpas.append(hpa)
-            scaledObjects.append(keda)
-            others[scope] = [hpa, keda]
-        }
-        hpaCaches = hpas
-        scaledObjectCaches = scaledObjects
-        // The targets' replica counts and selectors, so that a steady state reads no /scale.
-        var workloads: [String?: [String: Informer<DynamicObject>]] = [:]
-        for scope in scopes {
-            for resource in [APIResource.deployments, .statefulSets] {
-                workloads[scope, default: [:]][resource.name] = Informer<DynamicObject>(
-                    client: client, resource: resource, namespace: scope, logger: logger)
-            }
-        }
-        workloadCaches = workloads.values.flatMap(\.values)
-        let policyCaches = self.policyCaches
-        let cluster = LiveClusterAPI(
-            client: client, podCaches: pods, instance: instance, gate: leadership ?? AlwaysWrite(), otherScalers: others,
-            workloads: workloads,
-            policies: { namespace in
-                policyCaches.flatMap { $0.list(namespace: namespace) }
-            }, logger: logger)
         reconciler = PolicyReconciler(
             cluster: cluster, signals: signals, metrics: metrics,
             customQueryNamespaces: configuration.customQueryNamespaces, logger: logger)
     }
 
-    static let scaledObjects = APIResource(group: "keda.sh", version: "v1alpha1", name: "scaledobjects", kind: "ScaledObject")
-
     /// True once every cache has its first list (for `/readyz`).
-    public var hasSynced: Bool {
-        policyCaches.allSatisfy(\.hasSynced) && podCaches.values.allSatisfy(\.hasSynced)
-            && hpaCaches.allSatisfy(\.hasSynced)
-    }
+    public var hasSynced: Bool { caches.hasSynced }
 
-    /// Runs until cancelled, or until `stopTakingWork()` let the workers finish what they hold.
+    /// Runs until cancelled, or until a graceful shutdown (or `stopTakingWork()`) let the workers finish what they
+    /// hold.
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for cache in podCaches.values { group.addTask { try await cache.run() } }
-            for cache in hpaCaches { group.addTask { try await cache.run() } }
-            for cache in workloadCaches { group.addTask { try await cache.run() } }
-            // KEDA's CRD may be absent: its cache runs only where the API serves ScaledObjects.
-            if (try? await client.resolve(apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject")) != nil {
-                for cache in scaledObjectCaches { group.addTask { try await cache.run() } }
-            }
-            for cache in policyCaches {
-                group.addTask { try await cache.run() }
+            group.addTask { try await self.caches.run() }
+            for cache in caches.policies {
                 group.addTask { await self.enqueueChanges(from: cache) }
             }
             group.addTask { await self.queue.runTimers() }
+            group.addTask { await self.refreshGauges(every: self.configuration.gaugeInterval) }
             group.addTask {
-                for cache in self.podCaches.values { await cache.waitForSync() }
-                for cache in self.hpaCaches { await cache.waitForSync() }
+                // Cancelled when the group ends: a graceful shutdown is the only other way out of this wait.
+                guard (try? await gracefulShutdown()) != nil else { return }
+                await self.stopTakingWork()
+            }
+            group.addTask {
+                await self.caches.waitForSync()
                 // A standby keeps its caches warm (ready to take over) but reconciles nothing.
                 await self.leadership?.waitUntilLeading()
                 await withTaskGroup(of: Void.self) { workers in
@@ -171,9 +130,7 @@ public final class ControllerService: Sendable {
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
         let namespace = parts.first
         let name = parts.count > 1 ? parts[1] : ""
-        guard let policy = policyCaches.lazy.compactMap({ $0.get(namespace: namespace, name: name) }).first else {
-            return
-        }
+        guard let policy = caches.policy(namespace: namespace, name: name) else { return }
         let started = ContinuousClock.now
         let result = await reconciler.reconcile(policy, now: Date())
         let elapsed = ContinuousClock.now - started
@@ -183,8 +140,7 @@ public final class ControllerService: Sendable {
             case .retry: "error"
             case .waitForChange: "invalid"
             }
-        reconciles.withLock { $0[label, default: 0] += 1 }
-        metrics?.reconciled(
+        metrics.reconciled(
             result: label,
             seconds: elapsed.seconds)
         switch result {
@@ -203,30 +159,21 @@ public final class ControllerService: Sendable {
 
     /// Updates the gauges sampled rather than counted (queue depth, policies, leadership).
     public func refreshGauges() async {
-        guard let metrics else { return }
-        metrics.queueDepth(await queue.depth, policies: policyCaches.reduce(0) { $0 + $1.count })
+        metrics.queueDepth(await queue.depth, policies: caches.policyCount)
         metrics.leader(leadership?.mayWrite ?? true)
     }
 
-    /// The controller's own metrics in the Prometheus text format.
-    public func metricsText() async -> String {
-        if let metrics {
+    private func refreshGauges(every interval: Duration) async {
+        while !Task.isCancelled {
             await refreshGauges()
-            return metrics.text()
+            try? await Task.sleep(for: interval)
         }
-        let counts = reconciles.withLock { $0 }
-        let depth = await queue.depth
-        var text = "# HELP inference_autoscaler_reconciles_total Reconciles by result.\n"
-        text += "# TYPE inference_autoscaler_reconciles_total counter\n"
-        for result in ["success", "error", "invalid"] {
-            text += "inference_autoscaler_reconciles_total{result=\"\(result)\"} \(counts[result] ?? 0)\n"
-        }
-        text += "# HELP inference_autoscaler_workqueue_depth Policies waiting to be reconciled.\n"
-        text += "# TYPE inference_autoscaler_workqueue_depth gauge\ninference_autoscaler_workqueue_depth \(depth)\n"
-        text += "# HELP inference_autoscaler_policies Policies in the cache.\n"
-        text += "# TYPE inference_autoscaler_policies gauge\n"
-        text += "inference_autoscaler_policies \(policyCaches.reduce(0) { $0 + $1.count })\n"
-        return text
+    }
+
+    /// The controller's own metrics in the Prometheus text format, gauges brought up to date first.
+    public func metricsText() async -> String {
+        await refreshGauges()
+        return metrics.text()
     }
 
     /// The wait until the next poll of a group (a namespace): each group keeps its own phase within the interval

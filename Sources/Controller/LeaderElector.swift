@@ -2,6 +2,7 @@ import Foundation
 import KubernetesClient
 import KubernetesModel
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// Whether this replica may write. Checked before every write, so a replica that lost its lease stops at once.
@@ -15,6 +16,18 @@ public struct AlwaysWrite: WriteGate {
     public var mayWrite: Bool { true }
 }
 
+/// Whether this replica may write, and a way to wait until it may: what the controller asks of leader election.
+public protocol Leadership: WriteGate {
+    /// Returns once this replica leads (at once if it does), or when the task is cancelled.
+    func waitUntilLeading() async
+}
+
+/// Leadership was lost: the lease could not be renewed within the renew deadline, or another replica holds it.
+public struct LeadershipLost: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "leadership lost: \(reason)" }
+}
+
 /// A write attempted without the lease.
 public struct NotLeaderError: Error, CustomStringConvertible {
     public var description: String { "not the leader: this replica does not hold the lease" }
@@ -23,8 +36,9 @@ public struct NotLeaderError: Error, CustomStringConvertible {
 /// Leader election on a `coordination.k8s.io/v1` Lease, as client-go's `leaderelection` does it: acquire when the
 /// lease is free or its holder has not renewed it for a lease duration (by this replica's own clock, from when it
 /// last saw the record change), renew every retry period, and give up the moment a renewal has not succeeded within
-/// the renew deadline. Releasing sets the holder empty so that a standby takes over at its next try.
-public final class LeaderElector: WriteGate {
+/// the renew deadline. Releasing sets the holder empty so that a standby takes over at its next try. Time is the
+/// injected clock's; the Lease's own timestamps are wall time, as the API wants them.
+public final class LeaderElector<C: Clock>: Leadership, Service where C.Duration == Duration {
     public struct Configuration: Sendable {
         public var namespace: String
         public var name: String
@@ -47,26 +61,21 @@ public final class LeaderElector: WriteGate {
         }
     }
 
-    /// Leadership was lost: the lease could not be renewed within the renew deadline, or another replica holds it.
-    public struct LeadershipLost: Error, CustomStringConvertible {
-        public var reason: String
-        public var description: String { "leadership lost: \(reason)" }
-    }
-
     private struct State {
         /// Writes are allowed until this instant: the last successful renewal plus the renew deadline.
-        var writableUntil: ContinuousClock.Instant?
+        var writableUntil: C.Instant?
         /// The last lease record seen, and when (by this replica's clock) it last changed.
-        var observed: (spec: LeaseSpec, resourceVersion: String, at: ContinuousClock.Instant)?
+        var observed: (spec: LeaseSpec, resourceVersion: String, at: C.Instant)?
     }
 
     public let configuration: Configuration
     private let client: KubernetesAPIClient
     private let logger: Logger
     private let state = Mutex(State())
-    private let clock = ContinuousClock()
+    private let clock: C
 
-    public init(client: KubernetesAPIClient, configuration: Configuration, logger: Logger) {
+    public init(client: KubernetesAPIClient, configuration: Configuration, clock: C, logger: Logger) {
+        self.clock = clock
         self.client = client
         self.configuration = configuration
         self.logger = logger
@@ -80,22 +89,32 @@ public final class LeaderElector: WriteGate {
 
     /// Returns once this replica leads (at once if it does), or when the task is cancelled.
     public func waitUntilLeading() async {
-        while !mayWrite, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(100)) }
+        while !mayWrite, !Task.isCancelled { try? await clock.sleep(for: .milliseconds(100)) }
+    }
+
+    /// As a `Service`: leads until a graceful shutdown, then releases the lease so that a standby takes over at
+    /// once. Throws `LeadershipLost` when a renewal does not succeed within the renew deadline.
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await self.lead() }
+        } catch is CancellationError {}
+        // Cancelled (not shut down gracefully), the release request is cancelled too: the lease then expires.
+        await release()
     }
 
     /// Acquires the lease (trying every retry period), then renews it until the task is cancelled; call `release()`
     /// after, from a task that is not cancelled. Throws `LeadershipLost` when a renewal does not succeed within the
     /// renew deadline.
-    public func run() async throws {
+    public func lead() async throws {
         while !Task.isCancelled {
             if (try? await tryAcquireOrRenew()) == true { break }
-            try? await Task.sleep(for: .seconds(configuration.retryPeriod))
+            try? await clock.sleep(for: .seconds(configuration.retryPeriod))
         }
         if Task.isCancelled { return }
         logger.notice("became the leader", metadata: ["lease": "\(configuration.namespace)/\(configuration.name)"])
 
         while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(configuration.retryPeriod))
+            try? await clock.sleep(for: .seconds(configuration.retryPeriod))
             if Task.isCancelled { break }
             let deadline = state.withLock { $0.writableUntil } ?? clock.now
             var renewed = false
@@ -111,7 +130,7 @@ public final class LeaderElector: WriteGate {
                     }
                 } catch {
                     lastError = "\(error)"
-                    try? await Task.sleep(for: .seconds(min(configuration.retryPeriod, 0.5)))
+                    try? await clock.sleep(for: .seconds(min(configuration.retryPeriod, 0.5)))
                 }
             }
             if Task.isCancelled { break }
@@ -164,14 +183,14 @@ public final class LeaderElector: WriteGate {
         }
         let spec = LeaseSpec(existing["spec"])
         let resourceVersion = existing.metadata.resourceVersion ?? ""
-        let observedAt = state.withLock { state -> ContinuousClock.Instant in
+        let observedAt = state.withLock { state -> C.Instant in
             if let observed = state.observed, observed.spec == spec { return observed.at }
             state.observed = (spec, resourceVersion, clock.now)
             return clock.now
         }
         let holder = spec.holderIdentity ?? ""
         let duration = Double(spec.leaseDurationSeconds ?? Int(configuration.leaseDuration))
-        if !holder.isEmpty, holder != configuration.identity, clock.now < observedAt + .seconds(duration) {
+        if !holder.isEmpty, holder != configuration.identity, clock.now < observedAt.advanced(by: .seconds(duration)) {
             return false
         }
 
@@ -194,7 +213,7 @@ public final class LeaderElector: WriteGate {
         let now = clock.now
         state.withLock { state in
             state.observed = (spec, resourceVersion, now)
-            state.writableUntil = now + .seconds(configuration.renewDeadline)
+            state.writableUntil = now.advanced(by: .seconds(configuration.renewDeadline))
         }
     }
 
@@ -209,6 +228,12 @@ public final class LeaderElector: WriteGate {
                 "metadata": .object(metadata),
                 "spec": spec.json,
             ]))
+    }
+}
+
+extension LeaderElector where C == ContinuousClock {
+    public convenience init(client: KubernetesAPIClient, configuration: Configuration, logger: Logger) {
+        self.init(client: client, configuration: configuration, clock: ContinuousClock(), logger: logger)
     }
 }
 

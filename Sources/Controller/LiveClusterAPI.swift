@@ -56,6 +56,16 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         self.logger = logger
     }
 
+    /// On the controller's caches: pods, other autoscalers, workloads and policies.
+    public convenience init(
+        client: KubernetesAPIClient, caches: ControllerCaches, instance: String, gate: any WriteGate = AlwaysWrite(),
+        logger: Logger = Logger(label: "inference-autoscaler.cluster")
+    ) {
+        self.init(
+            client: client, podCaches: caches.pods, instance: instance, gate: gate, otherScalers: caches.otherScalers,
+            workloads: caches.workloads, policies: { caches.policies(in: $0) }, logger: logger)
+    }
+
     /// HPAs and ScaledObjects from their caches (keyed by namespace; nil: all), and the policies of the namespace.
     public func conflict(for policy: InferenceAutoscalePolicy, target: ResolvedPolicy.Target) async -> String? {
         let namespace = policy.metadata.namespace ?? "default"

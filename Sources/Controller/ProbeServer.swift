@@ -1,7 +1,9 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ServiceLifecycle
 
 /// Plain-HTTP endpoints for the kubelet and Prometheus: `/healthz` (the process serves), `/readyz` (caches synced),
 /// `/metrics` (text format).
@@ -62,6 +64,27 @@ public final class ProbeServer: Sendable {
         else { throw AddressError(description: "invalid bind address \"\(address)\" (use :PORT or HOST:PORT)") }
         let host = String(address[..<colon])
         return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+}
+
+/// The probe server as a `Service`: bound when the group starts, closed when it shuts down (after the services
+/// started after it, so that `/metrics` and `/healthz` answer until the controller is done).
+public struct ProbeService: Service {
+    public let addresses: [String]
+    public let routes: ProbeServer.Routes
+    let logger: Logger
+
+    public init(addresses: [String], routes: ProbeServer.Routes, logger: Logger) {
+        self.addresses = addresses
+        self.routes = routes
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let server = try await ProbeServer.start(addresses: addresses, routes: routes)
+        logger.debug("probes serving", metadata: ["probes.ports": "\(server.ports)"])
+        try? await gracefulShutdown()
+        try? await server.stop()
     }
 }
 

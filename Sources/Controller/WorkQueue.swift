@@ -2,22 +2,24 @@ import Foundation
 
 /// A queue of policy keys, like controller-runtime's: a key is queued at most once; a key re-added while being
 /// processed runs again after; delayed adds (requeue after the polling interval) and per-key exponential backoff.
-/// Delayed keys become due when `runTimers()` (run by the owner, in its task group) finds them due.
-public actor WorkQueue {
+/// Delayed keys become due when `runTimers()` (run by the owner, in its task group) finds them due, by the queue's
+/// clock (a test clock in tests).
+public actor WorkQueue<C: Clock> where C.Duration == Duration {
     private var queue: [String] = []
     private var queued: Set<String> = []
     private var processing: Set<String> = []
     private var dirty: Set<String> = []
     private var failures: [String: Int] = [:]
     /// Keys waiting for their time.
-    private var delayed: [String: ContinuousClock.Instant] = [:]
-    private let clock = ContinuousClock()
+    private var delayed: [String: C.Instant] = [:]
+    private let clock: C
     private var waiters: [CheckedContinuation<String?, Never>] = []
     private var shuttingDown = false
     public let baseDelay: Double
     public let maxDelay: Double
 
-    public init(baseDelay: Double = 1, maxDelay: Double = 300) {
+    public init(clock: C, baseDelay: Double = 1, maxDelay: Double = 300) {
+        self.clock = clock
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
     }
@@ -54,7 +56,7 @@ public actor WorkQueue {
         while !shuttingDown, !Task.isCancelled {
             let now = clock.now
             for (key, due) in delayed where due <= now { add(key) }
-            try? await Task.sleep(for: resolution)
+            try? await clock.sleep(for: resolution)
         }
     }
 
@@ -105,5 +107,11 @@ public actor WorkQueue {
         delayed.removeAll()
         for waiter in waiters { waiter.resume(returning: nil) }
         waiters.removeAll()
+    }
+}
+
+extension WorkQueue where C == ContinuousClock {
+    public init(baseDelay: Double = 1, maxDelay: Double = 300) {
+        self.init(clock: ContinuousClock(), baseDelay: baseDelay, maxDelay: maxDelay)
     }
 }

@@ -7,7 +7,6 @@ import KubernetesClient
 import KubernetesModel
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// `run`: the controller. In a pod it needs no flags.
 struct RunCommand: AsyncParsableCommand {
@@ -45,77 +44,56 @@ struct RunCommand: AsyncParsableCommand {
                 rateLimit: .init(qps: options.kubeApiQps, burst: options.kubeApiBurst),
                 observer: { metrics.kubernetesRequest(verb: $0, code: $1, seconds: $2) }),
             logger: logger)
-        var elector: LeaderElector?
-        if options.leaderElect {
-            let namespace =
-                options.leaderElectionNamespace ?? cluster.namespace
-            let identity = "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.lowercased())"
-            elector = LeaderElector(
-                client: client,
-                configuration: .init(
-                    namespace: namespace, name: options.leaderElectionId, identity: identity,
-                    leaseDuration: options.leaderElectLeaseDuration, renewDeadline: options.leaderElectRenewDeadline,
-                    retryPeriod: options.leaderElectRetryPeriod),
-                logger: logger)
-            logger.info(
-                "leader election on", metadata: ["lease": "\(namespace)/\(options.leaderElectionId)", "identity": "\(identity)"])
-        }
+        let elector = options.leaderElect ? leaderElector(client: client, defaultNamespace: cluster.namespace, logger) : nil
+        let caches = ControllerCaches(client: client, namespaces: options.namespaces, logger: logger)
         let controller = ControllerService(
-            client: client,
+            caches: caches,
+            cluster: LiveClusterAPI(
+                client: client, caches: caches, instance: ProcessInfo.processInfo.hostName,
+                gate: elector ?? AlwaysWrite(), logger: logger),
             signals: PrometheusSignalSource(
                 defaultAddress: options.defaultPrometheus.flatMap(URL.init(string:)),
                 observer: { metrics.prometheusQuery(succeeded: $0, seconds: $1) }),
             configuration: .init(
-                namespaces: options.namespaces, maxConcurrentReconciles: options.maxConcurrentReconciles,
+                maxConcurrentReconciles: options.maxConcurrentReconciles,
                 customQueryNamespaces: Set(options.customQueryNamespaces)),
             leadership: elector, metrics: metrics, logger: logger)
-        let text = SharedText()
-        let probes = try await ProbeServer.start(
-            addresses: [options.healthProbeBindAddress, options.metricsBindAddress],
-            routes: .init(ready: { controller.hasSynced }, metrics: { text.value }))
 
-        // Shut down in reverse order: the controller finishes its reconciles, then the lease is released, then the
-        // metrics stop. SIGTERM (the kubelet) or SIGINT start it; a second signal exits at once.
-        var services: [any Service] = [GaugeRefresher(controller: controller, text: text)]
-        if let elector { services.append(LeaseService(elector: elector)) }
-        services.append(ControllerLifecycle(controller: controller))
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services.map {
-                    .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup)
-                },
-                logger: logger))
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        let signals = Atomic<Int>(0)
-        let sources = [SIGTERM, SIGINT].map { (number: Int32) -> any DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler {
-                if signals.add(1, ordering: .relaxed).newValue > 1 {
-                    logger.warning("second signal: exiting now")
-                    Foundation.exit(1)
-                }
-                logger.info("shutting down: finishing the reconciles in flight")
-                Task { await group.triggerGracefulShutdown() }
-                // However long a reconcile hangs, the pod's grace period must not run out first.
-                DispatchQueue.global().asyncAfter(deadline: .now() + options.shutdownTimeout) {
-                    logger.error("graceful shutdown took longer than \(options.shutdownTimeout) s: exiting")
-                    Foundation.exit(1)
-                }
-            }
-            source.resume()
-            return source
-        }
-        defer { sources.forEach { $0.cancel() } }
-        do {
-            try await group.run()
-        } catch let error as LeaderElector.LeadershipLost {
-            logger.error("\(error): exiting so that this replica restarts as a standby")
-            try? await probes.stop()
-            throw ExitCode(1)
-        }
+        // Started in this order, shut down in the reverse: the controller finishes its reconciles, then the lease is
+        // released, then the probes and metrics stop. SIGTERM (the kubelet) or SIGINT start it; on a second signal, or
+        // a shutdown longer than --shutdown-timeout (the group is cancelled), the watchdog exits at once.
+        var services: [any Service] = [
+            ShutdownWatchdog(logger: logger, cutShort: { Foundation.exit(1) }),
+            ProbeService(
+                addresses: [options.healthProbeBindAddress, options.metricsBindAddress],
+                routes: .init(ready: { controller.hasSynced }, metrics: { metrics.text() }), logger: logger),
+        ]
+        if let elector { services.append(elector) }
+        services.append(controller)
+        var configuration = ServiceGroupConfiguration(
+            services: services.map {
+                .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup)
+            },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(options.shutdownTimeout)
+        try await ServiceGroup(configuration: configuration).run()
         logger.info("stopped")
-        try? await probes.stop()
+    }
+
+    private func leaderElector(
+        client: KubernetesAPIClient, defaultNamespace: String, _ logger: Logger
+    ) -> LeaderElector<ContinuousClock> {
+        let namespace = options.leaderElectionNamespace ?? defaultNamespace
+        let identity = "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.lowercased())"
+        logger.info(
+            "leader election on", metadata: ["lease": "\(namespace)/\(options.leaderElectionId)", "identity": "\(identity)"])
+        return LeaderElector(
+            client: client,
+            configuration: .init(
+                namespace: namespace, name: options.leaderElectionId, identity: identity,
+                leaseDuration: options.leaderElectLeaseDuration, renewDeadline: options.leaderElectRenewDeadline,
+                retryPeriod: options.leaderElectRetryPeriod),
+            logger: logger)
     }
 }
 
@@ -149,58 +127,5 @@ struct LineLogHandler: LogHandler {
             line = "\(time) \(event.level) \(label): \(event.message)\(fields.isEmpty ? "" : " " + fields)"
         }
         FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
-}
-
-/// Keeps `/metrics` current without async work on the event loop.
-struct GaugeRefresher: Service {
-    let controller: ControllerService
-    let text: SharedText
-
-    func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                while !Task.isCancelled {
-                    text.value = await controller.metricsText()
-                    try await Task.sleep(for: .seconds(2))
-                }
-            }
-        } catch is CancellationError {}
-    }
-}
-
-/// Holds the lease while the group runs; releases it on shutdown so that a standby takes over at once.
-struct LeaseService: Service {
-    let elector: LeaderElector
-
-    func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await elector.run() }
-        } catch is CancellationError {}
-        // The release must not inherit the cancellation that ended the loop.
-        await Task { await elector.release() }.value
-    }
-}
-
-/// The controller, which on shutdown takes no new work and returns once the reconciles in flight are done.
-struct ControllerLifecycle: Service {
-    let controller: ControllerService
-
-    func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await controller.run()
-        } onGracefulShutdown: {
-            Task { await controller.stopTakingWork() }
-        }
-    }
-}
-
-/// Text shared between a refresh loop and the HTTP handlers.
-final class SharedText: Sendable {
-    private let text = Mutex("")
-
-    var value: String {
-        get { text.withLock { $0 } }
-        set { text.withLock { $0 = newValue } }
     }
 }

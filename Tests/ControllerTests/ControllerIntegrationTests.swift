@@ -3,6 +3,7 @@ import AutoscalerCore
 import Foundation
 import KubernetesClient
 import KubernetesModel
+import Logging
 import KubernetesTestServer
 import MetricsFixture
 import PrometheusTestSupport
@@ -70,14 +71,15 @@ import Testing
             let configuration = ClusterConfiguration(
                 server: server.url, tls: TLSSettings(caCertificatePEM: Data(server.caCertificatePEM.utf8)),
                 credentials: credentials ?? .token(StaticToken("test-token")), namespace: "inference", source: "test")
+            let client = KubernetesAPIClient(
+                configuration: configuration,
+                options: .init(observer: { metrics?.kubernetesRequest(verb: $0, code: $1, seconds: $2) }))
+            let caches = ControllerCaches(client: client, namespaces: ["inference"], logger: Logger(label: "test"))
             let controller = ControllerService(
-                client: KubernetesAPIClient(
-                    configuration: configuration,
-                    options: .init(observer: { metrics?.kubernetesRequest(verb: $0, code: $1, seconds: $2) })),
+                caches: caches, cluster: LiveClusterAPI(client: client, caches: caches, instance: "test"),
                 signals: PrometheusSignalSource(
                     defaultAddress: prometheus.url, observer: { metrics?.prometheusQuery(succeeded: $0, seconds: $1) }),
-                configuration: .init(namespaces: ["inference"], maxConcurrentReconciles: 2), instance: "test",
-                metrics: metrics)
+                configuration: .init(maxConcurrentReconciles: 2), metrics: metrics ?? ControllerMetrics())
             self.controller = controller
             running = Task { try await controller.run() }
         }

@@ -78,7 +78,10 @@ extension ControllerIntegrationTests {
             }
             #expect(rig.replicas == 2, "scaled on data it could not read")
             try await Self.eventually("the fallback", within: 30) { rig.replicas == 4 }
-            #expect(rig.eventReasons.contains("FallbackActivated"))
+            // The Event follows the scale it announces.
+            try await Self.eventually("the FallbackActivated event", within: 5) {
+                rig.eventReasons.contains("FallbackActivated")
+            }
         } catch {
             await stub.stop()
             try await rig.stop()

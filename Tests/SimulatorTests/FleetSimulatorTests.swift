@@ -1,4 +1,4 @@
-import AutoscalerCore
+@testable import AutoscalerCore
 import Foundation
 import Testing
 
