@@ -208,7 +208,9 @@ extension CronSchedule {
         return bits
     }
 
-    private static func parseItem(_ item: Substring, of text: Substring, as field: Field) throws(CronParseError)
+    private static func parseItem(
+        _ item: Substring, of text: Substring, as field: Field
+    ) throws(CronParseError)
         -> UInt64
     {
         guard !item.isEmpty else { throw field.error("empty list item in \"\(text)\"") }

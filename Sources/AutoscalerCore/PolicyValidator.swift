@@ -168,7 +168,8 @@ public enum PolicyValidator {
     private static func resolvePrometheus(_ spec: PrometheusSpec?, check: inout Checker) -> ResolvedPolicy.Prometheus {
         let spec = spec ?? PrometheusSpec()
         if let address = spec.address {
-            if let url = URL(string: address), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            if let url = URL(string: address), let scheme = url.scheme?.lowercased(),
+                ["http", "https"].contains(scheme),
                 let host = url.host, !host.isEmpty
             {
                 if url.query != nil { check.fail("spec.prometheus.address", "must not carry a query string") }
@@ -202,7 +203,9 @@ public enum PolicyValidator {
         }
         for header in (spec.headers ?? [:]).keys.sorted() {
             let token = header.unicodeScalars.allSatisfy { scalar in
-                scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "!#$%&'*+-.^_`|~".unicodeScalars.contains(scalar))
+                scalar.isASCII
+                    && (CharacterSet.alphanumerics.contains(scalar)
+                        || "!#$%&'*+-.^_`|~".unicodeScalars.contains(scalar))
             }
             if header.isEmpty || !token {
                 check.fail("spec.prometheus.headers[\(header)]", "not a valid HTTP header name")
@@ -401,7 +404,8 @@ public enum PolicyValidator {
         }
         return .init(
             tolerance: tolerance,
-            scaleUp: resolveRules(spec?.scaleUp, default: PolicyDefaults.scaleUp, at: "spec.behavior.scaleUp", check: &check),
+            scaleUp: resolveRules(
+                spec?.scaleUp, default: PolicyDefaults.scaleUp, at: "spec.behavior.scaleUp", check: &check),
             scaleDown: resolveRules(
                 spec?.scaleDown, default: PolicyDefaults.scaleDown, at: "spec.behavior.scaleDown", check: &check))
     }
@@ -435,7 +439,9 @@ public enum PolicyValidator {
             var type: ScalingPolicyType?
             if let text = check.required(policy.type, at: "\(at).type") {
                 type = ScalingPolicyType(rawValue: text)
-                if type == nil { check.fail("\(at).type", unsupported(text, ScalingPolicyType.allCases.map(\.rawValue))) }
+                if type == nil {
+                    check.fail("\(at).type", unsupported(text, ScalingPolicyType.allCases.map(\.rawValue)))
+                }
             }
             let value = check.required(policy.value, at: "\(at).value")
             if let value, value <= 0 { check.fail("\(at).value", "must be > 0 (got \(value))") }

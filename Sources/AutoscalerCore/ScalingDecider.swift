@@ -46,7 +46,8 @@ public enum ScalingDecider {
         for (index, signal) in policy.signals.enumerated() {
             let sample = index < samples.count ? samples[index] : .missing("no sample")
             readings.append(
-                read(signal, sample: sample, ready: ready, current: current, tolerance: rules.tolerance,
+                read(
+                    signal, sample: sample, ready: ready, current: current, tolerance: rules.tolerance,
                     upStep: upStep, flight: flight, pairedWithBusy: pairedWithBusy,
                     lastScaleUp: history.scaleEvents.last { $0.change > 0 }.map { now.timeIntervalSince($0.time) }))
         }
@@ -354,7 +355,10 @@ public enum ScalingDecider {
         let missing = readings.filter { $0.value == nil }
         var conditions: [PolicyCondition] = []
         if missing.isEmpty {
-            conditions.append(.init(type: "MetricsAvailable", status: .true, reason: "AllSignalsRead", message: "every signal was read"))
+            conditions.append(
+                .init(
+                    type: "MetricsAvailable", status: .true, reason: "AllSignalsRead", message: "every signal was read")
+            )
         } else if missing.count == readings.count {
             conditions.append(
                 .init(
@@ -368,35 +372,45 @@ public enum ScalingDecider {
                     message: "holding at least the current count: " + describe(missing)))
         }
         if activated {
-            let above = readings.filter(\.activated).map { "\($0.signal.name) \(format($0.value!)) > \(format($0.signal.activation))" }
+            let above = readings.filter(\.activated).map {
+                "\($0.signal.name) \(format($0.value!)) > \(format($0.signal.activation))"
+            }
             conditions.append(
                 .init(type: "Active", status: .true, reason: "AboveActivation", message: above.joined(separator: ", ")))
         } else if desired == 0 {
             conditions.append(
-                .init(type: "Active", status: .false, reason: "ScaledToZero", message: "no signal above its activation value"))
+                .init(
+                    type: "Active", status: .false, reason: "ScaledToZero",
+                    message: "no signal above its activation value"))
         } else {
             conditions.append(
-                .init(type: "Active", status: .false, reason: "BelowActivation", message: "no signal above its activation value"))
+                .init(
+                    type: "Active", status: .false, reason: "BelowActivation",
+                    message: "no signal above its activation value"))
         }
         let limited = !reason.isSignal && reason != .paused
         conditions.append(
             .init(
-                type: "ScalingLimited", status: limited ? .true : .false, reason: reason == .paused ? "Paused" : reason.conditionReason,
+                type: "ScalingLimited", status: limited ? .true : .false,
+                reason: reason == .paused ? "Paused" : reason.conditionReason,
                 message: limited ? "the signals' count was overridden by \(reason)" : "the count follows the signals"))
         if fallbackActive {
             conditions.append(
                 .init(
                     type: "Fallback", status: .true, reason: "FallbackActive",
-                    message: "no signal readable for \(history.consecutiveFailures) rounds: holding \(desired) replicas"))
+                    message: "no signal readable for \(history.consecutiveFailures) rounds: holding \(desired) replicas"
+                ))
         } else {
-            conditions.append(.init(type: "Fallback", status: .false, reason: "SignalsReadable", message: "fallback not in effect"))
+            conditions.append(
+                .init(type: "Fallback", status: .false, reason: "SignalsReadable", message: "fallback not in effect"))
         }
 
         let message: String
         switch reason {
         case .signal(let name):
             let reading = readings.first { $0.signal.name == name }!
-            message = "\(name) \(format(reading.value ?? 0)) against target \(format(reading.signal.target)): \(desired) replicas"
+            message =
+                "\(name) \(format(reading.value ?? 0)) against target \(format(reading.signal.target)): \(desired) replicas"
         default:
             message = "\(current) -> \(desired) replicas, limited by \(reason)"
         }
@@ -444,9 +458,11 @@ extension DecisionHistory {
         // next one of the same direction at the later time: a period then counts it a little longer, which only
         // makes the rate limit stricter, never looser.
         while scaleEvents.count > Self.maxScaleEvents {
-            guard let index = scaleEvents.indices.dropLast().first(where: { index in
-                scaleEvents[(index + 1)...].contains { ($0.change > 0) == (scaleEvents[index].change > 0) }
-            }) else { break }
+            guard
+                let index = scaleEvents.indices.dropLast().first(where: { index in
+                    scaleEvents[(index + 1)...].contains { ($0.change > 0) == (scaleEvents[index].change > 0) }
+                })
+            else { break }
             let next = scaleEvents[(index + 1)...].firstIndex { ($0.change > 0) == (scaleEvents[index].change > 0) }!
             scaleEvents[next].change += scaleEvents[index].change
             scaleEvents.remove(at: index)

@@ -21,7 +21,8 @@ enum DisruptionBudgetManifest {
         return .object([
             "apiVersion": .string("policy/v1"), "kind": .string("PodDisruptionBudget"),
             "metadata": .object([
-                "name": .string(policy.metadata.name ?? ""), "namespace": .string(policy.metadata.namespace ?? "default"),
+                "name": .string(policy.metadata.name ?? ""),
+                "namespace": .string(policy.metadata.namespace ?? "default"),
                 "labels": .object(["app.kubernetes.io/managed-by": .string("inference-autoscaler")]),
                 "ownerReferences": .array([.object(owner)]),
             ]),

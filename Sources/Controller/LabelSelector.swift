@@ -29,11 +29,15 @@ public struct LabelSelector: Sendable, Equatable {
             } else if let range = term.range(of: " notin ") ?? term.range(of: " in ") {
                 let key = String(term[..<range.lowerBound]).trimmingCharacters(in: .whitespaces)
                 let rest = term[range.upperBound...].trimmingCharacters(in: .whitespaces)
-                guard rest.hasPrefix("("), rest.hasSuffix(")") else { throw ParseError(description: "invalid selector term \"\(term)\"") }
-                let values = Set(rest.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                guard rest.hasPrefix("("), rest.hasSuffix(")") else {
+                    throw ParseError(description: "invalid selector term \"\(term)\"")
+                }
+                let values = Set(
+                    rest.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
                 requirements.append(term[range].contains("notin") ? .notIn(key, values) : .in(key, values))
             } else if let range = term.range(of: "!=") {
-                requirements.append(.notEquals(Self.trim(term[..<range.lowerBound]), Self.trim(term[range.upperBound...])))
+                requirements.append(
+                    .notEquals(Self.trim(term[..<range.lowerBound]), Self.trim(term[range.upperBound...])))
             } else if let range = term.range(of: "==") ?? term.range(of: "=") {
                 requirements.append(.equals(Self.trim(term[..<range.lowerBound]), Self.trim(term[range.upperBound...])))
             } else {

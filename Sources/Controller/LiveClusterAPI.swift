@@ -88,7 +88,8 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         let mine = (policy.metadata.creationTimestamp ?? "", policy.metadata.name ?? "")
         for other in policies(namespace) where other.metadata.name != policy.metadata.name {
             guard let reference = other.spec?.targetRef, reference.name == target.name, reference.kind == target.kind,
-                Self.group(of: reference.apiVersion ?? "apps/v1") == group, case .success = PolicyValidator.resolve(other)
+                Self.group(of: reference.apiVersion ?? "apps/v1") == group,
+                case .success = PolicyValidator.resolve(other)
             else { continue }
             let theirs = (other.metadata.creationTimestamp ?? "", other.metadata.name ?? "")
             if theirs < mine {
@@ -107,11 +108,12 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         try mayWrite()
         _ = try await client.patch(
             DynamicObject.self, .pods, namespace: namespace, name: pod,
-            .merge(.object([
-                "metadata": .object([
-                    "annotations": .object([PolicyReconciler.deletionCostAnnotation: .string(String(cost))])
-                ])
-            ])))
+            .merge(
+                .object([
+                    "metadata": .object([
+                        "annotations": .object([PolicyReconciler.deletionCostAnnotation: .string(String(cost))])
+                    ])
+                ])))
     }
 
     private func mayWrite() throws {
@@ -125,7 +127,8 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     /// Deployments and StatefulSets from the shared cache, as their `/scale` would answer (a steady state then costs
     /// no request); other kinds, and objects the cache does not hold yet, through `/scale`.
     public func scale(_ resource: APIResource, namespace: String, name: String) async throws -> Scale {
-        if resource.group == "apps", let cache = (workloads[namespace] ?? workloads[nil])?[resource.name], cache.hasSynced,
+        if resource.group == "apps", let cache = (workloads[namespace] ?? workloads[nil])?[resource.name],
+            cache.hasSynced,
             let object = cache.get(namespace: namespace, name: name)
         {
             return Self.scale(of: object)
@@ -181,7 +184,9 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         if case .array(let conditions)? = pod["status", "conditions"] {
             for condition in conditions where condition["type"] == .string("Ready") {
                 ready = condition["status"] == .string("True")
-                if ready, case .string(let time)? = condition["lastTransitionTime"] { readySince = Timestamp.parse(time) }
+                if ready, case .string(let time)? = condition["lastTransitionTime"] {
+                    readySince = Timestamp.parse(time)
+                }
             }
         }
         return PodInfo(
@@ -194,7 +199,8 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         var updated = policy
         updated.status = status
         _ = try await client.updateStatus(
-            updated, .inferenceAutoscalePolicies, namespace: policy.metadata.namespace, name: policy.metadata.name ?? "")
+            updated, .inferenceAutoscalePolicies, namespace: policy.metadata.namespace, name: policy.metadata.name ?? ""
+        )
     }
 
     /// Server-side apply, skipped when this replica applied the same manifest less than `budgetResync` ago: a steady
@@ -231,7 +237,9 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         let now = Date()
         let key = SeriesKey(policy: "\(namespace)/\(policyName)", reason: event.reason, note: event.message)
         let existing = series.withLock { all -> Series? in
-            guard var entry = all[key], now.timeIntervalSince(entry.first) < Self.eventAggregationWindow else { return nil }
+            guard var entry = all[key], now.timeIntervalSince(entry.first) < Self.eventAggregationWindow else {
+                return nil
+            }
             entry.count += 1
             all[key] = entry
             return entry
@@ -240,21 +248,27 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
             if let existing {
                 _ = try await client.patch(
                     DynamicObject.self, .events, namespace: namespace, name: existing.name,
-                    .merge(.object(["series": .object([
-                        "count": .number(Double(existing.count)), "lastObservedTime": .string(Self.microTime(now)),
-                    ])])))
+                    .merge(
+                        .object([
+                            "series": .object([
+                                "count": .number(Double(existing.count)),
+                                "lastObservedTime": .string(Self.microTime(now)),
+                            ])
+                        ])))
                 return
             }
             let name = "\(policyName).\(String(UInt64(now.timeIntervalSince1970 * 1e6), radix: 16))"
             var regarding: [String: JSONValue] = [
-                "apiVersion": .string(InferenceAutoscalePolicy.apiVersion), "kind": .string(InferenceAutoscalePolicy.kind),
+                "apiVersion": .string(InferenceAutoscalePolicy.apiVersion),
+                "kind": .string(InferenceAutoscalePolicy.kind),
                 "name": .string(policyName), "namespace": .string(namespace),
             ]
             if let uid = policy.metadata.uid { regarding["uid"] = .string(uid) }
             let object: JSONValue = .object([
                 "apiVersion": .string("events.k8s.io/v1"), "kind": .string("Event"),
                 "metadata": .object(["name": .string(name), "namespace": .string(namespace)]),
-                "eventTime": .string(Self.microTime(now)), "reportingController": .string("inference-autoscaler.dev/controller"),
+                "eventTime": .string(Self.microTime(now)),
+                "reportingController": .string("inference-autoscaler.dev/controller"),
                 "reportingInstance": .string(instance), "action": .string("Reconcile"), "reason": .string(event.reason),
                 "note": .string(String(event.message.prefix(1024))), "type": .string(event.kind.rawValue),
                 "regarding": .object(regarding),

@@ -125,7 +125,8 @@ public final class PolicyReconciler: Sendable {
         do {
             let pods =
                 selector.isEmpty
-                ? [] : try await cluster.pods(namespace: resolved.namespace, selector: selector).filter { !$0.terminating }
+                ? []
+                : try await cluster.pods(namespace: resolved.namespace, selector: selector).filter { !$0.terminating }
             return .read(resolved, target, ReconcilePlanner.Observation(scale: scale, selector: selector, pods: pods))
         } catch {
             log.info("cannot list the target's pods", metadata: ["error": "\(error)"])
@@ -192,13 +193,14 @@ public final class PolicyReconciler: Sendable {
                 }
             case .recordEvent(let event):
                 if plan.reason != .reconciled {
-                    log.warning("policy not ready", metadata: ["reason": "\(event.reason)", "message": "\(event.message)"])
+                    log.warning(
+                        "policy not ready", metadata: ["reason": "\(event.reason)", "message": "\(event.message)"])
                 }
                 await cluster.record(event, for: policy)
             case .updateStatus(let status):
                 do {
                     try await cluster.updateStatus(of: policy, status: status)
-                } catch where plan.reason == .reconciled {
+                } catch  where plan.reason == .reconciled {
                     log.info("cannot write status", metadata: ["error": "\(error)"])
                     remember()
                     return .retry(reason: "\(error)")

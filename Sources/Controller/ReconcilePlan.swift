@@ -303,13 +303,15 @@ public enum ReconcilePlanner {
             let asked = decision.signals.compactMap { signal in signal.recommendation.map { (signal, $0) } }
             if let (strongest, recommendation) = asked.max(by: { $0.1 < $1.1 }), let value = strongest.value {
                 let name = strongest.name ?? strongest.type
-                why += "; \(name) \(String(format: "%.4g", value)) against target "
+                why +=
+                    "; \(name) \(String(format: "%.4g", value)) against target "
                     + "\(String(format: "%.4g", strongest.target)) asked for \(recommendation)"
             }
         }
         if to == 0 { return PolicyEvent(.normal, "ScaledToZero", "\(target): \(from) -> 0 replicas, \(why)") }
         if from == 0 { return PolicyEvent(.normal, "ActivatedFromZero", "\(target): 0 -> \(to) replicas, \(why)") }
-        return PolicyEvent(.normal, to > from ? "ScaledUp" : "ScaledDown", "\(target): \(from) -> \(to) replicas, \(why)")
+        return PolicyEvent(
+            .normal, to > from ? "ScaledUp" : "ScaledDown", "\(target): \(from) -> \(to) replicas, \(why)")
     }
 
     static func transitionEvents(from previous: PolicyStatus, to status: PolicyStatus) -> [PolicyEvent] {

@@ -53,7 +53,8 @@ public final class CurlHTTPClient: HTTPTransport, Sendable {
         } onCancel: {
             loop.cancel(transfer)
         }
-        return HTTPStreamingResponse(status: head.status, headers: head.headers, httpVersion: head.httpVersion, body: body)
+        return HTTPStreamingResponse(
+            status: head.status, headers: head.headers, httpVersion: head.httpVersion, body: body)
     }
 }
 
@@ -157,7 +158,8 @@ final class Transfer: @unchecked Sendable {
             try check(ia_easy_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)), "POSTFIELDSIZE")
             try body.withUnsafeBytes { bytes in
                 // COPYPOSTFIELDS copies the bytes (POSTFIELDSIZE is already set, so NULs are fine).
-                let pointer = bytes.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) }
+                let pointer =
+                    bytes.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) }
                     ?? UnsafeMutableRawPointer(mutating: ("" as StaticString).utf8Start)
                 try check(ia_easy_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, pointer), "COPYPOSTFIELDS")
             }
@@ -234,7 +236,8 @@ final class Transfer: @unchecked Sendable {
             kind = .timedOut
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
             CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_CRL_BADFILE,
-            CURLE_SSL_ENGINE_INITFAILED, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_SHUTDOWN_FAILED:
+            CURLE_SSL_ENGINE_INITFAILED, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED,
+            CURLE_SSL_SHUTDOWN_FAILED:
             kind = .tls
         case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_HTTP2, CURLE_HTTP2_STREAM:
             kind = .connectionLost

@@ -38,7 +38,9 @@ public struct HTTPRequest: Sendable {
     /// The whole exchange must finish within this many seconds; nil for none (a watch ends on the server's terms).
     public var timeout: Double?
 
-    public init(method: String = "GET", url: URL, headers: HTTPHeaders = HTTPHeaders(), body: Data? = nil, timeout: Double? = 30) {
+    public init(
+        method: String = "GET", url: URL, headers: HTTPHeaders = HTTPHeaders(), body: Data? = nil, timeout: Double? = 30
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
@@ -56,7 +58,8 @@ public struct HTTPResponse: Sendable {
     /// False when the request went over a connection kept from an earlier one.
     public var newConnection: Bool
 
-    public init(status: Int, headers: HTTPHeaders, body: Data, httpVersion: String = "1.1", newConnection: Bool = true) {
+    public init(status: Int, headers: HTTPHeaders, body: Data, httpVersion: String = "1.1", newConnection: Bool = true)
+    {
         self.status = status
         self.headers = headers
         self.body = body

@@ -24,7 +24,9 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: "A file holding a bearer token for Prometheus (read on every query).")
     var bearerTokenFile: String?
 
-    @Option(name: .customLong("header"), help: "An extra request header NAME=VALUE, e.g. X-Scope-OrgID=tenant (repeatable).")
+    @Option(
+        name: .customLong("header"), help: "An extra request header NAME=VALUE, e.g. X-Scope-OrgID=tenant (repeatable)."
+    )
     var headers: [String] = []
 
     @Option(help: "A CA bundle to verify Prometheus' certificate.")
@@ -50,7 +52,8 @@ struct QueryCommand: AsyncParsableCommand {
         var authorization = PrometheusQueryClient.Authorization.none
         if let bearerTokenFile {
             authorization = .bearer { _ in
-                try String(contentsOfFile: bearerTokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                try String(contentsOfFile: bearerTokenFile, encoding: .utf8).trimmingCharacters(
+                    in: .whitespacesAndNewlines)
             }
         }
         let client = PrometheusQueryClient(

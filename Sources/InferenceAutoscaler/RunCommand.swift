@@ -1,12 +1,12 @@
 import ArgumentParser
 import Controller
-import Signals
 import ControllerOptions
 import Foundation
 import KubernetesClient
 import KubernetesModel
 import Logging
 import ServiceLifecycle
+import Signals
 
 /// `run`: the controller. In a pod it needs no flags.
 struct RunCommand: AsyncParsableCommand {
@@ -28,7 +28,8 @@ struct RunCommand: AsyncParsableCommand {
         let cluster: ClusterConfiguration
         do {
             cluster = try ClusterConfigurationLoader.load(
-                kubeconfig: options.kubeconfig, context: options.context, environment: environment, homeDirectory: NSHomeDirectory())
+                kubeconfig: options.kubeconfig, context: options.context, environment: environment,
+                homeDirectory: NSHomeDirectory())
         } catch {
             printError("cannot load the cluster configuration: \(error)")
             throw ExitCode(2)
@@ -44,7 +45,8 @@ struct RunCommand: AsyncParsableCommand {
                 rateLimit: .init(qps: options.kubeApiQps, burst: options.kubeApiBurst),
                 observer: { metrics.kubernetesRequest(verb: $0, code: $1, seconds: $2) }),
             logger: logger)
-        let elector = options.leaderElect ? leaderElector(client: client, defaultNamespace: cluster.namespace, logger) : nil
+        let elector =
+            options.leaderElect ? leaderElector(client: client, defaultNamespace: cluster.namespace, logger) : nil
         let caches = ControllerCaches(client: client, namespaces: options.namespaces, logger: logger)
         let controller = ControllerService(
             caches: caches,
@@ -72,7 +74,9 @@ struct RunCommand: AsyncParsableCommand {
         services.append(controller)
         var configuration = ServiceGroupConfiguration(
             services: services.map {
-                .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup)
+                .init(
+                    service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                    failureTerminationBehavior: .cancelGroup)
             },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = .seconds(options.shutdownTimeout)
@@ -86,7 +90,8 @@ struct RunCommand: AsyncParsableCommand {
         let namespace = options.leaderElectionNamespace ?? defaultNamespace
         let identity = "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.lowercased())"
         logger.info(
-            "leader election on", metadata: ["lease": "\(namespace)/\(options.leaderElectionId)", "identity": "\(identity)"])
+            "leader election on",
+            metadata: ["lease": "\(namespace)/\(options.leaderElectionId)", "identity": "\(identity)"])
         return LeaderElector(
             client: client,
             configuration: .init(
@@ -116,7 +121,9 @@ struct LineLogHandler: LogHandler {
             millis: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)), fractionDigits: 3)
         let line: String
         if json {
-            var object: [String: String] = ["time": time, "level": "\(event.level)", "logger": label, "msg": "\(event.message)"]
+            var object: [String: String] = [
+                "time": time, "level": "\(event.level)", "logger": label, "msg": "\(event.message)",
+            ]
             for (key, value) in merged { object[key] = "\(value)" }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -226,8 +226,7 @@ public struct ScalingRulesSpec: Codable, Sendable, Equatable {
     /// `Max` | `Min` | `Disabled` (default `Max`).
     public var selectPolicy: String?
 
-    public init(stabilizationWindow: String? = nil, policies: [ScalingPolicySpec]? = nil, selectPolicy: String? = nil)
-    {
+    public init(stabilizationWindow: String? = nil, policies: [ScalingPolicySpec]? = nil, selectPolicy: String? = nil) {
         self.stabilizationWindow = stabilizationWindow
         self.policies = policies
         self.selectPolicy = selectPolicy
@@ -295,7 +294,8 @@ public enum NumberOrString: Codable, Sendable, Equatable {
             self = .string(value)
         } else {
             throw DecodingError.typeMismatch(
-                NumberOrString.self, .init(codingPath: decoder.codingPath, debugDescription: "expected a number or a string"))
+                NumberOrString.self,
+                .init(codingPath: decoder.codingPath, debugDescription: "expected a number or a string"))
         }
     }
 
@@ -321,7 +321,8 @@ public enum IntOrString: Codable, Sendable, Equatable, Hashable {
             self = .string(value)
         } else {
             throw DecodingError.typeMismatch(
-                IntOrString.self, .init(codingPath: decoder.codingPath, debugDescription: "expected an integer or a string"))
+                IntOrString.self,
+                .init(codingPath: decoder.codingPath, debugDescription: "expected an integer or a string"))
         }
     }
 

@@ -65,7 +65,6 @@ public struct ObjectList<Item: Decodable & Sendable>: Decodable, Sendable {
     }
 }
 
-
 /// `autoscaling/v1` `Scale`: the `/scale` subresource of any scalable workload.
 public struct Scale: Codable, Sendable, Equatable {
     public struct Spec: Codable, Sendable, Equatable {

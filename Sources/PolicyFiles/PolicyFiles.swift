@@ -166,7 +166,8 @@ public enum PolicyFiles {
             } catch let error as DecodingError {
                 violations.append(violation(for: error))
                 guard let path = codingPath(of: error), !path.isEmpty,
-                    let pruned = document.removing(at: path.map { $0.intValue.map(JSONPathKey.index) ?? .key($0.stringValue) })
+                    let pruned = document.removing(
+                        at: path.map { $0.intValue.map(JSONPathKey.index) ?? .key($0.stringValue) })
                 else { return (nil, violations) }
                 document = pruned
             } catch {
@@ -258,7 +259,8 @@ public enum PolicyFiles {
             var members: [String: JSONValue] = [:]
             for (key, value) in mapping {
                 guard case .scalar(let keyScalar) = key else {
-                    throw NodeError(line: key.mark?.line, column: key.mark?.column, problem: "mapping keys must be scalars")
+                    throw NodeError(
+                        line: key.mark?.line, column: key.mark?.column, problem: "mapping keys must be scalars")
                 }
                 if members[keyScalar.string] != nil {
                     throw NodeError(
@@ -297,7 +299,9 @@ public enum PolicyFiles {
             if let offset {
                 let prefix = yaml.utf8.prefix(offset)
                 line = prefix.filter { $0 == 10 }.count + 1
-                column = prefix.count - (prefix.lastIndex(of: 10).map { prefix.distance(from: prefix.startIndex, to: $0) + 1 } ?? 0) + 1
+                column =
+                    prefix.count
+                    - (prefix.lastIndex(of: 10).map { prefix.distance(from: prefix.startIndex, to: $0) + 1 } ?? 0) + 1
             }
             return PolicyFileError(file: file, line: line, column: column, problem: problem)
         default:

@@ -39,7 +39,9 @@ public final class NamespaceBatches: Sendable {
     ) async -> Answer {
         let now = clock.now
         let step = state.withLock { state -> Step in
-            if let entry = state.entries[key], now - entry.fetchedAt < .seconds(maxAge) { return .answered(entry.result) }
+            if let entry = state.entries[key], now - entry.fetchedAt < .seconds(maxAge) {
+                return .answered(entry.result)
+            }
             if state.inFlight[key] != nil { return .wait }
             state.inFlight[key] = []
             return .fetch
@@ -52,7 +54,8 @@ public final class NamespaceBatches: Sendable {
                 // The fetch may have ended between the two locks: then its answer is in the entries.
                 let answered = state.withLock { state -> Answer? in
                     guard state.inFlight[key] != nil else {
-                        return state.entries[key]?.result ?? .failure(PrometheusError(.malformed, "the batch was dropped"))
+                        return state.entries[key]?.result
+                            ?? .failure(PrometheusError(.malformed, "the batch was dropped"))
                     }
                     state.inFlight[key]!.append(waiter)
                     return nil

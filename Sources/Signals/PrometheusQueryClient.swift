@@ -86,7 +86,8 @@ public final class PrometheusQueryClient: Sendable {
                 case .bearer(let token):
                     request.headers.set("Authorization", "Bearer \(try await token(refreshed))")
                 case .basic(let username, let password):
-                    request.headers.set("Authorization", "Basic \(Data("\(username):\(password)".utf8).base64EncodedString())")
+                    request.headers.set(
+                        "Authorization", "Basic \(Data("\(username):\(password)".utf8).base64EncodedString())")
                 }
                 let response = try await transport.send(request)
                 if response.status == 401, !refreshed, case .bearer = configuration.authorization {

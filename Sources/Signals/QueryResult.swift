@@ -65,8 +65,10 @@ extension QueryResponse {
     public static func parse(_ body: Data, httpStatus: Int) -> Result<QueryResponse, PrometheusError> {
         guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
             if !(200..<300).contains(httpStatus) {
-                let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                return .failure(PrometheusError(.httpStatus(httpStatus), "HTTP \(httpStatus)\(text.isEmpty ? "" : ": \(text)")"))
+                let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(
+                    in: .whitespacesAndNewlines)
+                return .failure(
+                    PrometheusError(.httpStatus(httpStatus), "HTTP \(httpStatus)\(text.isEmpty ? "" : ": \(text)")"))
             }
             return .failure(PrometheusError(.malformed, "the answer is not Prometheus query JSON"))
         }
@@ -106,7 +108,9 @@ extension QueryResponse {
             return .success(QueryResponse(result: .scalar(timestamp: sample.0, value: sample.1), warnings: warnings))
         default:
             return .failure(
-                PrometheusError(.malformed, "result type \(type) is not an instant vector or scalar; the query must give one number"))
+                PrometheusError(
+                    .malformed, "result type \(type) is not an instant vector or scalar; the query must give one number"
+                ))
         }
     }
 
@@ -139,18 +143,24 @@ extension QueryResponse {
                 return .failure(PrometheusError(.emptyResult, "no series matched"))
             }
             guard samples.count == 1 else {
-                let shown = samples.prefix(3).map { $0.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",") }
+                let shown = samples.prefix(3).map {
+                    $0.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",")
+                }
                 return .failure(
                     PrometheusError(
                         .multipleSeries(samples.count),
-                        "\(samples.count) series where one was expected (aggregate the query): {\(shown.joined(separator: "}, {"))}"))
+                        "\(samples.count) series where one was expected (aggregate the query): {\(shown.joined(separator: "}, {"))}"
+                    ))
             }
             (timestamp, value) = (first.timestamp, first.value)
         }
         if value.isNaN { return .failure(PrometheusError(.notANumber, "the value is NaN")) }
-        if value.isInfinite { return .failure(PrometheusError(.infinite, "the value is \(value > 0 ? "+Inf" : "-Inf")")) }
+        if value.isInfinite {
+            return .failure(PrometheusError(.infinite, "the value is \(value > 0 ? "+Inf" : "-Inf")"))
+        }
         if now - timestamp > maxAge {
-            return .failure(PrometheusError(.stale, "the newest sample is \(Int(now - timestamp)) s old (limit \(Int(maxAge)) s)"))
+            return .failure(
+                PrometheusError(.stale, "the newest sample is \(Int(now - timestamp)) s old (limit \(Int(maxAge)) s)"))
         }
         return .success(value)
     }

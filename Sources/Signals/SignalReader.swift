@@ -41,7 +41,8 @@ public struct SignalReader: Sendable {
             if let batching,
                 let query = EnginePresets.namespaceQuery(for: signal, engine: engine, namespace: scope.namespace)
             {
-                return Reading(query: query, sample: await batched(signal, query: query, pods: pods, batching, at: time))
+                return Reading(
+                    query: query, sample: await batched(signal, query: query, pods: pods, batching, at: time))
             }
         }
         let query: String

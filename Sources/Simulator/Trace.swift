@@ -73,7 +73,8 @@ public enum Trace: Sendable {
         func fields(_ line: String, _ number: Int) throws -> [String] {
             let values = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard values.count >= header.count else {
-                throw FormatError(description: "\(name):\(number + 2): expected \(header.count) columns, got \(values.count)")
+                throw FormatError(
+                    description: "\(name):\(number + 2): expected \(header.count) columns, got \(values.count)")
             }
             return values
         }
@@ -115,8 +116,10 @@ public enum Trace: Sendable {
                         meanOutputTokens: requests > 0 ? try number(values[output], index) / requests : 0, tokenCV: 0)
                 })
         }
-        if let time = column("timestamp_s"), let rate = column("requests_per_s"), let cv = column("rate_weighted_iat_cv"),
-            let input = column("mean_input_tokens"), let output = column("mean_output_tokens"), let gap = column("data_gap")
+        if let time = column("timestamp_s"), let rate = column("requests_per_s"),
+            let cv = column("rate_weighted_iat_cv"),
+            let input = column("mean_input_tokens"), let output = column("mean_output_tokens"),
+            let gap = column("data_gap")
         {
             var segments: [RateSegment] = []
             for (index, line) in lines.enumerated() {
@@ -159,7 +162,9 @@ public enum Trace: Sendable {
         else { return nil }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        guard let day = calendar.date(from: DateComponents(year: date[0], month: date[1], day: date[2])) else { return nil }
+        guard let day = calendar.date(from: DateComponents(year: date[0], month: date[1], day: date[2])) else {
+            return nil
+        }
         return day.timeIntervalSince1970 + Double(hour * 3600 + minute * 60) + second
     }
 
@@ -181,7 +186,9 @@ public enum Trace: Sendable {
         case .rates(let segments):
             // Segments at least as long as the window: their own rate; shorter ones averaged per window.
             var totals: [Int: Double] = [:]
-            for segment in segments { totals[Int(segment.start / window), default: 0] += segment.requestsPerSecond * segment.duration }
+            for segment in segments {
+                totals[Int(segment.start / window), default: 0] += segment.requestsPerSecond * segment.duration
+            }
             let averaged = (totals.values.max() ?? 0) / window
             return max(averaged, segments.filter { $0.duration >= window }.map(\.requestsPerSecond).max() ?? 0)
         }

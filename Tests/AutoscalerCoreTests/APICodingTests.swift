@@ -1,8 +1,8 @@
-@testable import AutoscalerCore
 import Foundation
 import KubernetesModel
 import Testing
 
+@testable import AutoscalerCore
 
 @Suite struct APICodingTests {
     /// A policy as the API server returns it: server-set metadata, fields this binary does not know, status.

@@ -1,8 +1,8 @@
-@testable import AutoscalerCore
 import Foundation
 import KubernetesModel
 import Testing
 
+@testable import AutoscalerCore
 
 /// Rules 7 and 8: stabilization windows and per-period rate policies, with HPA's semantics.
 @Suite struct BehaviorTests {
@@ -64,7 +64,8 @@ import Testing
         var current = 10
         var counts: [Int] = []
         for round in 0..<30 {
-            let decision = decide(p, current: current, [.value(round == 0 ? 5 : 1)], history: state, now: at(Double(round) * 15))
+            let decision = decide(
+                p, current: current, [.value(round == 0 ? 5 : 1)], history: state, now: at(Double(round) * 15))
             current = decision.desiredReplicas
             state = decision.history
             counts.append(current)
@@ -140,8 +141,11 @@ import Testing
     @Test func upAndDownEventsBothMoveThePeriodStart() {
         // Within the last minute: +4 then -2. Current 8; the period started at 8 - 4 + 2 = 6.
         let history = DecisionHistory(scaleEvents: [.init(time: at(-50), change: 4), .init(time: at(-20), change: -2)])
-        let up = ResolvedPolicy.ScalingRules(stabilizationWindow: 0, policies: [.init(type: .pods, value: 4, period: 60)])
-        #expect(decide(policy(behavior: behavior(up: up)), current: 8, [.value(50)], history: history).desiredReplicas == 10)
+        let up = ResolvedPolicy.ScalingRules(
+            stabilizationWindow: 0, policies: [.init(type: .pods, value: 4, period: 60)])
+        #expect(
+            decide(policy(behavior: behavior(up: up)), current: 8, [.value(50)], history: history).desiredReplicas == 10
+        )
     }
 
     @Test func scaleEventsAreRecorded() {

@@ -1,8 +1,8 @@
-@testable import AutoscalerCore
 import Foundation
 import KubernetesModel
 import Testing
 
+@testable import AutoscalerCore
 
 /// Rule 6: schedule floors, minReplicas, maxReplicas.
 @Suite struct BoundsAndSchedulesTests {

@@ -1,8 +1,8 @@
-@testable import AutoscalerCore
 import Foundation
 import KubernetesModel
 import Testing
 
+@testable import AutoscalerCore
 
 /// Rule 4: pods that exist but are not ready yet are capacity in flight.
 @Suite struct ColdStartTests {
@@ -38,7 +38,9 @@ import Testing
         #expect(decision.desiredReplicas == 6)
         #expect(decision.limitedBy == .coldStart)
         let fast = policy(startup: 90)
-        #expect(decide(fast, current: 6, ready: 2, pods: startingPods(4, createdAt: at(-30)), [.value(0)]).desiredReplicas == 6)
+        #expect(
+            decide(fast, current: 6, ready: 2, pods: startingPods(4, createdAt: at(-30)), [.value(0)]).desiredReplicas
+                == 6)
     }
 
     @Test func stuckPodsAreNeitherCapacityNorProtected() {

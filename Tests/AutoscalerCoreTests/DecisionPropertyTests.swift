@@ -1,8 +1,8 @@
-@testable import AutoscalerCore
 import Foundation
 import KubernetesModel
 import Testing
 
+@testable import AutoscalerCore
 
 /// Properties over random inputs: bounds, no scale-down on missing data, monotone in load, deterministic.
 @Suite struct DecisionPropertyTests {
@@ -26,19 +26,25 @@ import Testing
         let minimum = int(0...3)
         let maximum = max(1, minimum + int(0...20))
         var signals: [ResolvedPolicy.Signal] = [
-            .init(type: .queueDepth, target: double(1...10), targetType: chance(0.3) ? .value : .averageValue,
-                activation: chance(0.5) ? 0 : double(0...2)),
+            .init(
+                type: .queueDepth, target: double(1...10), targetType: chance(0.3) ? .value : .averageValue,
+                activation: chance(0.5) ? 0 : double(0...2))
         ]
         if chance(0.5) { signals.append(.init(type: .kvCacheUtilization, target: double(0.5...0.95))) }
-        if chance(0.4) { signals.append(.init(type: .timeToFirstToken, target: double(0.2...2), quantile: 0.95, window: 60)) }
+        if chance(0.4) {
+            signals.append(.init(type: .timeToFirstToken, target: double(0.2...2), quantile: 0.95, window: 60))
+        }
         if chance(0.3) { signals.append(.init(type: .runningRequests, target: double(4...64))) }
         func rules() -> ResolvedPolicy.ScalingRules {
             .init(
                 stabilizationWindow: [0, 30, 300][int(0...2)],
-                policies: [.init(type: chance(0.5) ? .pods : .percent, value: int(1...100), period: [15, 60, 120][int(0...2)])],
+                policies: [
+                    .init(type: chance(0.5) ? .pods : .percent, value: int(1...100), period: [15, 60, 120][int(0...2)])
+                ],
                 selectPolicy: [.max, .min, .disabled][int(0...2)])
         }
-        let behavior = chance(0.3)
+        let behavior =
+            chance(0.3)
             ? PolicyDefaults.behavior : .init(tolerance: double(0...0.3), scaleUp: rules(), scaleDown: rules())
         let policy = ResolvedPolicy(
             minReplicas: minimum, maxReplicas: maximum, signals: signals, behavior: behavior,
@@ -61,10 +67,14 @@ import Testing
             }
         }
         let history = DecisionHistory(
-            recommendations: (0..<int(0...6)).map { _ in .init(time: now.addingTimeInterval(-double(0...400)), replicas: int(0...30)) }
-                .sorted { $0.time < $1.time },
-            scaleEvents: (0..<int(0...3)).map { _ in .init(time: now.addingTimeInterval(-double(0...200)), change: int(-4...4)) }
-                .sorted { $0.time < $1.time },
+            recommendations: (0..<int(0...6)).map { _ in
+                .init(time: now.addingTimeInterval(-double(0...400)), replicas: int(0...30))
+            }
+            .sorted { $0.time < $1.time },
+            scaleEvents: (0..<int(0...3)).map { _ in
+                .init(time: now.addingTimeInterval(-double(0...200)), change: int(-4...4))
+            }
+            .sorted { $0.time < $1.time },
             consecutiveFailures: int(0...4),
             idleSince: chance(0.5) ? now.addingTimeInterval(-double(0...1200)) : nil)
         return Scenario(

@@ -1,7 +1,7 @@
-@testable import AutoscalerCore
 import Foundation
 import KubernetesModel
 
+@testable import AutoscalerCore
 
 /// A fixed instant (2027-01-15T08:00:00Z, a Friday) that decisions are made at, and offsets from it.
 let t0 = Date(timeIntervalSince1970: 1_800_000_000)
@@ -46,7 +46,8 @@ func startingPods(_ count: Int, createdAt: Date) -> [ObservedPod] {
 func readyPods(_ count: Int, startupSeconds: Double, readyAt: Date) -> [ObservedPod] {
     (0..<count).map {
         ObservedPod(
-            name: "ready-\($0)", createdAt: readyAt.addingTimeInterval(-startupSeconds), ready: true, readySince: readyAt)
+            name: "ready-\($0)", createdAt: readyAt.addingTimeInterval(-startupSeconds), ready: true,
+            readySince: readyAt)
     }
 }
 

@@ -1,8 +1,8 @@
-@testable import AutoscalerCore
 import Foundation
 import KubernetesModel
 import Testing
 
+@testable import AutoscalerCore
 
 @Suite struct HistoryTests {
     @Test func historyStaysSmallOverADay() {
@@ -27,8 +27,10 @@ import Testing
     @Test func pruningKeepsWhatAWindowCanStillReturn() {
         var history = DecisionHistory(
             recommendations: [
-                .init(time: at(-250), replicas: 9), .init(time: at(-200), replicas: 3), .init(time: at(-150), replicas: 5),
-                .init(time: at(-100), replicas: 7), .init(time: at(-50), replicas: 4), .init(time: at(-400), replicas: 20),
+                .init(time: at(-250), replicas: 9), .init(time: at(-200), replicas: 3),
+                .init(time: at(-150), replicas: 5),
+                .init(time: at(-100), replicas: 7), .init(time: at(-50), replicas: 4),
+                .init(time: at(-400), replicas: 20),
             ].sorted { $0.time < $1.time })
         history.prune(rules: PolicyDefaults.behavior, now: t0)
         // -400 is outside every window; 5 at -150 is dominated by 7 (newer, higher) and 4 (newer, lower).
@@ -37,7 +39,8 @@ import Testing
 
     @Test func scaleEventsAreCappedWithoutLooseningTheRateLimit() {
         let rules = ResolvedPolicy.Behavior(
-            tolerance: 0.1, scaleUp: .init(stabilizationWindow: 0, policies: [.init(type: .pods, value: 1, period: 1800)]),
+            tolerance: 0.1,
+            scaleUp: .init(stabilizationWindow: 0, policies: [.init(type: .pods, value: 1, period: 1800)]),
             scaleDown: .init(stabilizationWindow: 0, policies: [.init(type: .pods, value: 1, period: 1800)]))
         var history = DecisionHistory(
             scaleEvents: (0..<600).map { .init(time: at(Double($0) - 600), change: $0 % 3 == 0 ? -1 : 1) })
@@ -49,7 +52,9 @@ import Testing
         #expect(history.scaleEvents.filter { $0.change > 0 }.reduce(0) { $0 + $1.change } == added)
         #expect(history.scaleEvents.filter { $0.change < 0 }.reduce(0) { $0 + $1.change } == removed)
         // Everything is still inside the period, so the limits are unchanged.
-        #expect(RateLimits.scaleUpLimit(current: 300, events: history.scaleEvents, rules: rules.scaleUp, now: t0) == upBefore)
+        #expect(
+            RateLimits.scaleUpLimit(current: 300, events: history.scaleEvents, rules: rules.scaleUp, now: t0)
+                == upBefore)
     }
 
     @Test func historyRoundTripsThroughJSONAndGivesTheSameDecision() throws {
@@ -74,7 +79,9 @@ import Testing
         #expect(back == decision)
     }
 
-    @Test(arguments: ["QueueDepth", "Custom[2]", "schedule:business-hours", "scaleDownStabilization", "fallback", "paused"])
+    @Test(arguments: [
+        "QueueDepth", "Custom[2]", "schedule:business-hours", "scaleDownStabilization", "fallback", "paused",
+    ])
     func limitReasonsRoundTrip(_ text: String) {
         #expect(LimitReason(text).description == text)
     }

@@ -1,8 +1,8 @@
-@testable import AutoscalerCore
 import Foundation
 import KubernetesModel
 import Testing
 
+@testable import AutoscalerCore
 
 /// Rule 3: missing data never scales down; fallback after N rounds with no readable signal.
 @Suite struct MissingDataTests {
@@ -44,7 +44,8 @@ import Testing
     @Test func noReadableSignalCountsFailuresAndHoldsWithoutFallback() {
         var history = DecisionHistory()
         for round in 1...5 {
-            let decision = decide(policy(), current: 4, [.missing("down")], history: history, now: at(Double(round) * 15))
+            let decision = decide(
+                policy(), current: 4, [.missing("down")], history: history, now: at(Double(round) * 15))
             #expect(decision.desiredReplicas == 4)
             #expect(decision.history.consecutiveFailures == round)
             #expect(condition(decision, "Fallback")?.status == .false)
@@ -57,7 +58,9 @@ import Testing
         var history = DecisionHistory()
         var counts: [Int] = []
         for round in 1...4 {
-            let decision = decide(withFallback, current: counts.last ?? 2, [.missing("down")], history: history, now: at(Double(round) * 15))
+            let decision = decide(
+                withFallback, current: counts.last ?? 2, [.missing("down")], history: history,
+                now: at(Double(round) * 15))
             counts.append(decision.desiredReplicas)
             history = decision.history
             if round >= 3 {

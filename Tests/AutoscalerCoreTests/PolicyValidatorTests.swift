@@ -1,8 +1,8 @@
-@testable import AutoscalerCore
 import Foundation
 import KubernetesModel
 import Testing
 
+@testable import AutoscalerCore
 
 @Suite struct PolicyValidatorTests {
     static func document(_ json: String) throws -> InferenceAutoscalePolicy {
@@ -106,51 +106,149 @@ import Testing
     }
 
     @Test(arguments: [
-        Case(spec: #""minReplicas": 4, "maxReplicas": 2"#, path: "spec.maxReplicas", message: "must be >= spec.minReplicas (2 < 4)"),
+        Case(
+            spec: #""minReplicas": 4, "maxReplicas": 2"#, path: "spec.maxReplicas",
+            message: "must be >= spec.minReplicas (2 < 4)"),
         Case(spec: #""maxReplicas": 0, "minReplicas": 0"#, path: "spec.maxReplicas", message: "must be >= 1 (got 0)"),
         Case(spec: #""minReplicas": -1, "maxReplicas": 2"#, path: "spec.minReplicas", message: "must be >= 0 (got -1)"),
         Case(spec: #""minReplicas": 1"#, path: "spec.maxReplicas", message: "required"),
-        Case(spec: #""maxReplicas": 2, "pollingInterval": "15""#, path: "spec.pollingInterval", message: "missing unit in duration \"15\" (use e.g. 15s, 5m, 1h30m)"),
-        Case(spec: #""maxReplicas": 2, "pollingInterval": "500ms""#, path: "spec.pollingInterval", message: "must be >= 1s (got 500ms)"),
-        Case(spec: #""maxReplicas": 2, "pollingInterval": "5 minutes""#, path: "spec.pollingInterval", message: "unknown unit \" minutes\" (use ns, us, ms, s, m or h)"),
-        Case(spec: #""maxReplicas": 2, "engine": "triton""#, path: "spec.engine", message: "unsupported value \"triton\" (one of: vllm, tgi, sglang, nim, custom)"),
-        Case(spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth"}, {"type": "Custom", "target": 3}]"#, path: "spec.signals[1].query", message: "required for type Custom"),
-        Case(spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth", "target": -5}]"#, path: "spec.signals[0].target", message: "must be > 0 (got -5.0)"),
-        Case(spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth"}, {"type": "QueueDepth", "target": 3}]"#, path: "spec.signals[1].type", message: "duplicate signal type QueueDepth (also spec.signals[0])"),
-        Case(spec: #""maxReplicas": 2, "signals": [{"type": "Latency"}]"#, path: "spec.signals[0].type", message: "unsupported value \"Latency\" (one of: QueueDepth, RunningRequests, TimeToFirstToken, KVCacheUtilization, GPUUtilization, TokenThroughput, Custom)"),
-        Case(spec: #""maxReplicas": 2, "signals": [{"type": "TimeToFirstToken"}]"#, path: "spec.signals[0].target", message: "required for type TimeToFirstToken"),
-        Case(spec: #""maxReplicas": 2, "signals": [{"type": "TimeToFirstToken", "target": "fast"}]"#, path: "spec.signals[0].target", message: "invalid duration \"fast\""),
-        Case(spec: #""maxReplicas": 2, "signals": [{"type": "TimeToFirstToken", "target": "1s", "quantile": 1.5}]"#, path: "spec.signals[0].quantile", message: "must be between 0 and 1, exclusive (got 1.5)"),
-        Case(spec: #""maxReplicas": 2, "signals": [{"type": "KVCacheUtilization", "target": 85}]"#, path: "spec.signals[0].target", message: "KV-cache use is a fraction: must be <= 1 (got 85.0)"),
-        Case(spec: #""maxReplicas": 2, "signals": [{"type": "KVCacheUtilization", "targetType": "Value"}]"#, path: "spec.signals[0].targetType", message: "KVCacheUtilization is a per-replica measure; use AverageValue"),
-        Case(spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth", "activation": -1}]"#, path: "spec.signals[0].activation", message: "must be >= 0 (got -1.0)"),
-        Case(spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth", "query": "up"}]"#, path: "spec.signals[0].query", message: "only used by type Custom (QueueDepth uses the engine's preset)"),
+        Case(
+            spec: #""maxReplicas": 2, "pollingInterval": "15""#, path: "spec.pollingInterval",
+            message: "missing unit in duration \"15\" (use e.g. 15s, 5m, 1h30m)"),
+        Case(
+            spec: #""maxReplicas": 2, "pollingInterval": "500ms""#, path: "spec.pollingInterval",
+            message: "must be >= 1s (got 500ms)"),
+        Case(
+            spec: #""maxReplicas": 2, "pollingInterval": "5 minutes""#, path: "spec.pollingInterval",
+            message: "unknown unit \" minutes\" (use ns, us, ms, s, m or h)"),
+        Case(
+            spec: #""maxReplicas": 2, "engine": "triton""#, path: "spec.engine",
+            message: "unsupported value \"triton\" (one of: vllm, tgi, sglang, nim, custom)"),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth"}, {"type": "Custom", "target": 3}]"#,
+            path: "spec.signals[1].query", message: "required for type Custom"),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth", "target": -5}]"#,
+            path: "spec.signals[0].target", message: "must be > 0 (got -5.0)"),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth"}, {"type": "QueueDepth", "target": 3}]"#,
+            path: "spec.signals[1].type", message: "duplicate signal type QueueDepth (also spec.signals[0])"),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "Latency"}]"#, path: "spec.signals[0].type",
+            message:
+                "unsupported value \"Latency\" (one of: QueueDepth, RunningRequests, TimeToFirstToken, KVCacheUtilization, GPUUtilization, TokenThroughput, Custom)"
+        ),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "TimeToFirstToken"}]"#, path: "spec.signals[0].target",
+            message: "required for type TimeToFirstToken"),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "TimeToFirstToken", "target": "fast"}]"#,
+            path: "spec.signals[0].target", message: "invalid duration \"fast\""),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "TimeToFirstToken", "target": "1s", "quantile": 1.5}]"#,
+            path: "spec.signals[0].quantile", message: "must be between 0 and 1, exclusive (got 1.5)"),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "KVCacheUtilization", "target": 85}]"#,
+            path: "spec.signals[0].target", message: "KV-cache use is a fraction: must be <= 1 (got 85.0)"),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "KVCacheUtilization", "targetType": "Value"}]"#,
+            path: "spec.signals[0].targetType", message: "KVCacheUtilization is a per-replica measure; use AverageValue"
+        ),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth", "activation": -1}]"#,
+            path: "spec.signals[0].activation", message: "must be >= 0 (got -1.0)"),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth", "query": "up"}]"#,
+            path: "spec.signals[0].query", message: "only used by type Custom (QueueDepth uses the engine's preset)"),
         Case(spec: #""maxReplicas": 2, "signals": []"#, path: "spec.signals", message: "must list at least one signal"),
-        Case(spec: #""maxReplicas": 2, "engine": "tgi", "signals": [{"type": "KVCacheUtilization"}]"#, path: "spec.signals[0].type", message: "engine tgi exports no KV-cache usage metric; use type Custom"),
-        Case(spec: #""maxReplicas": 2, "engine": "custom""#, path: "spec.signals", message: "required when spec.engine is custom"),
-        Case(spec: #""maxReplicas": 4, "schedules": [{"name": "a", "timezone": "Mars/Olympus", "start": "0 8 * * *", "end": "0 18 * * *", "minReplicas": 2}]"#, path: "spec.schedules[0].timezone", message: "unknown time zone \"Mars/Olympus\" (use an IANA name)"),
-        Case(spec: #""maxReplicas": 4, "schedules": [{"name": "a", "start": "0 25 * * *", "end": "0 18 * * *", "minReplicas": 2}]"#, path: "spec.schedules[0].start", message: "invalid cron expression \"0 25 * * *\""),
-        Case(spec: #""maxReplicas": 4, "schedules": [{"name": "a", "start": "0 8 * *", "end": "0 18 * * *", "minReplicas": 2}]"#, path: "spec.schedules[0].start", message: "invalid cron expression \"0 8 * *\""),
-        Case(spec: #""maxReplicas": 4, "schedules": [{"name": "a", "start": "0 8 * * *", "end": "0 18 * * *", "minReplicas": 9}]"#, path: "spec.schedules[0].minReplicas", message: "must be <= spec.maxReplicas (9 > 4)"),
-        Case(spec: #""maxReplicas": 4, "schedules": [{"name": "a", "start": "0 8 * * *", "end": "0 18 * * *", "minReplicas": 1}, {"name": "a", "start": "0 8 * * *", "end": "0 18 * * *", "minReplicas": 1}]"#, path: "spec.schedules[1].name", message: "duplicate schedule name \"a\" (also spec.schedules[0])"),
-        Case(spec: #""maxReplicas": 4, "schedules": [{"name": "a", "start": "0 8 * * *", "minReplicas": 1}]"#, path: "spec.schedules[0].end", message: "required"),
-        Case(spec: #""maxReplicas": 4, "minReplicas": 2, "scaleToZero": {"idleFor": "5m"}"#, path: "spec.scaleToZero", message: "requires spec.minReplicas: 0 (got 2)"),
-        Case(spec: #""maxReplicas": 4, "behavior": {"tolerance": 1.5}"#, path: "spec.behavior.tolerance", message: "must be >= 0 and < 1 (got 1.5)"),
-        Case(spec: #""maxReplicas": 4, "behavior": {"scaleDown": {"stabilizationWindow": "2h"}}"#, path: "spec.behavior.scaleDown.stabilizationWindow", message: "must be <= 1h (got 2h)"),
-        Case(spec: #""maxReplicas": 4, "behavior": {"scaleUp": {"stabilizationWindow": "-5s"}}"#, path: "spec.behavior.scaleUp.stabilizationWindow", message: "must be >= 0s (got -5s)"),
-        Case(spec: #""maxReplicas": 4, "behavior": {"scaleUp": {"policies": [{"type": "Replicas", "value": 2, "period": "15s"}]}}"#, path: "spec.behavior.scaleUp.policies[0].type", message: "unsupported value \"Replicas\" (one of: Pods, Percent)"),
-        Case(spec: #""maxReplicas": 4, "behavior": {"scaleUp": {"policies": [{"type": "Pods", "value": 0, "period": "15s"}]}}"#, path: "spec.behavior.scaleUp.policies[0].value", message: "must be > 0 (got 0)"),
-        Case(spec: #""maxReplicas": 4, "behavior": {"scaleUp": {"policies": [{"type": "Pods", "value": 1, "period": "1h"}]}}"#, path: "spec.behavior.scaleUp.policies[0].period", message: "must be <= 30m (got 1h)"),
-        Case(spec: #""maxReplicas": 4, "behavior": {"scaleUp": {"policies": []}}"#, path: "spec.behavior.scaleUp.policies", message: "must list at least one policy unless selectPolicy is Disabled"),
-        Case(spec: #""maxReplicas": 4, "behavior": {"scaleDown": {"selectPolicy": "Fastest"}}"#, path: "spec.behavior.scaleDown.selectPolicy", message: "unsupported value \"Fastest\" (one of: Max, Min, Disabled)"),
-        Case(spec: #""maxReplicas": 4, "fallback": {"replicas": 9}"#, path: "spec.fallback.replicas", message: "must be <= spec.maxReplicas (9 > 4)"),
-        Case(spec: #""maxReplicas": 4, "fallback": {"replicas": 2, "afterFailures": 0}"#, path: "spec.fallback.afterFailures", message: "must be >= 1 (got 0)"),
-        Case(spec: #""maxReplicas": 4, "disruptionBudget": {}"#, path: "spec.disruptionBudget", message: "set exactly one of maxUnavailable or minAvailable"),
-        Case(spec: #""maxReplicas": 4, "disruptionBudget": {"minAvailable": "150%"}"#, path: "spec.disruptionBudget.minAvailable", message: "must be a count or a percentage like \"25%\" (got \"150%\")"),
-        Case(spec: #""maxReplicas": 4, "startup": {"expectedDuration": "0s"}"#, path: "spec.startup.expectedDuration", message: "must be > 0s (got 0s)"),
-        Case(spec: #""maxReplicas": 4, "prometheus": {"address": "prometheus:9090"}"#, path: "spec.prometheus.address", message: "must be an http:// or https:// URL (got \"prometheus:9090\")"),
-        Case(spec: #""maxReplicas": 4, "prometheus": {"headers": {"Authorization": "Bearer x"}}"#, path: "spec.prometheus.headers[Authorization]", message: "credentials belong in bearerTokenSecretRef or basicAuth, not in plain headers"),
-        Case(spec: #""maxReplicas": 4, "prometheus": {"bearerTokenSecretRef": {"name": "token"}}"#, path: "spec.prometheus.bearerTokenSecretRef.key", message: "required"),
+        Case(
+            spec: #""maxReplicas": 2, "engine": "tgi", "signals": [{"type": "KVCacheUtilization"}]"#,
+            path: "spec.signals[0].type", message: "engine tgi exports no KV-cache usage metric; use type Custom"),
+        Case(
+            spec: #""maxReplicas": 2, "engine": "custom""#, path: "spec.signals",
+            message: "required when spec.engine is custom"),
+        Case(
+            spec:
+                #""maxReplicas": 4, "schedules": [{"name": "a", "timezone": "Mars/Olympus", "start": "0 8 * * *", "end": "0 18 * * *", "minReplicas": 2}]"#,
+            path: "spec.schedules[0].timezone", message: "unknown time zone \"Mars/Olympus\" (use an IANA name)"),
+        Case(
+            spec:
+                #""maxReplicas": 4, "schedules": [{"name": "a", "start": "0 25 * * *", "end": "0 18 * * *", "minReplicas": 2}]"#,
+            path: "spec.schedules[0].start", message: "invalid cron expression \"0 25 * * *\""),
+        Case(
+            spec:
+                #""maxReplicas": 4, "schedules": [{"name": "a", "start": "0 8 * *", "end": "0 18 * * *", "minReplicas": 2}]"#,
+            path: "spec.schedules[0].start", message: "invalid cron expression \"0 8 * *\""),
+        Case(
+            spec:
+                #""maxReplicas": 4, "schedules": [{"name": "a", "start": "0 8 * * *", "end": "0 18 * * *", "minReplicas": 9}]"#,
+            path: "spec.schedules[0].minReplicas", message: "must be <= spec.maxReplicas (9 > 4)"),
+        Case(
+            spec:
+                #""maxReplicas": 4, "schedules": [{"name": "a", "start": "0 8 * * *", "end": "0 18 * * *", "minReplicas": 1}, {"name": "a", "start": "0 8 * * *", "end": "0 18 * * *", "minReplicas": 1}]"#,
+            path: "spec.schedules[1].name", message: "duplicate schedule name \"a\" (also spec.schedules[0])"),
+        Case(
+            spec: #""maxReplicas": 4, "schedules": [{"name": "a", "start": "0 8 * * *", "minReplicas": 1}]"#,
+            path: "spec.schedules[0].end", message: "required"),
+        Case(
+            spec: #""maxReplicas": 4, "minReplicas": 2, "scaleToZero": {"idleFor": "5m"}"#, path: "spec.scaleToZero",
+            message: "requires spec.minReplicas: 0 (got 2)"),
+        Case(
+            spec: #""maxReplicas": 4, "behavior": {"tolerance": 1.5}"#, path: "spec.behavior.tolerance",
+            message: "must be >= 0 and < 1 (got 1.5)"),
+        Case(
+            spec: #""maxReplicas": 4, "behavior": {"scaleDown": {"stabilizationWindow": "2h"}}"#,
+            path: "spec.behavior.scaleDown.stabilizationWindow", message: "must be <= 1h (got 2h)"),
+        Case(
+            spec: #""maxReplicas": 4, "behavior": {"scaleUp": {"stabilizationWindow": "-5s"}}"#,
+            path: "spec.behavior.scaleUp.stabilizationWindow", message: "must be >= 0s (got -5s)"),
+        Case(
+            spec:
+                #""maxReplicas": 4, "behavior": {"scaleUp": {"policies": [{"type": "Replicas", "value": 2, "period": "15s"}]}}"#,
+            path: "spec.behavior.scaleUp.policies[0].type",
+            message: "unsupported value \"Replicas\" (one of: Pods, Percent)"),
+        Case(
+            spec:
+                #""maxReplicas": 4, "behavior": {"scaleUp": {"policies": [{"type": "Pods", "value": 0, "period": "15s"}]}}"#,
+            path: "spec.behavior.scaleUp.policies[0].value", message: "must be > 0 (got 0)"),
+        Case(
+            spec:
+                #""maxReplicas": 4, "behavior": {"scaleUp": {"policies": [{"type": "Pods", "value": 1, "period": "1h"}]}}"#,
+            path: "spec.behavior.scaleUp.policies[0].period", message: "must be <= 30m (got 1h)"),
+        Case(
+            spec: #""maxReplicas": 4, "behavior": {"scaleUp": {"policies": []}}"#,
+            path: "spec.behavior.scaleUp.policies",
+            message: "must list at least one policy unless selectPolicy is Disabled"),
+        Case(
+            spec: #""maxReplicas": 4, "behavior": {"scaleDown": {"selectPolicy": "Fastest"}}"#,
+            path: "spec.behavior.scaleDown.selectPolicy",
+            message: "unsupported value \"Fastest\" (one of: Max, Min, Disabled)"),
+        Case(
+            spec: #""maxReplicas": 4, "fallback": {"replicas": 9}"#, path: "spec.fallback.replicas",
+            message: "must be <= spec.maxReplicas (9 > 4)"),
+        Case(
+            spec: #""maxReplicas": 4, "fallback": {"replicas": 2, "afterFailures": 0}"#,
+            path: "spec.fallback.afterFailures", message: "must be >= 1 (got 0)"),
+        Case(
+            spec: #""maxReplicas": 4, "disruptionBudget": {}"#, path: "spec.disruptionBudget",
+            message: "set exactly one of maxUnavailable or minAvailable"),
+        Case(
+            spec: #""maxReplicas": 4, "disruptionBudget": {"minAvailable": "150%"}"#,
+            path: "spec.disruptionBudget.minAvailable",
+            message: "must be a count or a percentage like \"25%\" (got \"150%\")"),
+        Case(
+            spec: #""maxReplicas": 4, "startup": {"expectedDuration": "0s"}"#, path: "spec.startup.expectedDuration",
+            message: "must be > 0s (got 0s)"),
+        Case(
+            spec: #""maxReplicas": 4, "prometheus": {"address": "prometheus:9090"}"#, path: "spec.prometheus.address",
+            message: "must be an http:// or https:// URL (got \"prometheus:9090\")"),
+        Case(
+            spec: #""maxReplicas": 4, "prometheus": {"headers": {"Authorization": "Bearer x"}}"#,
+            path: "spec.prometheus.headers[Authorization]",
+            message: "credentials belong in bearerTokenSecretRef or basicAuth, not in plain headers"),
+        Case(
+            spec: #""maxReplicas": 4, "prometheus": {"bearerTokenSecretRef": {"name": "token"}}"#,
+            path: "spec.prometheus.bearerTokenSecretRef.key", message: "required"),
     ])
     func eachViolationNamesItsField(_ c: Case) throws {
         let violations = PolicyValidator.violations(of: try Self.document(Self.minimal(spec: c.spec)))
@@ -175,7 +273,8 @@ import Testing
     }
 
     @Test func aMissingSpecIsOneViolation() throws {
-        let json = #"{"apiVersion": "autoscaling.inference.dev/v1alpha1", "kind": "InferenceAutoscalePolicy", "metadata": {"name": "x"}}"#
+        let json =
+            #"{"apiVersion": "autoscaling.inference.dev/v1alpha1", "kind": "InferenceAutoscalePolicy", "metadata": {"name": "x"}}"#
         #expect(PolicyValidator.violations(of: try Self.document(json)) == [PolicyViolation("spec", "required")])
     }
 }

@@ -1,8 +1,8 @@
-@testable import AutoscalerCore
 import Foundation
 import KubernetesModel
 import Testing
 
+@testable import AutoscalerCore
 
 /// Rule 1 and 2: HPA's formula per signal, the tolerance band, the maximum over signals.
 @Suite struct ReplicaFormulaTests {
@@ -13,7 +13,9 @@ import Testing
         var target: Double
         var type: TargetType
         var expected: Int
-        var testDescription: String { "ready \(ready), current \(current), \(type.rawValue) \(value)/\(target) -> \(expected)" }
+        var testDescription: String {
+            "ready \(ready), current \(current), \(type.rawValue) \(value)/\(target) -> \(expected)"
+        }
     }
 
     @Test(arguments: [

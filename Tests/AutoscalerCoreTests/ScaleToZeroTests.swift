@@ -1,8 +1,8 @@
-@testable import AutoscalerCore
 import Foundation
 import KubernetesModel
 import Testing
 
+@testable import AutoscalerCore
 
 /// Rule 5: activation, idle-for, scale to zero and back.
 @Suite struct ScaleToZeroTests {

@@ -1,15 +1,15 @@
-@testable import Controller
 import AutoscalerCore
 import Foundation
 import KubernetesClient
 import KubernetesModel
-import Logging
 import KubernetesTestServer
+import Logging
 import MetricsFixture
 import PrometheusTestSupport
 import Signals
 import Testing
 
+@testable import Controller
 
 /// The controller over real HTTP: the test API server, a real Prometheus scraping simulated vLLM pods, and the
 /// controller's own caches, queue and workers.
@@ -48,7 +48,8 @@ import Testing
             prometheus = try await PrometheusServer.start(scraping: [exporter.address])
             let deployment = try server.create(
                 ControllerIntegrationTests.object(
-                    #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"vllm","namespace":"inference"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"vllm"}},"template":{"metadata":{"labels":{"app":"vllm"}},"spec":{"containers":[{"name":"vllm","image":"vllm/vllm-openai"}]}}}}"#),
+                    #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"vllm","namespace":"inference"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"vllm"}},"template":{"metadata":{"labels":{"app":"vllm"}},"spec":{"containers":[{"name":"vllm","image":"vllm/vllm-openai"}]}}}}"#
+                ),
                 resource: .deployments)
             // What the Deployment controller would report for the two pods below.
             try server.update(
@@ -57,11 +58,13 @@ import Testing
             for index in 0..<2 {
                 let created = try server.create(
                     ControllerIntegrationTests.object(
-                        #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"vllm-\#(index)","namespace":"inference","labels":{"app":"vllm"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}}"#),
+                        #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"vllm-\#(index)","namespace":"inference","labels":{"app":"vllm"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}}"#
+                    ),
                     resource: .pods)
                 let ready = created.setting(
                     try ControllerIntegrationTests.object(
-                        #"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(Timestamp.format(Date()))"}]}"#),
+                        #"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(Timestamp.format(Date()))"}]}"#
+                    ),
                     at: "status")
                 try server.update(ready, resource: .pods, subresource: "status")
                 exporter.set(PodMetrics(namespace: "inference", pod: "vllm-\(index)", engine: .vllm, waiting: waiting))
@@ -89,14 +92,18 @@ import Testing
         }
 
         func replicas(of deployment: String) -> Int? {
-            if case .number(let value)? = server.object(resource: .deployments, namespace: "inference", name: deployment)?["spec"]?["replicas"] {
+            if case .number(let value)? = server.object(
+                resource: .deployments, namespace: "inference", name: deployment)?["spec"]?["replicas"]
+            {
                 return Int(value)
             }
             return nil
         }
 
         var replicas: Int? {
-            if case .number(let value)? = server.object(resource: .deployments, namespace: "inference", name: "vllm")?["spec"]?["replicas"] {
+            if case .number(let value)? = server.object(resource: .deployments, namespace: "inference", name: "vllm")?[
+                "spec"]?["replicas"]
+            {
                 return Int(value)
             }
             return nil
@@ -127,31 +134,39 @@ import Testing
         let rig = try await Rig(waiting: 15)
         do {
             try rig.apply(
-                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}],"behavior":{"scaleDown":{"stabilizationWindow":"0s","policies":[{"type":"Pods","value":10,"period":"1s"}]}},"startup":{"expectedDuration":"1s"},"disruptionBudget":{"maxUnavailable":1}}}"#)
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}],"behavior":{"scaleDown":{"stabilizationWindow":"0s","policies":[{"type":"Pods","value":10,"period":"1s"}]}},"startup":{"expectedDuration":"1s"},"disruptionBudget":{"maxUnavailable":1}}}"#
+            )
             try rig.apply(
-                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"broken","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":4,"maxReplicas":2}}"#)
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"broken","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":4,"maxReplicas":2}}"#
+            )
 
             // 30 waiting on 2 ready replicas, target 5 each: 6 replicas (one step allows 4 pods or 100 %).
             try await Self.eventually("scale up to 6") { rig.replicas == 6 }
-            try await Self.eventually("status of the scale-up") { rig.status("llama")?["desiredReplicas"] == .number(6) }
+            try await Self.eventually("status of the scale-up") {
+                rig.status("llama")?["desiredReplicas"] == .number(6)
+            }
             #expect(rig.status("llama")?["limitedBy"] == .string("QueueDepth"))
             #expect(rig.budget?["spec"]?["maxUnavailable"] == .number(1))
             #expect(rig.budget?["spec"]?["selector"]?["matchLabels"]?["app"] == .string("vllm"))
             #expect(rig.budget?["metadata"]?["ownerReferences"] != nil)
             let events = rig.server.objects(resource: .events, namespace: "inference")
-            #expect(events.contains { $0["reason"] == .string("ScaledUp") && $0["regarding"]?["name"] == .string("llama") })
+            #expect(
+                events.contains { $0["reason"] == .string("ScaledUp") && $0["regarding"]?["name"] == .string("llama") })
 
             // The invalid policy is reported, and scaled nothing.
             try await Self.eventually("the invalid policy's condition") {
                 if case .array(let conditions)? = rig.status("broken")?["conditions"] {
-                    return conditions.contains { $0["type"] == .string("Ready") && $0["reason"] == .string("InvalidSpec") }
+                    return conditions.contains {
+                        $0["type"] == .string("Ready") && $0["reason"] == .string("InvalidSpec")
+                    }
                 }
                 return false
             }
             try await Self.eventually("the InvalidSpec event") { rig.eventReasons.contains("InvalidSpec") }
 
             // The budget follows a spec change.
-            var policy = try #require(rig.server.object(resource: .inferenceAutoscalePolicies, namespace: "inference", name: "llama"))
+            var policy = try #require(
+                rig.server.object(resource: .inferenceAutoscalePolicies, namespace: "inference", name: "llama"))
             policy = policy.setting(.object(["minAvailable": .number(2)]), at: ["spec", "disruptionBudget"])
             try rig.server.update(policy, resource: .inferenceAutoscalePolicies)
             try await Self.eventually("the budget updated") { rig.budget?["spec"]?["minAvailable"] == .number(2) }
@@ -162,8 +177,10 @@ import Testing
             try await Self.eventually("the ScaledDown event") { rig.eventReasons.contains("ScaledDown") }
 
             // Removing the field removes the budget.
-            policy = try #require(rig.server.object(resource: .inferenceAutoscalePolicies, namespace: "inference", name: "llama"))
-            try rig.server.update(policy.setting(nil, at: ["spec", "disruptionBudget"]), resource: .inferenceAutoscalePolicies)
+            policy = try #require(
+                rig.server.object(resource: .inferenceAutoscalePolicies, namespace: "inference", name: "llama"))
+            try rig.server.update(
+                policy.setting(nil, at: ["spec", "disruptionBudget"]), resource: .inferenceAutoscalePolicies)
             try await Self.eventually("the budget removed with the field") { rig.budget == nil }
         } catch {
             try await rig.stop()
@@ -178,7 +195,8 @@ extension ControllerIntegrationTests {
         let rig = try await Rig(waiting: 25)
         do {
             try rig.apply(
-                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"maxReplicas":8,"pollingInterval":"1s","behavior":{"scaleDown":{"stabilizationWindow":"4s","policies":[{"type":"Pods","value":1,"period":"2s"}]}},"startup":{"expectedDuration":"1s"}}}"#)
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"maxReplicas":8,"pollingInterval":"1s","behavior":{"scaleDown":{"stabilizationWindow":"4s","policies":[{"type":"Pods","value":1,"period":"2s"}]}},"startup":{"expectedDuration":"1s"}}}"#
+            )
             // 50 waiting on 2 ready: 10, capped at 8 after two steps (4, then 8).
             try await Self.eventually("scale up to 8") { rig.replicas == 8 }
             for index in 0..<2 { rig.exporter.update(namespace: "inference", pod: "vllm-\(index)") { $0.waiting = 0 } }
@@ -203,7 +221,8 @@ extension ControllerIntegrationTests {
         let rig = try await Rig(waiting: 0)
         do {
             try rig.apply(
-                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":0,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"Custom","query":"sum(vllm:num_requests_waiting{namespace=\"inference\"})","target":5,"targetType":"Value"}],"scaleToZero":{"idleFor":"3s"},"behavior":{"scaleDown":{"stabilizationWindow":"0s","policies":[{"type":"Pods","value":10,"period":"1s"}]}},"startup":{"expectedDuration":"1s"},"fallback":{"replicas":3,"afterFailures":2},"disruptionBudget":{"minAvailable":1}}}"#)
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":0,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"Custom","query":"sum(vllm:num_requests_waiting{namespace=\"inference\"})","target":5,"targetType":"Value"}],"scaleToZero":{"idleFor":"3s"},"behavior":{"scaleDown":{"stabilizationWindow":"0s","policies":[{"type":"Pods","value":10,"period":"1s"}]}},"startup":{"expectedDuration":"1s"},"fallback":{"replicas":3,"afterFailures":2},"disruptionBudget":{"minAvailable":1}}}"#
+            )
             // Idle: first one replica (the idle timer runs), then zero; the budget exists until then.
             try await Self.eventually("scale down to 1") { rig.replicas == 1 }
             #expect(rig.budget != nil)
@@ -224,16 +243,22 @@ extension ControllerIntegrationTests {
             #expect((rig.replicas ?? 0) >= before)
             try await Self.eventually("fallback") { rig.replicas == 3 }
             try await Self.eventually("the FallbackActivated event") { rig.eventReasons.contains("FallbackActivated") }
-            try await Self.eventually("the MetricsUnavailable event") { rig.eventReasons.contains("MetricsUnavailable") }
+            try await Self.eventually("the MetricsUnavailable event") {
+                rig.eventReasons.contains("MetricsUnavailable")
+            }
 
             // Prometheus is back where it was: the signals decide again.
             rig.prometheus = try await PrometheusServer.start(
                 scraping: [rig.exporter.address], port: rig.prometheus.url.port)
             try await rig.prometheus.waitForSeries("vllm:num_requests_waiting")
-            try await Self.eventually("the FallbackDeactivated event") { rig.eventReasons.contains("FallbackDeactivated") }
+            try await Self.eventually("the FallbackDeactivated event") {
+                rig.eventReasons.contains("FallbackDeactivated")
+            }
             try await Self.eventually("metrics available again") {
                 if case .array(let conditions)? = rig.status("llama")?["conditions"] {
-                    return conditions.contains { $0["type"] == .string("MetricsAvailable") && $0["status"] == .string("True") }
+                    return conditions.contains {
+                        $0["type"] == .string("MetricsAvailable") && $0["status"] == .string("True")
+                    }
                 }
                 return false
             }
@@ -251,20 +276,32 @@ extension ControllerIntegrationTests {
     }
 
     /// `kubectl get iap` shows the printer columns (the test server serves the Table format as the API server does).
-    @Test(.enabled(if: kubectl != nil, "kubectl is not installed")) func kubectlGetShowsThePrinterColumns() async throws {
+    @Test(.enabled(if: kubectl != nil, "kubectl is not installed")) func kubectlGetShowsThePrinterColumns() async throws
+    {
         let rig = try await Rig(waiting: 15)
         do {
             try rig.apply(
-                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama3-8b","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}]}}"#)
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama3-8b","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}]}}"#
+            )
             try await Self.eventually("scale up") { rig.replicas == 6 }
             try await Self.eventually("status") { rig.status("llama3-8b")?["desiredReplicas"] == .number(6) }
-            let kubeconfig = FileManager.default.temporaryDirectory.appendingPathComponent("kubeconfig-\(UUID().uuidString)")
-            try rig.server.kubeconfig(token: "test-token", namespace: "inference").write(to: kubeconfig, atomically: true, encoding: .utf8)
+            let kubeconfig = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "kubeconfig-\(UUID().uuidString)")
+            try rig.server.kubeconfig(token: "test-token", namespace: "inference").write(
+                to: kubeconfig, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(at: kubeconfig) }
-            let output = try runProcess(Self.kubectl!, ["--kubeconfig", kubeconfig.path, "get", "iap", "-n", "inference"])
-            let lines = output.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
-            #expect(lines.first == ["NAME", "TARGET", "MIN", "MAX", "REPLICAS", "DESIRED", "LIMITED-BY", "READY", "AGE"], "\(output)")
-            #expect(Array(lines.dropFirst().first?.prefix(8) ?? []) == ["llama3-8b", "vllm", "1", "8", "2", "6", "QueueDepth", "True"], "\(output)")
+            let output = try runProcess(
+                Self.kubectl!, ["--kubeconfig", kubeconfig.path, "get", "iap", "-n", "inference"])
+            let lines = output.split(separator: "\n").map {
+                $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            }
+            #expect(
+                lines.first == ["NAME", "TARGET", "MIN", "MAX", "REPLICAS", "DESIRED", "LIMITED-BY", "READY", "AGE"],
+                "\(output)")
+            #expect(
+                Array(lines.dropFirst().first?.prefix(8) ?? []) == [
+                    "llama3-8b", "vllm", "1", "8", "2", "6", "QueueDepth", "True",
+                ], "\(output)")
         } catch {
             try await rig.stop()
             throw error

@@ -1,10 +1,10 @@
 import AutoscalerCore
-@testable import Controller
 import Foundation
 import KubernetesClient
 import KubernetesModel
 import Synchronization
 
+@testable import Controller
 
 /// A recording fake of the cluster: a target with a /scale, its pods, and every call the reconciler makes.
 final class FakeCluster: ClusterAPI, Sendable {
@@ -70,17 +70,21 @@ final class FakeCluster: ClusterAPI, Sendable {
     func scale(_ resource: APIResource, namespace: String, name: String) async throws -> Scale {
         try state.withLock { state in
             guard state.targetExists else {
-                throw KubernetesError(code: 404, reason: "NotFound", message: "deployments.apps \"\(name)\" not found", request: "GET")
+                throw KubernetesError(
+                    code: 404, reason: "NotFound", message: "deployments.apps \"\(name)\" not found", request: "GET")
             }
             return Scale(
                 apiVersion: "autoscaling/v1", kind: "Scale", metadata: ObjectMeta(name: name, namespace: namespace),
-                spec: .init(replicas: state.replicas), status: .init(replicas: state.pods.count, selector: state.selector))
+                spec: .init(replicas: state.replicas),
+                status: .init(replicas: state.pods.count, selector: state.selector))
         }
     }
 
     func setScale(_ resource: APIResource, namespace: String, name: String, replicas: Int) async throws {
         try state.withLock { state in
-            if state.failScale { throw KubernetesError(code: 500, reason: "InternalError", message: "boom", request: "PATCH") }
+            if state.failScale {
+                throw KubernetesError(code: 500, reason: "InternalError", message: "boom", request: "PATCH")
+            }
             state.replicas = replicas
             state.actions.append(.setScale(replicas))
         }

@@ -1,4 +1,3 @@
-@testable import Controller
 import Foundation
 import KubernetesClient
 import KubernetesModel
@@ -6,6 +5,7 @@ import KubernetesTestServer
 import MetricsFixture
 import Testing
 
+@testable import Controller
 
 /// Failures around the controller, over real HTTP: no scale decision is lost or made twice, and nothing is scaled
 /// on data that could not be read.

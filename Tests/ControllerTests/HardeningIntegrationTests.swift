@@ -1,4 +1,3 @@
-@testable import Controller
 import Foundation
 import KubernetesClient
 import KubernetesModel
@@ -6,6 +5,7 @@ import KubernetesTestServer
 import MetricsFixture
 import Testing
 
+@testable import Controller
 
 /// Conflicts, deletion costs and metrics over real HTTP: the test API server, a real Prometheus, the controller.
 extension ControllerIntegrationTests {
@@ -149,15 +149,21 @@ extension ControllerIntegrationTests {
     @Test func policiesOfOneNamespaceShareAQueryYetEachSeesOnlyItsPods() async throws {
         let rig = try await Rig(waiting: 15) { server in
             try server.create(
-                try Self.object(#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"other","namespace":"inference"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"other"}},"template":{"metadata":{"labels":{"app":"other"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}}}}"#),
+                try Self.object(
+                    #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"other","namespace":"inference"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"other"}},"template":{"metadata":{"labels":{"app":"other"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}}}}"#
+                ),
                 resource: .deployments)
             for index in 0..<2 {
                 let pod = try server.create(
-                    try Self.object(#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"other-\#(index)","namespace":"inference","labels":{"app":"other"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}}"#),
+                    try Self.object(
+                        #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"other-\#(index)","namespace":"inference","labels":{"app":"other"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}}"#
+                    ),
                     resource: .pods)
                 try server.update(
                     pod.setting(
-                        try Self.object(#"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(Timestamp.format(Date().addingTimeInterval(-600)))"}]}"#),
+                        try Self.object(
+                            #"{"phase":"Running","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"\#(Timestamp.format(Date().addingTimeInterval(-600)))"}]}"#
+                        ),
                         at: ["status"]),
                     resource: .pods, subresource: "status")
             }
@@ -170,7 +176,8 @@ extension ControllerIntegrationTests {
             try rig.apply(Self.llama)
             try rig.apply(
                 Self.llama.replacingOccurrences(of: #""name":"llama""#, with: #""name":"llama-other""#)
-                    .replacingOccurrences(of: #""kind":"Deployment","name":"vllm""#, with: #""kind":"Deployment","name":"other""#))
+                    .replacingOccurrences(
+                        of: #""kind":"Deployment","name":"vllm""#, with: #""kind":"Deployment","name":"other""#))
             try await Self.eventually("both scaled") {
                 rig.replicas == 6 && (rig.replicas(of: "other") ?? 0) > 2
             }

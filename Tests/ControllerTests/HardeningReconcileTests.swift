@@ -1,9 +1,9 @@
-@testable import Controller
 import Foundation
 import KubernetesClient
 import KubernetesModel
 import Testing
 
+@testable import Controller
 
 /// What keeps the controller from doing harm: paused policies, fights with other autoscalers, Custom queries where
 /// they are not allowed, and scale-downs that cut off work in progress.

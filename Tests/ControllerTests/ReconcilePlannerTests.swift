@@ -7,7 +7,8 @@ import Testing
 
 /// The pure planner: what was read and `now` in, the list of actions out.
 @Suite struct ReconcilePlannerTests {
-    static let fastDown = #""behavior": {"scaleDown": {"stabilizationWindow": "0s", "policies": [{"type": "Percent", "value": 100, "period": "15s"}]}}"#
+    static let fastDown =
+        #""behavior": {"scaleDown": {"stabilizationWindow": "0s", "policies": [{"type": "Percent", "value": 100, "period": "15s"}]}}"#
 
     /// A decision on `replicas` ready pods of `vllm`, then its plan.
     static func planned(
@@ -29,7 +30,8 @@ import Testing
             policy: resolved, observed: observation.observedScale, samples: samples,
             history: ReconcilePlanner.history(persisted: status?.history, remembered: nil), now: now)
         let plan = ReconcilePlanner.plan(
-            decision, policy: policy, resolved: resolved, observation: observation, lastStatusWrite: lastWrite, now: now)
+            decision, policy: policy, resolved: resolved, observation: observation, lastStatusWrite: lastWrite, now: now
+        )
         return (plan, decision, policy)
     }
 
@@ -76,10 +78,12 @@ import Testing
     @Test func aBudgetFollowsTheReplicasAndGoesWhenTheSpecDropsIt() throws {
         let withBudget = #""maxReplicas": 10, "disruptionBudget": {"maxUnavailable": 1}"#
         let (plan, _, policy) = try Self.planned(withBudget, replicas: 2, samples: [.value(15)])
-        #expect(Self.kinds(plan.actions) == ["patchScale 6", "event ScaledUp", "applyDisruptionBudget", "updateStatus"])
+        #expect(
+            Self.kinds(plan.actions) == ["patchScale 6", "event ScaledUp", "applyDisruptionBudget", "updateStatus"])
         let resolved = try ReconcilePlanner.admit(policy, customQueryNamespaces: ["*"]).get()
         let manifest = DisruptionBudgetManifest.make(
-            for: policy, budget: try #require(resolved.disruptionBudget), selector: try LabelSelector(parsing: "app=vllm"))
+            for: policy, budget: try #require(resolved.disruptionBudget),
+            selector: try LabelSelector(parsing: "app=vllm"))
         #expect(plan.actions.contains(.applyDisruptionBudget(manifest)))
         let status = try #require(Self.status(of: plan))
         #expect(status.conditions?.first { $0.type == "DisruptionBudget" }?.reason == "DisruptionsAllowed")
@@ -96,12 +100,14 @@ import Testing
         let written = try #require(Self.status(of: first))
         #expect(Self.kinds(first.actions) == ["updateStatus"])
 
-        let (same, _, _) = try Self.planned(spec, replicas: 6, samples: [.value(5)], status: written, lastWrite: t0, at: 15)
+        let (same, _, _) = try Self.planned(
+            spec, replicas: 6, samples: [.value(5)], status: written, lastWrite: t0, at: 15)
         #expect(same.actions == [])
         #expect(same.result == .requeue(after: 15))
 
         // The decision's memory moved only its timestamps: still nothing to write, however long since the last.
-        let (much, _, _) = try Self.planned(spec, replicas: 6, samples: [.value(5)], status: written, lastWrite: t0, at: 600)
+        let (much, _, _) = try Self.planned(
+            spec, replicas: 6, samples: [.value(5)], status: written, lastWrite: t0, at: 600)
         #expect(much.actions == [])
     }
 

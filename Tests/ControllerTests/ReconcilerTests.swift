@@ -1,10 +1,10 @@
 import AutoscalerCore
-@testable import Controller
 import Foundation
 import KubernetesClient
 import KubernetesModel
 import Testing
 
+@testable import Controller
 
 /// The reconciler against a recording fake: policy + cluster state + signal values → the API actions.
 @Suite struct ReconcilerTests {
@@ -105,10 +105,15 @@ import Testing
         let cluster = FakeCluster(replicas: 1)
         let loop = Loop(
             try policy(
-                #""minReplicas": 0, "maxReplicas": 4, "scaleToZero": {"idleFor": "0s"}, "disruptionBudget": {"minAvailable": 1}, "behavior": {"scaleDown": {"stabilizationWindow": "0s"}}"#),
+                #""minReplicas": 0, "maxReplicas": 4, "scaleToZero": {"idleFor": "0s"}, "disruptionBudget": {"minAvailable": 1}, "behavior": {"scaleDown": {"stabilizationWindow": "0s"}}"#
+            ),
             cluster: cluster, samples: [.value(4)])
         await loop.round(at: 0)
-        guard case .applyBudget(let budget)? = cluster.actions.first(where: { if case .applyBudget = $0 { true } else { false } }) else {
+        guard
+            case .applyBudget(let budget)? = cluster.actions.first(where: {
+                if case .applyBudget = $0 { true } else { false }
+            })
+        else {
             Issue.record("no budget applied: \(cluster.actions)")
             return
         }
@@ -146,7 +151,8 @@ import Testing
 
     @Test func theHistoryInStatusSurvivesARestart() async throws {
         let cluster = FakeCluster(replicas: 10)
-        let spec = #""maxReplicas": 10, "behavior": {"scaleDown": {"stabilizationWindow": "5m", "policies": [{"type": "Pods", "value": 10, "period": "15s"}]}}"#
+        let spec =
+            #""maxReplicas": 10, "behavior": {"scaleDown": {"stabilizationWindow": "5m", "policies": [{"type": "Pods", "value": 10, "period": "15s"}]}}"#
         let first = Loop(try policy(spec), cluster: cluster, samples: [.value(5)])
         await first.round(at: 0)
         // A new controller (no memory) with the status as persisted: the down window still holds 10.
@@ -167,11 +173,11 @@ import Testing
 
     @Test(arguments: [
         ("app=vllm", ["app": "vllm"], true), ("app=vllm,tier=gpu", ["app": "vllm"], false),
-        ("app in (vllm,tgi),!canary", ["app": "tgi"], true), ("app in (vllm,tgi),!canary", ["app": "tgi", "canary": "1"], false),
+        ("app in (vllm,tgi),!canary", ["app": "tgi"], true),
+        ("app in (vllm,tgi),!canary", ["app": "tgi", "canary": "1"], false),
         ("app notin (x),tier", ["app": "vllm", "tier": "a"], true), ("app!=vllm", ["app": "vllm"], false),
     ])
     func labelSelectors(_ text: String, _ labels: [String: String], _ matches: Bool) throws {
         #expect(try LabelSelector(parsing: text).matches(labels) == matches)
     }
 }
-

@@ -1,10 +1,10 @@
-@testable import Controller
 import Foundation
 import KubernetesClient
 import KubernetesModel
 import KubernetesTestServer
 import Testing
 
+@testable import Controller
 
 @Suite struct PollSpreadTests {
     @Test func policiesWithOneIntervalAreSpreadOverIt() {

@@ -38,9 +38,10 @@ import Testing
         let schema = try CRD.load(Self.crdFile).schema
         let json = try Self.json(of: Self.fullyPopulatedPolicy())
         let paths = JSONFieldPaths.collect(json, stoppingAt: schema.opaquePaths)
-        for deep in ["spec.behavior.scaleUp.policies[].period", "spec.prometheus.tls.caSecretRef.key",
-            "status.history.recommendations[].time", "status.conditions[].lastTransitionTime"]
-        {
+        for deep in [
+            "spec.behavior.scaleUp.policies[].period", "spec.prometheus.tls.caSecretRef.key",
+            "status.history.recommendations[].time", "status.conditions[].lastTransitionTime",
+        ] {
             #expect(paths.contains(deep) && schema.nodes[deep] != nil, "\(deep)")
         }
         #expect(paths.contains("spec.prometheus.headers") && !paths.contains("spec.prometheus.headers.X-Scope-OrgID"))
@@ -59,7 +60,8 @@ import Testing
     /// Guards the test above: a member left nil (or a list left empty) in the fixture would hide its fields.
     @Test func theFixtureSetsEveryOptionalMember() {
         let policy = Self.fullyPopulatedPolicy()
-        let unset = UnsetMembers.find(in: policy.spec as Any, at: "spec")
+        let unset =
+            UnsetMembers.find(in: policy.spec as Any, at: "spec")
             + UnsetMembers.find(in: policy.status as Any, at: "status")
         #expect(unset.isEmpty, "members the fixture leaves nil or empty: \(unset)")
 

@@ -174,7 +174,8 @@ import Testing
 
     @Test func decideRejectsAnInvalidPolicyAndABadState() throws {
         let invalid = try Self.run([
-            "decide", "--policy", Self.fixture("invalid/min-above-max.yaml"), "--state", Self.fixture("valid/state.json"),
+            "decide", "--policy", Self.fixture("invalid/min-above-max.yaml"), "--state",
+            Self.fixture("valid/state.json"),
         ])
         #expect(invalid.status == 1)
         #expect(invalid.stdout.contains("spec.maxReplicas: must be >= spec.minReplicas (2 < 4)"))

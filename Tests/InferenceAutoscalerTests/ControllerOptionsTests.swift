@@ -21,8 +21,9 @@ import Testing
         #expect(arguments.first == "run")
         #expect(Array(arguments.dropFirst()) == Self.everyFlag)
         let reparsed = try ControllerOptions.parse(Array(arguments.dropFirst()))
-        #expect(String(describing: Mirror(reflecting: reparsed).children.map(\.value))
-            == String(describing: Mirror(reflecting: options).children.map(\.value)))
+        #expect(
+            String(describing: Mirror(reflecting: reparsed).children.map(\.value))
+                == String(describing: Mirror(reflecting: options).children.map(\.value)))
         // The test names every flag the options have.
         let flags = Set(Self.everyFlag.filter { $0.hasPrefix("--") })
         #expect(flags.count == Mirror(reflecting: options).children.count)

@@ -7,8 +7,10 @@ import Testing
 @Suite(.timeLimit(.minutes(2))) struct QueryCommandTests {
     @Test func printsEachSignalsQueryAndValueOrError() async throws {
         let exporter = try await FixtureExporter.start()
-        exporter.set(PodMetrics(namespace: "inference", pod: "vllm-llama3-7d9c5b6f4-x2k9q", waiting: 6, kvCacheUsage: 0.5))
-        exporter.set(PodMetrics(namespace: "inference", pod: "vllm-llama3-7d9c5b6f4-p8m3z", waiting: 2, kvCacheUsage: 0.7))
+        exporter.set(
+            PodMetrics(namespace: "inference", pod: "vllm-llama3-7d9c5b6f4-x2k9q", waiting: 6, kvCacheUsage: 0.5))
+        exporter.set(
+            PodMetrics(namespace: "inference", pod: "vllm-llama3-7d9c5b6f4-p8m3z", waiting: 2, kvCacheUsage: 0.7))
         // Same namespace, another workload: not the target's pods.
         exporter.set(PodMetrics(namespace: "inference", pod: "vllm-other-5c8d7f9b6-aaaaa", waiting: 500))
         let prometheus = try await PrometheusServer.start(scraping: [exporter.address])
@@ -17,25 +19,30 @@ import Testing
 
         let policy = FileManager.default.temporaryDirectory.appendingPathComponent("query-\(UUID().uuidString).yaml")
         try """
-            apiVersion: autoscaling.inference.dev/v1alpha1
-            kind: InferenceAutoscalePolicy
-            metadata: {name: llama3-8b, namespace: inference}
-            spec:
-              targetRef: {apiVersion: apps/v1, kind: Deployment, name: vllm-llama3}
-              maxReplicas: 8
-              signals:
-                - {type: QueueDepth, target: 5}
-                - {type: KVCacheUtilization, target: 0.85}
-                - {type: Custom, query: 'sum(nonexistent_metric{namespace="inference"})', target: 1, targetType: Value}
-            """.write(to: policy, atomically: true, encoding: .utf8)
+        apiVersion: autoscaling.inference.dev/v1alpha1
+        kind: InferenceAutoscalePolicy
+        metadata: {name: llama3-8b, namespace: inference}
+        spec:
+          targetRef: {apiVersion: apps/v1, kind: Deployment, name: vllm-llama3}
+          maxReplicas: 8
+          signals:
+            - {type: QueueDepth, target: 5}
+            - {type: KVCacheUtilization, target: 0.85}
+            - {type: Custom, query: 'sum(nonexistent_metric{namespace="inference"})', target: 1, targetType: Value}
+        """.write(to: policy, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: policy) }
 
-        let run = try CommandLineTests.run(["query", "--policy", policy.path, "--prometheus", prometheus.url.absoluteString])
+        let run = try CommandLineTests.run([
+            "query", "--policy", policy.path, "--prometheus", prometheus.url.absoluteString,
+        ])
         try await exporter.stop()
         #expect(run.status == 1, "\(run.stdout)\(run.stderr)")
         let lines = run.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         #expect(lines.contains("QueueDepth (target 5):"))
-        #expect(lines.contains(#"query: avg(vllm:num_requests_waiting{namespace="inference",pod=~"vllm-llama3-[a-z0-9]{1,10}-[a-z0-9]{5}"})"#))
+        #expect(
+            lines.contains(
+                #"query: avg(vllm:num_requests_waiting{namespace="inference",pod=~"vllm-llama3-[a-z0-9]{1,10}-[a-z0-9]{5}"})"#
+            ))
         #expect(lines.contains("value: 4"))
         #expect(lines.contains("value: 0.6"))
         #expect(lines.contains("error: no series matched"))

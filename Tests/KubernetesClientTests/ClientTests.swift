@@ -1,9 +1,9 @@
 import Foundation
-@testable import KubernetesClient
 import KubernetesModel
 import KubernetesTestServer
 import Testing
 
+@testable import KubernetesClient
 
 /// The client against the test API server, over real HTTP and TLS.
 @Suite(.timeLimit(.minutes(1))) struct ClientTests {
@@ -53,7 +53,8 @@ import Testing
         try await withCluster { cluster in
             let client = cluster.client()
             for index in 0..<25 {
-                _ = try await client.create(pod("p\(index)", labels: ["app": index % 2 == 0 ? "even" : "odd"]), .pods, namespace: "a")
+                _ = try await client.create(
+                    pod("p\(index)", labels: ["app": index % 2 == 0 ? "even" : "odd"]), .pods, namespace: "a")
             }
             let before = cluster.server.requests.count
             let all = try await client.listAll(DynamicObject.self, .pods, namespace: "a", pageSize: 10)
@@ -94,7 +95,9 @@ import Testing
             #expect(applied["spec", "maxUnavailable"] == .number(1))
             let reapplied = try await client.patch(
                 DynamicObject.self, .podDisruptionBudgets, namespace: "inference", name: "vllm",
-                .apply(budget.setting(.number(2), at: ["spec", "maxUnavailable"]), fieldManager: "inference-autoscaler", force: true))
+                .apply(
+                    budget.setting(.number(2), at: ["spec", "maxUnavailable"]), fieldManager: "inference-autoscaler",
+                    force: true))
             #expect(reapplied["spec", "maxUnavailable"] == .number(2))
             let request = cluster.server.requests.last { $0.method == "PATCH" }
             #expect(request?.contentType == "application/apply-patch+yaml")
@@ -284,7 +287,8 @@ extension ClientTests {
     @Test func aKubeconfigWithAnExecPluginReachesTheServer() async throws {
         try await withCluster { cluster in
             let fixtures = try ConfigFixtures()
-            let credential = #"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-token"}}"#
+            let credential =
+                #"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-token"}}"#
             cluster.server.setAcceptedTokens(["exec-token"])
             let kubeconfig = """
                 apiVersion: v1

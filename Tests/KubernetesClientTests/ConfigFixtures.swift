@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import KubernetesClient
+import Testing
 
 /// A private copy of `Fixtures/config` in a temporary directory, removed when released.
 ///

@@ -1,15 +1,17 @@
 import Foundation
-@testable import KubernetesClient
 import KubernetesModel
 import KubernetesTestServer
 
+@testable import KubernetesClient
 
 /// A running test API server and clients for it.
 struct TestCluster: Sendable {
     let server: TestAPIServer
     static let token = "test-token"
 
-    func configuration(caPEM: Data?, insecure: Bool = false, token: (any BearerTokenSource)? = nil) -> ClusterConfiguration {
+    func configuration(
+        caPEM: Data?, insecure: Bool = false, token: (any BearerTokenSource)? = nil
+    ) -> ClusterConfiguration {
         var tls = TLSSettings()
         tls.caCertificatePEM = caPEM
         tls.insecureSkipVerify = insecure
@@ -48,7 +50,8 @@ func withCluster(_ body: (TestCluster) async throws -> Void) async throws {
     server.register(
         .customResource(
             group: "leaderworkerset.x-k8s.io", version: "v1", resource: "leaderworkersets", kind: "LeaderWorkerSet",
-            scale: .init(specReplicasPath: "spec.replicas", statusReplicasPath: "status.replicas",
+            scale: .init(
+                specReplicasPath: "spec.replicas", statusReplicasPath: "status.replicas",
                 labelSelectorPath: "status.hpaPodSelector", defaultReplicas: nil)))
     do {
         try await body(TestCluster(server: server))
@@ -69,7 +72,11 @@ func deployment(_ name: String, replicas: Int) throws -> DynamicObject {
                 "selector": .object(["matchLabels": .object(["app": .string(name)])]),
                 "template": .object([
                     "metadata": .object(["labels": .object(["app": .string(name)])]),
-                    "spec": .object(["containers": .array([.object(["name": .string("server"), "image": .string("vllm/vllm-openai")])])]),
+                    "spec": .object([
+                        "containers": .array([
+                            .object(["name": .string("server"), "image": .string("vllm/vllm-openai")])
+                        ])
+                    ]),
                 ]),
             ]),
         ]))
@@ -83,4 +90,3 @@ func pod(_ name: String, labels: [String: String]) throws -> DynamicObject {
             "spec": .object(["containers": .array([.object(["name": .string("c"), "image": .string("busybox")])])]),
         ]))
 }
-

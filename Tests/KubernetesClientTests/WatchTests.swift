@@ -1,9 +1,9 @@
 import Foundation
-@testable import KubernetesClient
 import KubernetesModel
 import KubernetesTestServer
 import Testing
 
+@testable import KubernetesClient
 
 @Suite(.timeLimit(.minutes(1))) struct WatchTests {
     @Test func aWatchStreamsChangesInOrder() async throws {
@@ -15,7 +15,8 @@ import Testing
                 timeoutSeconds: 5)
             _ = try await client.create(pod("a", labels: [:]), .pods, namespace: "w")
             _ = try await client.patch(
-                DynamicObject.self, .pods, namespace: "w", name: "a", .merge(.object(["metadata": .object(["labels": .object(["x": .string("1")])])])))
+                DynamicObject.self, .pods, namespace: "w", name: "a",
+                .merge(.object(["metadata": .object(["labels": .object(["x": .string("1")])])])))
             try await client.delete(.pods, namespace: "w", name: "a")
             var seen: [(WatchEvent<DynamicObject>.Kind, Int)] = []
             for try await event in stream where event.type != .bookmark {
@@ -32,7 +33,8 @@ import Testing
         try await withCluster { cluster in
             let client = cluster.client()
             cluster.server.closeWatches(afterEvents: 3)
-            let informer = Informer<DynamicObject>(client: cluster.client(), resource: .pods, namespace: "w", watchTimeoutSeconds: 30)
+            let informer = Informer<DynamicObject>(
+                client: cluster.client(), resource: .pods, namespace: "w", watchTimeoutSeconds: 30)
             let run = Task { try await informer.run() }
             defer { run.cancel() }
             await informer.waitForSync()
@@ -52,8 +54,10 @@ import Testing
             var delivered: [String] = []
             for await event in informer.events {
                 switch event {
-                case .added(let object): delivered.append("added \(object.metadata.name!) \(object.metadata.resourceVersion!)")
-                case .modified(let object): delivered.append("modified \(object.metadata.name!) \(object.metadata.resourceVersion!)")
+                case .added(let object):
+                    delivered.append("added \(object.metadata.name!) \(object.metadata.resourceVersion!)")
+                case .modified(let object):
+                    delivered.append("modified \(object.metadata.name!) \(object.metadata.resourceVersion!)")
                 case .deleted(let object): delivered.append("deleted \(object.metadata.name!)")
                 case .synced: continue
                 }
@@ -69,7 +73,8 @@ import Testing
         try await withCluster { cluster in
             let client = cluster.client()
             for index in 0..<3 { _ = try await client.create(pod("p\(index)", labels: [:]), .pods, namespace: "w") }
-            let informer = Informer<DynamicObject>(client: cluster.client(), resource: .pods, namespace: "w", watchTimeoutSeconds: 1)
+            let informer = Informer<DynamicObject>(
+                client: cluster.client(), resource: .pods, namespace: "w", watchTimeoutSeconds: 1)
             let run = Task { try await informer.run() }
             defer { run.cancel() }
             await informer.waitForSync()

@@ -1,8 +1,8 @@
 import Foundation
-@testable import KubernetesClient
 import KubernetesModel
 import Testing
 
+@testable import KubernetesClient
 
 /// Parsing and encoding that need no server.
 @Suite struct WireFormatTests {
@@ -46,7 +46,9 @@ import Testing
 
     @Test func aGarbledEventIsAnError() async throws {
         await #expect(throws: KubernetesDecodingError.self) {
-            for try await _ in WatchEventStream<DynamicObject>(body: Self.stream([#"{"type":"WHAT","object":{}}"# + "\n"])) {}
+            for try await _ in WatchEventStream<DynamicObject>(
+                body: Self.stream([#"{"type":"WHAT","object":{}}"# + "\n"]))
+            {}
         }
     }
 
@@ -62,8 +64,10 @@ import Testing
     @Test(arguments: [
         (APIResource.pods, "inference", "vllm-0", nil as String?, "/api/v1/namespaces/inference/pods/vllm-0"),
         (.deployments, "inference", "vllm", "scale", "/apis/apps/v1/namespaces/inference/deployments/vllm/scale"),
-        (.inferenceAutoscalePolicies, "ns", "p", "status",
-            "/apis/autoscaling.inference.dev/v1alpha1/namespaces/ns/inferenceautoscalepolicies/p/status"),
+        (
+            .inferenceAutoscalePolicies, "ns", "p", "status",
+            "/apis/autoscaling.inference.dev/v1alpha1/namespaces/ns/inferenceautoscalepolicies/p/status"
+        ),
         (.namespaces, "ignored", "default", nil, "/api/v1/namespaces/default"),
     ])
     func resourcePaths(_ resource: APIResource, _ namespace: String, _ name: String, _ sub: String?, _ path: String) {
@@ -74,7 +78,8 @@ import Testing
         let body = Data(
             #"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"deployments.apps \"x\" not found","reason":"NotFound","details":{"name":"x","group":"apps","kind":"deployments"},"code":404}"#
                 .utf8)
-        let error = KubernetesError.from(status: 404, body: body, request: "GET /x", verb: "get", resource: "deployments.apps")
+        let error = KubernetesError.from(
+            status: 404, body: body, request: "GET /x", verb: "get", resource: "deployments.apps")
         #expect(error.isNotFound)
         #expect(error.message == #"deployments.apps "x" not found"#)
         #expect(error.status?.details?.name == "x")

@@ -1,7 +1,7 @@
 import Foundation
-@testable import KubernetesTestServer
 import Testing
 
+@testable import KubernetesTestServer
 
 @Suite("Selectors and patch algorithms")
 struct PureLogicTests {

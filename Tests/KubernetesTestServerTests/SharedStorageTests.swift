@@ -29,7 +29,10 @@ struct SharedStorageTests {
                 body: json(Self.widgetDefinition), contentType: "application/json")
             #expect(created.status == 201)
             let conditions = created.json?.at("status.conditions")?.elements ?? []
-            #expect(conditions.contains { $0.at("type")?.stringValue == "Established" && $0.at("status")?.stringValue == "True" })
+            #expect(
+                conditions.contains {
+                    $0.at("type")?.stringValue == "Established" && $0.at("status")?.stringValue == "True"
+                })
 
             let widget = parse(
                 #"{"apiVersion": "example.dev/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 2}}"#)

@@ -26,21 +26,37 @@ import Testing
         (.kvCacheUtilization, .vllm, "avg(vllm:kv_cache_usage_perc{SEL}) or avg(vllm:gpu_cache_usage_perc{SEL})"),
         (.kvCacheUtilization, .sglang, "avg(sglang:token_usage{SEL})"),
         (.kvCacheUtilization, .nim, "avg(gpu_cache_usage_perc{SEL})"),
-        (.timeToFirstToken, .vllm, "histogram_quantile(0.95, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{SEL}[60s])))"),
-        (.timeToFirstToken, .sglang, "histogram_quantile(0.95, sum by (le) (rate(sglang:time_to_first_token_seconds_bucket{SEL}[60s])))"),
-        (.timeToFirstToken, .tgi, "histogram_quantile(0.95, sum by (le) (rate(tgi_request_queue_duration_bucket{SEL}[60s])))"),
-        (.timeToFirstToken, .nim, "histogram_quantile(0.95, sum by (le) (rate(time_to_first_token_seconds_bucket{SEL}[60s])))"),
+        (
+            .timeToFirstToken, .vllm,
+            "histogram_quantile(0.95, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{SEL}[60s])))"
+        ),
+        (
+            .timeToFirstToken, .sglang,
+            "histogram_quantile(0.95, sum by (le) (rate(sglang:time_to_first_token_seconds_bucket{SEL}[60s])))"
+        ),
+        (
+            .timeToFirstToken, .tgi,
+            "histogram_quantile(0.95, sum by (le) (rate(tgi_request_queue_duration_bucket{SEL}[60s])))"
+        ),
+        (
+            .timeToFirstToken, .nim,
+            "histogram_quantile(0.95, sum by (le) (rate(time_to_first_token_seconds_bucket{SEL}[60s])))"
+        ),
         (.tokenThroughput, .vllm, "avg(rate(vllm:generation_tokens_total{SEL}[60s]))"),
         (.tokenThroughput, .tgi, "avg(rate(tgi_request_generated_tokens_sum{SEL}[60s]))"),
-        (.gpuUtilization, .vllm,
-            #"avg(DCGM_FI_DEV_GPU_UTIL{SEL}) or avg(DCGM_FI_DEV_GPU_UTIL{exported_namespace="inference",exported_pod=~"vllm-a|vllm-b"})"#),
+        (
+            .gpuUtilization, .vllm,
+            #"avg(DCGM_FI_DEV_GPU_UTIL{SEL}) or avg(DCGM_FI_DEV_GPU_UTIL{exported_namespace="inference",exported_pod=~"vllm-a|vllm-b"})"#
+        ),
     ])
     func presets(_ type: SignalType, _ engine: Engine, _ expected: String) throws {
         #expect(try Self.query(type, engine) == expected.replacingOccurrences(of: "SEL", with: Self.selector))
     }
 
     @Test func fleetTotalsSum() throws {
-        #expect(try Self.query(.queueDepth, .vllm, targetType: .value) == "sum(vllm:num_requests_waiting{\(Self.selector)})")
+        #expect(
+            try Self.query(.queueDepth, .vllm, targetType: .value) == "sum(vllm:num_requests_waiting{\(Self.selector)})"
+        )
     }
 
     @Test func customQueriesAreTakenAsWritten() throws {
@@ -57,7 +73,10 @@ import Testing
     @Test func hostileNamesCannotLeaveTheirStringOrWidenTheMatch() throws {
         let hostile = PodScope(namespace: #"a"} or vector(1) or x{y=""#, pods: .names([#"p.*|"} or up{"#]))
         let query = try EnginePresets.query(for: .init(type: .queueDepth, target: 1), engine: .vllm, scope: hostile)
-        #expect(query == #"avg(vllm:num_requests_waiting{namespace="a\"} or vector(1) or x{y=\"",pod=~"p\\.\\*\\|\"\\} or up\\{"})"#)
+        #expect(
+            query
+                == #"avg(vllm:num_requests_waiting{namespace="a\"} or vector(1) or x{y=\"",pod=~"p\\.\\*\\|\"\\} or up\\{"})"#
+        )
     }
 
     @Test func noPodsMatchesNothingRatherThanEverything() {
@@ -66,7 +85,8 @@ import Testing
     }
 
     @Test func deploymentAndStatefulSetPodPatterns() {
-        #expect(PodScope(namespace: "n", pods: .deployment("vllm.x")).podPattern == #"vllm\.x-[a-z0-9]{1,10}-[a-z0-9]{5}"#)
+        #expect(
+            PodScope(namespace: "n", pods: .deployment("vllm.x")).podPattern == #"vllm\.x-[a-z0-9]{1,10}-[a-z0-9]{5}"#)
         #expect(PodScope(namespace: "n", pods: .statefulSet("nim")).podPattern == "nim-[0-9]+")
     }
 
@@ -75,6 +95,8 @@ import Testing
         #expect(
             EnginePresets.requestRate(for: ttft, engine: .vllm, scope: Self.scope)
                 == "sum(rate(vllm:time_to_first_token_seconds_count{\(Self.selector)}[120s]))")
-        #expect(EnginePresets.requestRate(for: .init(type: .queueDepth, target: 5), engine: .vllm, scope: Self.scope) == nil)
+        #expect(
+            EnginePresets.requestRate(for: .init(type: .queueDepth, target: 5), engine: .vllm, scope: Self.scope) == nil
+        )
     }
 }

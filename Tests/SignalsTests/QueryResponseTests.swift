@@ -1,7 +1,6 @@
+import CurlHTTP
 import Foundation
 import Testing
-
-import CurlHTTP
 
 @testable import Signals
 
@@ -62,7 +61,9 @@ import CurlHTTP
         }
         #expect(error.code == .queryFailed)
         #expect(error.message == #"Prometheus bad_data error: 1:5: parse error: unexpected "}""#)
-        let timeout = Self.parse(#"{"status":"error","errorType":"timeout","error":"query timed out in expression evaluation"}"#, status: 503)
+        let timeout = Self.parse(
+            #"{"status":"error","errorType":"timeout","error":"query timed out in expression evaluation"}"#, status: 503
+        )
         #expect((try? timeout.get()) == nil)
         if case .failure(let error) = timeout { #expect(error.code == .timedOut) }
     }
@@ -83,7 +84,8 @@ import CurlHTTP
 
     @Test func labelsAndTimestampsAreParsed() throws {
         let response = try Self.parse(Self.vector(["7"], at: 1_800_000_000.5)).get()
-        #expect(response.result == .vector([VectorSample(labels: ["pod": "vllm-0"], timestamp: 1_800_000_000.5, value: 7)]))
+        #expect(
+            response.result == .vector([VectorSample(labels: ["pod": "vllm-0"], timestamp: 1_800_000_000.5, value: 7)]))
     }
 }
 
@@ -126,7 +128,8 @@ import CurlHTTP
         #expect(request.method == "GET")
         #expect(
             request.url.absoluteString
-                == "https://mimir.example/prometheus/api/v1/query?query=sum%28x%7Ba%3D%22b%20c%22%7D%29&timeout=2500ms&time=1800000000.000")
+                == "https://mimir.example/prometheus/api/v1/query?query=sum%28x%7Ba%3D%22b%20c%22%7D%29&timeout=2500ms&time=1800000000.000"
+        )
         #expect(request.headers["X-Scope-OrgID"] == "team-a")
         #expect(request.headers["Authorization"] == "Basic dTpw")
         #expect(request.timeout == 3.5)
@@ -134,7 +137,8 @@ import CurlHTTP
 
     @Test func longQueriesArePosted() async throws {
         let recorder = Recorder(statuses: [])
-        let client = PrometheusQueryClient(configuration: .init(address: URL(string: "http://p:9090")!), transport: recorder)
+        let client = PrometheusQueryClient(
+            configuration: .init(address: URL(string: "http://p:9090")!), transport: recorder)
         _ = await client.query(String(repeating: "vector(1) + ", count: 300) + "vector(1)")
         let request = try #require(recorder.requests.first)
         #expect(request.method == "POST")

@@ -1,22 +1,27 @@
 import AutoscalerCore
 import CurlHTTP
-import PrometheusTestSupport
 import Foundation
 import MetricsFixture
+import PrometheusTestSupport
 import Testing
 
 @testable import Signals
 
 /// The presets and the client against a real Prometheus scraping the fixture exporter.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct RealPrometheusTests {
-    static func signal(_ type: SignalType, _ targetType: TargetType = .averageValue, quantile: Double? = nil) -> ResolvedPolicy.Signal {
+    static func signal(
+        _ type: SignalType, _ targetType: TargetType = .averageValue, quantile: Double? = nil
+    ) -> ResolvedPolicy.Signal {
         // A short rate window: rate() divides by the whole window, and the test has only seconds of history.
-        .init(type: type, target: 1, targetType: targetType, quantile: quantile ?? (type == .timeToFirstToken ? 0.95 : nil), window: 5)
+        .init(
+            type: type, target: 1, targetType: targetType,
+            quantile: quantile ?? (type == .timeToFirstToken ? 0.95 : nil), window: 5)
     }
 
     /// Starts an exporter and a Prometheus scraping it, runs `body`, stops both.
     static func withPrometheus(
-        _ setUp: (FixtureExporter) -> Void, _ body: (PrometheusServer, FixtureExporter, PrometheusQueryClient) async throws -> Void
+        _ setUp: (FixtureExporter) -> Void,
+        _ body: (PrometheusServer, FixtureExporter, PrometheusQueryClient) async throws -> Void
     ) async throws {
         let exporter = try await FixtureExporter.start()
         setUp(exporter)
@@ -44,7 +49,8 @@ import Testing
                 for (index, pod) in ["a", "b"].enumerated() {
                     exporter.set(
                         PodMetrics(
-                            namespace: namespace, pod: "\(engine)-\(pod)", engine: engine, waiting: Double(4 + index * 4),
+                            namespace: namespace, pod: "\(engine)-\(pod)", engine: engine,
+                            waiting: Double(4 + index * 4),
                             running: Double(10 + index * 10), kvCacheUsage: 0.4 + Double(index) * 0.2,
                             gpuUtilization: 70 + Double(index) * 20))
                 }
@@ -97,15 +103,21 @@ import Testing
 
     @Test func renamedAndRelabelledMetricsAreFound() async throws {
         try await Self.withPrometheus({ exporter in
-            exporter.set(PodMetrics(namespace: "legacy", pod: "old-0", engine: .vllm, kvCacheUsage: 0.7, legacyKVCacheName: true))
-            exporter.set(PodMetrics(namespace: "dcgm", pod: "gpu-0", engine: .vllm, gpuUtilization: 55, dcgmExportedLabels: true))
+            exporter.set(
+                PodMetrics(namespace: "legacy", pod: "old-0", engine: .vllm, kvCacheUsage: 0.7, legacyKVCacheName: true)
+            )
+            exporter.set(
+                PodMetrics(namespace: "dcgm", pod: "gpu-0", engine: .vllm, gpuUtilization: 55, dcgmExportedLabels: true)
+            )
         }) { prometheus, _, client in
             try await prometheus.waitForSeries("DCGM_FI_DEV_GPU_UTIL")
             let legacy = try EnginePresets.query(
-                for: Self.signal(.kvCacheUtilization), engine: .vllm, scope: .init(namespace: "legacy", pods: .names(["old-0"])))
+                for: Self.signal(.kvCacheUtilization), engine: .vllm,
+                scope: .init(namespace: "legacy", pods: .names(["old-0"])))
             #expect(try await Self.value(client, legacy).get() == 0.7)
             let exported = try EnginePresets.query(
-                for: Self.signal(.gpuUtilization), engine: .vllm, scope: .init(namespace: "dcgm", pods: .names(["gpu-0"])))
+                for: Self.signal(.gpuUtilization), engine: .vllm,
+                scope: .init(namespace: "dcgm", pods: .names(["gpu-0"])))
             #expect(try await Self.value(client, exported).get() == 55)
         }
     }
@@ -118,12 +130,14 @@ import Testing
         }) { prometheus, _, client in
             try await prometheus.waitForSeries("vllm:num_requests_waiting")
             let own = try EnginePresets.query(
-                for: Self.signal(.queueDepth, .value), engine: .vllm, scope: .init(namespace: "a", pods: .names(["vllm-0"])))
+                for: Self.signal(.queueDepth, .value), engine: .vllm,
+                scope: .init(namespace: "a", pods: .names(["vllm-0"])))
             #expect(try await Self.value(client, own).get() == 3)
             // A target named to break out of its string, and one named like a regex that matches everything.
             for hostile in [#"vllm-0"} or vllm:num_requests_waiting{namespace="b"#, ".*", "vllm-.+"] {
                 let query = try EnginePresets.query(
-                    for: Self.signal(.queueDepth, .value), engine: .vllm, scope: .init(namespace: "a", pods: .names([hostile])))
+                    for: Self.signal(.queueDepth, .value), engine: .vllm,
+                    scope: .init(namespace: "a", pods: .names([hostile])))
                 let result = await Self.value(client, query)
                 guard case .failure(let error) = result else {
                     Issue.record("hostile name \(hostile) read \(result)")
@@ -158,7 +172,8 @@ import Testing
         let silent = try LoopbackSocket()
         silent.listenSilently()
         defer { silent.close() }
-        let client = PrometheusQueryClient(configuration: .init(address: URL(string: "http://127.0.0.1:\(silent.port)")!, timeout: 0.5))
+        let client = PrometheusQueryClient(
+            configuration: .init(address: URL(string: "http://127.0.0.1:\(silent.port)")!, timeout: 0.5))
         let started = Date()
         guard case .failure(let error) = await Self.value(client, "up") else {
             Issue.record("a silent server gave a value")
@@ -193,11 +208,15 @@ extension RealPrometheusTests {
             try await Task.sleep(for: .seconds(2))
             let reader = SignalReader(client: client)
             let ttft = Self.signal(.timeToFirstToken)
-            let idle = await reader.read(ttft, engine: .vllm, scope: .init(namespace: "idle", pods: .names(["vllm-0"])), at: Date())
+            let idle = await reader.read(
+                ttft, engine: .vllm, scope: .init(namespace: "idle", pods: .names(["vllm-0"])), at: Date())
             #expect(idle.sample == .value(0))
-            let absent = await reader.read(ttft, engine: .vllm, scope: .init(namespace: "nowhere", pods: .names(["vllm-0"])), at: Date())
+            let absent = await reader.read(
+                ttft, engine: .vllm, scope: .init(namespace: "nowhere", pods: .names(["vllm-0"])), at: Date())
             #expect(absent.sample == .missing("the value is NaN") || absent.sample == .missing("no series matched"))
-            let notExported = await reader.read(Self.signal(.kvCacheUtilization), engine: .tgi, scope: .init(namespace: "idle", pods: .names(["x"])), at: Date())
+            let notExported = await reader.read(
+                Self.signal(.kvCacheUtilization), engine: .tgi, scope: .init(namespace: "idle", pods: .names(["x"])),
+                at: Date())
             #expect(notExported.sample == .missing("engine tgi exports no metric for KVCacheUtilization"))
         }
     }

@@ -1,7 +1,7 @@
-@testable import AutoscalerCore
 import Foundation
 import Testing
 
+@testable import AutoscalerCore
 @testable import Simulator
 
 /// A fixed count that records what it was shown.

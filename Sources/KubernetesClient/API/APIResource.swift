@@ -36,13 +36,15 @@ public struct APIResource: Sendable, Hashable, CustomStringConvertible {
     }
 
     public static let pods = APIResource(group: "", version: "v1", name: "pods", kind: "Pod")
-    public static let namespaces = APIResource(group: "", version: "v1", name: "namespaces", kind: "Namespace", namespaced: false)
+    public static let namespaces = APIResource(
+        group: "", version: "v1", name: "namespaces", kind: "Namespace", namespaced: false)
     public static let events = APIResource(group: "events.k8s.io", version: "v1", name: "events", kind: "Event")
     public static let coreEvents = APIResource(group: "", version: "v1", name: "events", kind: "Event")
     public static let secrets = APIResource(group: "", version: "v1", name: "secrets", kind: "Secret")
     public static let configMaps = APIResource(group: "", version: "v1", name: "configmaps", kind: "ConfigMap")
     public static let deployments = APIResource(group: "apps", version: "v1", name: "deployments", kind: "Deployment")
-    public static let statefulSets = APIResource(group: "apps", version: "v1", name: "statefulsets", kind: "StatefulSet")
+    public static let statefulSets = APIResource(
+        group: "apps", version: "v1", name: "statefulsets", kind: "StatefulSet")
     public static let podDisruptionBudgets = APIResource(
         group: "policy", version: "v1", name: "poddisruptionbudgets", kind: "PodDisruptionBudget")
     public static let leases = APIResource(group: "coordination.k8s.io", version: "v1", name: "leases", kind: "Lease")

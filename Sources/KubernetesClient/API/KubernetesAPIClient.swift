@@ -136,7 +136,9 @@ public final class KubernetesAPIClient: Sendable {
         return (items, version ?? "")
     }
 
-    public func create<T: Codable & Sendable>(_ object: T, _ resource: APIResource, namespace: String?) async throws -> T {
+    public func create<T: Codable & Sendable>(
+        _ object: T, _ resource: APIResource, namespace: String?
+    ) async throws -> T {
         let response = try await send(
             "POST", resource.path(namespace: namespace), body: try encode(object), verb: "create", resource: resource,
             idempotent: false)
@@ -178,7 +180,8 @@ public final class KubernetesAPIClient: Sendable {
     }
 
     public func delete(_ resource: APIResource, namespace: String?, name: String) async throws {
-        _ = try await send("DELETE", resource.path(namespace: namespace, name: name), verb: "delete", resource: resource)
+        _ = try await send(
+            "DELETE", resource.path(namespace: namespace, name: name), verb: "delete", resource: resource)
     }
 
     // MARK: - Subresources
@@ -189,7 +192,8 @@ public final class KubernetesAPIClient: Sendable {
     }
 
     /// Sets `spec.replicas` through `/scale` with a merge patch.
-    public func setScale(_ resource: APIResource, namespace: String, name: String, replicas: Int) async throws -> Scale {
+    public func setScale(_ resource: APIResource, namespace: String, name: String, replicas: Int) async throws -> Scale
+    {
         try await patch(
             Scale.self, resource, namespace: namespace, name: name,
             .merge(.object(["spec": .object(["replicas": .number(Double(replicas))])])), subresource: "scale")
@@ -206,7 +210,9 @@ public final class KubernetesAPIClient: Sendable {
     public func patchStatus<T: Decodable & Sendable>(
         _ type: T.Type, _ resource: APIResource, namespace: String?, name: String, status: JSONValue
     ) async throws -> T {
-        try await patch(T.self, resource, namespace: namespace, name: name, .merge(.object(["status": status])), subresource: "status")
+        try await patch(
+            T.self, resource, namespace: namespace, name: name, .merge(.object(["status": status])),
+            subresource: "status")
     }
 
     // MARK: - Watch
@@ -225,9 +231,15 @@ public final class KubernetesAPIClient: Sendable {
         if let labelSelector { query.append(("labelSelector", labelSelector)) }
         if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
         let path = resource.path(namespace: namespace)
-        let response = try await authorized(method: "GET", path: path, query: query, verb: "watch", resource: resource) {
-            request in try await self.transport.stream(request)
-        } status: { $0.status } headers: { $0.headers } readBody: { response in
+        let response = try await authorized(method: "GET", path: path, query: query, verb: "watch", resource: resource)
+        {
+            request in
+            try await self.transport.stream(request)
+        } status: {
+            $0.status
+        } headers: {
+            $0.headers
+        } readBody: { response in
             var data = Data()
             for try await chunk in response.body { data.append(chunk) }
             return data
@@ -262,7 +274,8 @@ public final class KubernetesAPIClient: Sendable {
         guard let match = known.first(where: { $0.resource.kind == kind }) else {
             throw KubernetesError(
                 code: 404, reason: "NotFound",
-                message: "the API server has no kind \(kind) in \(apiVersion) (it has: \(known.map(\.resource.kind).sorted().joined(separator: ", ")))",
+                message:
+                    "the API server has no kind \(kind) in \(apiVersion) (it has: \(known.map(\.resource.kind).sorted().joined(separator: ", ")))",
                 request: "discovery \(apiVersion)")
         }
         return match
@@ -310,7 +323,13 @@ public final class KubernetesAPIClient: Sendable {
             resourceName: name, idempotent: idempotent ?? (method != "POST")
         ) { request in
             try await self.transport.send(request)
-        } status: { $0.status } headers: { $0.headers } readBody: { $0.body }
+        } status: {
+            $0.status
+        } headers: {
+            $0.headers
+        } readBody: {
+            $0.body
+        }
     }
 
     private func authorized<Response: Sendable>(
@@ -329,7 +348,8 @@ public final class KubernetesAPIClient: Sendable {
             throw HTTPClientError(.invalidRequest, "invalid request URL \(url)")
         }
         let isWatch = query.contains { $0.0 == "watch" }
-        var request = HTTPRequest(method: method, url: target, body: body, timeout: isWatch ? nil : options.requestTimeout)
+        var request = HTTPRequest(
+            method: method, url: target, body: body, timeout: isWatch ? nil : options.requestTimeout)
         request.headers.add("Accept", "application/json")
         request.headers.add("User-Agent", options.userAgent)
         if body != nil { request.headers.add("Content-Type", contentType) }
@@ -383,7 +403,8 @@ public final class KubernetesAPIClient: Sendable {
                 }
                 let delay = options.retry.delay(afterAttempt: attempt, retryAfter: retryAfter)
                 logger.debug(
-                    "retrying", metadata: ["request": "\(described)", "http.status": "\(code)", "retry.delay": "\(delay)"])
+                    "retrying",
+                    metadata: ["request": "\(described)", "http.status": "\(code)", "retry.delay": "\(delay)"])
                 try await Task.sleep(for: .seconds(delay))
                 continue
             }
@@ -395,7 +416,9 @@ public final class KubernetesAPIClient: Sendable {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch {
-            throw KubernetesDecodingError(type: String(describing: T.self), underlying: "\(error)", body: String(decoding: data.prefix(300), as: UTF8.self))
+            throw KubernetesDecodingError(
+                type: String(describing: T.self), underlying: "\(error)",
+                body: String(decoding: data.prefix(300), as: UTF8.self))
         }
     }
 
@@ -412,5 +435,7 @@ public struct KubernetesDecodingError: Error, Sendable, CustomStringConvertible 
     public var underlying: String
     public var body: String
 
-    public var description: String { "cannot decode \(type) from the API server's answer: \(underlying); body: \(body)" }
+    public var description: String {
+        "cannot decode \(type) from the API server's answer: \(underlying); body: \(body)"
+    }
 }

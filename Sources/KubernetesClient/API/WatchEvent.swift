@@ -7,7 +7,8 @@ extension WatchEvent {
         let value = try JSONDecoder().decode(JSONValue.self, from: line)
         guard case .string(let typeName)? = value["type"], let type = Kind(rawValue: typeName) else {
             throw KubernetesDecodingError(
-                type: "WatchEvent", underlying: "no known \"type\"", body: String(decoding: line.prefix(300), as: UTF8.self))
+                type: "WatchEvent", underlying: "no known \"type\"",
+                body: String(decoding: line.prefix(300), as: UTF8.self))
         }
         let object = value["object"] ?? .null
         var resourceVersion: String?

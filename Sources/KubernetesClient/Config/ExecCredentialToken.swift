@@ -337,4 +337,3 @@ private struct ExecCredentialResponse: Decodable {
     var kind: String?
     var status: Status?
 }
-

@@ -1,3 +1,4 @@
+import KubernetesModel
 
 /// A failed request, rendered as the `Status` object the real API server sends.
 ///
@@ -220,5 +221,3 @@ public struct APIStatusError: Error, Sendable, Equatable {
         return error
     }
 }
-
-import KubernetesModel

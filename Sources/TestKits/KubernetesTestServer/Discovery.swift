@@ -1,3 +1,4 @@
+import KubernetesModel
 
 /// The legacy (unaggregated) discovery documents, built from the registered types.
 enum Discovery {
@@ -97,5 +98,3 @@ enum Discovery {
         return rank(lhs) > rank(rhs)
     }
 }
-
-import KubernetesModel

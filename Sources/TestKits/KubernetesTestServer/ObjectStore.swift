@@ -626,9 +626,10 @@ struct ObjectStore: Sendable {
         }
         objects[type.storageKey, default: [:]][key] = object == nil ? nil : stored
         let kind: LogEntry.Kind = object == nil ? .deleted : (previous == nil ? .added : .modified)
-        append(LogEntry(
-            resourceVersion: resourceVersion, kind: kind, storageKey: type.storageKey, key: key, object: stored,
-            previous: previous))
+        append(
+            LogEntry(
+                resourceVersion: resourceVersion, kind: kind, storageKey: type.storageKey, key: key, object: stored,
+                previous: previous))
 
         // One storage, two versions: core/v1 readers (kubectl describe) see events.k8s.io/v1 Events too.
         if type.storageKey == ResourceType.events.storageKey {
@@ -636,9 +637,10 @@ struct ObjectStore: Sendable {
             let converted = SharedStorage.coreEvent(from: stored)
             let before = objects[core]?[key]
             objects[core, default: [:]][key] = object == nil ? nil : converted
-            append(LogEntry(
-                resourceVersion: resourceVersion, kind: kind, storageKey: core, key: key, object: converted,
-                previous: before))
+            append(
+                LogEntry(
+                    resourceVersion: resourceVersion, kind: kind, storageKey: core, key: key, object: converted,
+                    previous: before))
         }
         if isDefinition, object != nil, let served = SharedStorage.resourceType(fromDefinition: stored) {
             register(served)

@@ -1,4 +1,3 @@
-
 /// One kind of object the test API server stores and serves, described the way API discovery describes it.
 ///
 /// The flags mirror the per-type "strategies" of the real API server (`pkg/registry/...`): which subresources

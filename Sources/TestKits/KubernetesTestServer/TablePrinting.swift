@@ -25,7 +25,8 @@ enum TablePrinting {
     }
 
     static func table(_ objects: [JSONValue], type: ResourceType, resourceVersion: String?, now: Date) -> JSONValue {
-        let columns = type.printerColumns.isEmpty
+        let columns =
+            type.printerColumns.isEmpty
             ? [PrinterColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp")] : type.printerColumns
         var definitions: [JSONValue] = [
             .object([

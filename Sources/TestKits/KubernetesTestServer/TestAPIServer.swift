@@ -1,10 +1,10 @@
 import Foundation
 import KubernetesModel
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import Synchronization
-import NIOHTTP1
 
 /// An in-process Kubernetes API server for tests: it speaks the real wire protocol (JSON over HTTP/1.1 over TLS,
 /// bearer tokens, `Status` errors, resourceVersions, chunked watch streams with bookmarks, 410 Gone, paging,

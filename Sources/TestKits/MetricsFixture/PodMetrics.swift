@@ -114,35 +114,50 @@ public enum Exposition {
                 let kv = pod.legacyKVCacheName ? "vllm:gpu_cache_usage_perc" : "vllm:kv_cache_usage_perc"
                 add(kv, "gauge", sample(kv, labels, pod.kvCacheUsage))
                 histogram("vllm:time_to_first_token_seconds", labels, pod.ttft, add)
-                add("vllm:generation_tokens_total", "counter", sample("vllm:generation_tokens_total", labels, pod.generatedTokens))
+                add(
+                    "vllm:generation_tokens_total", "counter",
+                    sample("vllm:generation_tokens_total", labels, pod.generatedTokens))
             case .sglang:
                 let labels = base + [("model_name", pod.model)]
                 add("sglang:num_queue_reqs", "gauge", sample("sglang:num_queue_reqs", labels, pod.waiting))
                 add("sglang:num_running_reqs", "gauge", sample("sglang:num_running_reqs", labels, pod.running))
                 add("sglang:token_usage", "gauge", sample("sglang:token_usage", labels, pod.kvCacheUsage))
                 histogram("sglang:time_to_first_token_seconds", labels, pod.ttft, add)
-                add("sglang:generation_tokens_total", "counter", sample("sglang:generation_tokens_total", labels, pod.generatedTokens))
+                add(
+                    "sglang:generation_tokens_total", "counter",
+                    sample("sglang:generation_tokens_total", labels, pod.generatedTokens))
             case .tgi:
                 add("tgi_queue_size", "gauge", sample("tgi_queue_size", base, pod.waiting))
                 add("tgi_batch_current_size", "gauge", sample("tgi_batch_current_size", base, pod.running))
                 histogram("tgi_request_queue_duration", base, pod.ttft, add)
                 // TGI counts generated tokens per request in a histogram; only its _sum and _count matter here.
-                add("tgi_request_generated_tokens", "histogram", sample("tgi_request_generated_tokens_sum", base, pod.generatedTokens))
-                add("tgi_request_generated_tokens", "histogram", sample("tgi_request_generated_tokens_count", base, pod.ttft.count))
-                add("tgi_request_generated_tokens", "histogram", sample("tgi_request_generated_tokens_bucket", base + [("le", "+Inf")], pod.ttft.count))
+                add(
+                    "tgi_request_generated_tokens", "histogram",
+                    sample("tgi_request_generated_tokens_sum", base, pod.generatedTokens))
+                add(
+                    "tgi_request_generated_tokens", "histogram",
+                    sample("tgi_request_generated_tokens_count", base, pod.ttft.count))
+                add(
+                    "tgi_request_generated_tokens", "histogram",
+                    sample("tgi_request_generated_tokens_bucket", base + [("le", "+Inf")], pod.ttft.count))
             case .nim:
                 let labels = base + [("model_name", pod.model)]
                 add("num_requests_waiting", "gauge", sample("num_requests_waiting", labels, pod.waiting))
                 add("num_requests_running", "gauge", sample("num_requests_running", labels, pod.running))
                 add("gpu_cache_usage_perc", "gauge", sample("gpu_cache_usage_perc", labels, pod.kvCacheUsage))
                 histogram("time_to_first_token_seconds", labels, pod.ttft, add)
-                add("generation_tokens_total", "counter", sample("generation_tokens_total", labels, pod.generatedTokens))
+                add(
+                    "generation_tokens_total", "counter", sample("generation_tokens_total", labels, pod.generatedTokens)
+                )
             case .custom:
                 break
             }
             if let utilization = pod.gpuUtilization {
                 let prefix = pod.dcgmExportedLabels ? "exported_" : ""
-                let labels = [("gpu", "0"), ("\(prefix)namespace", pod.namespace), ("\(prefix)pod", pod.pod), ("\(prefix)container", "server")]
+                let labels = [
+                    ("gpu", "0"), ("\(prefix)namespace", pod.namespace), ("\(prefix)pod", pod.pod),
+                    ("\(prefix)container", "server"),
+                ]
                 add("DCGM_FI_DEV_GPU_UTIL", "gauge", sample("DCGM_FI_DEV_GPU_UTIL", labels, utilization))
             }
         }

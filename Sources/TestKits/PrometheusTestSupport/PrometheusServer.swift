@@ -61,7 +61,8 @@ public final class PrometheusServer: @unchecked Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = [
-                "--config.file=\(configFile.path)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
+                "--config.file=\(configFile.path)",
+                "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
                 "--web.listen-address=127.0.0.1:\(port)", "--log.level=\(logFile == nil ? "warn" : "info")",
             ]
             if let logFile { FileManager.default.createFile(atPath: logFile, contents: nil) }
@@ -155,9 +156,9 @@ public final class LoopbackSocket: @unchecked Sendable {
 
     public init() throws {
         #if canImport(Glibc)
-            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-            let descriptor = socket(AF_INET, SOCK_STREAM, 0)
+        let descriptor = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -169,7 +170,7 @@ public final class LoopbackSocket: @unchecked Sendable {
         }
         guard bound == 0 else {
             #if canImport(Glibc)
-                _ = Glibc.close(descriptor)
+            _ = Glibc.close(descriptor)
             #endif
             throw PrometheusServer.SetupError("cannot bind a loopback socket")
         }
@@ -187,9 +188,9 @@ public final class LoopbackSocket: @unchecked Sendable {
 
     public func close() {
         #if canImport(Glibc)
-            _ = Glibc.close(descriptor)
+        _ = Glibc.close(descriptor)
         #else
-            _ = Darwin.close(descriptor)
+        _ = Darwin.close(descriptor)
         #endif
     }
 }

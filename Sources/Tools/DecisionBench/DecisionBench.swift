@@ -190,7 +190,9 @@ struct DecisionBench: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    func verdict(name: String, rows: [(label: String, result: SimulationResult, seconds: Double)], oracleHours: Double)
+    func verdict(
+        name: String, rows: [(label: String, result: SimulationResult, seconds: Double)], oracleHours: Double
+    )
         -> String
     {
         let ours = rows[0].result

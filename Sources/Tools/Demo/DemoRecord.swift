@@ -108,7 +108,9 @@ struct DemoRecord {
                 ready: sample.ready, pods: sample.pods, ttftP95: sample.ttftP95, reason: sample.limitedBy ?? ""))
     }
 
-    func summary(duration: Double, interrupted: Bool, totals: LiveFleet.Totals, gpuSeconds: Double, sloTTFT: Double)
+    func summary(
+        duration: Double, interrupted: Bool, totals: LiveFleet.Totals, gpuSeconds: Double, sloTTFT: Double
+    )
         -> DemoSummary
     {
         DemoSummary(
