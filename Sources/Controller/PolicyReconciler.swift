@@ -49,7 +49,7 @@ public final class PolicyReconciler: Sendable {
         log[metadataKey: "policy.name"] = "\(policy.metadata.name ?? "")"
         switch await read(policy, log: log) {
         case .held(let hold):
-            let plan = ReconcilePlanner.hold(hold.hold, policy: policy, pollingInterval: hold.pollingInterval, now: now)
+            let plan = ReconcilePlanner.hold(hold, policy: policy, now: now)
             return await execute(plan, policy: policy, scaling: nil, now: now, log: log)
         case .unreadable(let error):
             return .retry(reason: "\(error)")
@@ -58,16 +58,17 @@ public final class PolicyReconciler: Sendable {
             let pods = observation.pods.map(\.name)
             let samples = await signals.samples(for: resolved, pods: pods, at: now)
             let remembered = memory.withLock { $0[key] }
+            let lastStatusWrite = remembered?.lastStatusWrite ?? .distantPast
             let decision = ScalingDecider.decide(
                 policy: resolved, observed: observation.observedScale, samples: samples,
                 history: ReconcilePlanner.history(persisted: policy.status?.history, remembered: remembered?.history),
                 now: now)
             let plan = ReconcilePlanner.plan(
                 decision, policy: policy, resolved: resolved, observation: observation,
-                lastStatusWrite: remembered?.lastStatusWrite ?? .distantPast, now: now)
+                lastStatusWrite: lastStatusWrite, now: now)
             let result = await execute(
                 plan, policy: policy, scaling: Scaling(policy: resolved, target: target, decision: decision), now: now,
-                log: log, lastStatusWrite: remembered?.lastStatusWrite ?? .distantPast)
+                log: log, lastStatusWrite: lastStatusWrite)
             if plan.reason == .reconciled, case .requeue = result {
                 metrics?.policy(
                     namespace: resolved.namespace, name: resolved.name, current: observation.scale.currentReplicas,
@@ -79,7 +80,7 @@ public final class PolicyReconciler: Sendable {
     }
 
     private enum Reading {
-        case held(ReconcilePlanner.HoldError)
+        case held(ReconcilePlanner.Hold)
         case unreadable(any Error)
         case read(ResolvedPolicy, KubernetesAPIClient.DiscoveredResource, ReconcilePlanner.Observation)
     }
@@ -93,7 +94,7 @@ public final class PolicyReconciler: Sendable {
         case .success(let value): resolved = value
         }
         func held(_ reason: ReconcileReason, _ message: String) -> Reading {
-            .held(.init(.init(reason, message), pollingInterval: resolved.pollingInterval))
+            .held(.init(reason, message, pollingInterval: resolved.pollingInterval))
         }
         if let other = await cluster.conflict(for: policy, target: resolved.target) {
             return held(.conflict, other)

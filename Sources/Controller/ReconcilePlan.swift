@@ -113,14 +113,16 @@ public enum ReconcilePlanner {
     /// poll.
     public static let valueRefreshInterval = 60.0
 
-    /// A policy that is not scaled.
-    public struct Hold: Sendable, Equatable {
+    /// A policy that is not scaled: why, and when to look again (its polling interval).
+    public struct Hold: Error, Sendable, Equatable {
         public var reason: ReconcileReason
         public var message: String
+        public var pollingInterval: Double
 
-        public init(_ reason: ReconcileReason, _ message: String) {
+        public init(_ reason: ReconcileReason, _ message: String, pollingInterval: Double) {
             self.reason = reason
             self.message = message
+            self.pollingInterval = pollingInterval
         }
     }
 
@@ -128,19 +130,19 @@ public enum ReconcilePlanner {
     /// paused, and Custom queries only where the operator allows them. The resolved policy, or why it is held.
     public static func admit(
         _ policy: InferenceAutoscalePolicy, customQueryNamespaces: Set<String>
-    ) -> Result<ResolvedPolicy, HoldError> {
+    ) -> Result<ResolvedPolicy, Hold> {
         let resolved: ResolvedPolicy
         switch PolicyValidator.resolve(policy) {
         case .failure(let failure):
             let message = failure.violations.map(\.description).joined(separator: "; ")
-            return .failure(HoldError(Hold(.invalidSpec, message), pollingInterval: PolicyDefaults.pollingInterval))
+            return .failure(Hold(.invalidSpec, message, pollingInterval: PolicyDefaults.pollingInterval))
         case .success(let value):
             resolved = value
         }
         if resolved.paused || policy.metadata.annotations?[pausedAnnotation] == "true" {
             let why = resolved.paused ? "spec.paused is true" : "the annotation \(pausedAnnotation) is \"true\""
             let message = "\(why): the target is not scaled and its PodDisruptionBudget not changed"
-            return .failure(HoldError(Hold(.paused, message), pollingInterval: resolved.pollingInterval))
+            return .failure(Hold(.paused, message, pollingInterval: resolved.pollingInterval))
         }
         // Custom queries read any series and their values show in status.
         if !customQueryNamespaces.contains("*"), !customQueryNamespaces.contains(resolved.namespace),
@@ -149,27 +151,13 @@ public enum ReconcilePlanner {
             let message =
                 "signal \(custom.name) is a Custom query, which the controller allows only in namespaces given "
                 + "with --allow-custom-queries-in; \(resolved.namespace) is not one of them"
-            return .failure(
-                HoldError(Hold(.customQueryNotAllowed, message), pollingInterval: resolved.pollingInterval))
+            return .failure(Hold(.customQueryNotAllowed, message, pollingInterval: resolved.pollingInterval))
         }
         return .success(resolved)
     }
 
-    /// A hold, with the polling interval its result is requeued after.
-    public struct HoldError: Error, Sendable, Equatable {
-        public var hold: Hold
-        public var pollingInterval: Double
-
-        public init(_ hold: Hold, pollingInterval: Double) {
-            self.hold = hold
-            self.pollingInterval = pollingInterval
-        }
-    }
-
     /// `Ready=False` with the hold's reason; announced by an Event and written only when it is news.
-    public static func hold(
-        _ hold: Hold, policy: InferenceAutoscalePolicy, pollingInterval: Double, now: Date
-    ) -> ReconcilePlan {
+    public static func hold(_ hold: Hold, policy: InferenceAutoscalePolicy, now: Date) -> ReconcilePlan {
         let previous = policy.status ?? PolicyStatus()
         var status = previous
         status.observedGeneration = policy.metadata.generation
@@ -184,7 +172,7 @@ public enum ReconcilePlanner {
         }
         if status != previous { actions.append(.updateStatus(status)) }
         return ReconcilePlan(
-            actions: actions, reason: hold.reason, result: hold.reason.result(pollingInterval: pollingInterval))
+            actions: actions, reason: hold.reason, result: hold.reason.result(pollingInterval: hold.pollingInterval))
     }
 
     /// The history the decision starts from: the exact one remembered from the last round while status still

@@ -122,8 +122,8 @@ import Testing
     }
 
     @Test func aHoldIsAnnouncedAndWrittenOnlyWhenItIsNews() throws {
-        let hold = ReconcilePlanner.Hold(.targetNotFound, "Deployment inference/vllm: not found")
-        let first = ReconcilePlanner.hold(hold, policy: try policy(#""maxReplicas": 10"#), pollingInterval: 15, now: t0)
+        let hold = ReconcilePlanner.Hold(.targetNotFound, "Deployment inference/vllm: not found", pollingInterval: 15)
+        let first = ReconcilePlanner.hold(hold, policy: try policy(#""maxReplicas": 10"#), now: t0)
         let status = try #require(Self.status(of: first))
         #expect(
             first.actions == [
@@ -136,15 +136,14 @@ import Testing
         #expect(ready.lastTransitionTime == Timestamp.format(t0))
 
         let again = ReconcilePlanner.hold(
-            hold, policy: try policy(#""maxReplicas": 10"#, status: status), pollingInterval: 15,
-            now: t0.addingTimeInterval(30))
+            hold, policy: try policy(#""maxReplicas": 10"#, status: status), now: t0.addingTimeInterval(30))
         #expect(again.actions == [])
     }
 
     @Test func admissionHoldsInvalidPausedAndDisallowedPolicies() throws {
         func reason(_ policy: InferenceAutoscalePolicy, allowed: Set<String> = ["*"]) -> ReconcileReason? {
             if case .failure(let error) = ReconcilePlanner.admit(policy, customQueryNamespaces: allowed) {
-                return error.hold.reason
+                return error.reason
             }
             return nil
         }
