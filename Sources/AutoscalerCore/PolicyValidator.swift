@@ -173,6 +173,11 @@ public enum PolicyValidator {
                 let host = url.host, !host.isEmpty
             {
                 if url.query != nil { check.fail("spec.prometheus.address", "must not carry a query string") }
+                if url.user != nil || url.password != nil {
+                    check.fail(
+                        "spec.prometheus.address",
+                        "must not embed credentials (user:password@host): use basicAuth with Secret references")
+                }
             } else {
                 check.fail("spec.prometheus.address", "must be an http:// or https:// URL (got \"\(address)\")")
             }

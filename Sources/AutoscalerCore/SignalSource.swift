@@ -12,3 +12,9 @@ extension SignalSource {
         [:]
     }
 }
+
+/// Reads one Secret's data (its values base64-decoded), for the Prometheus credentials a policy names.
+public protocol SecretReader: Sendable {
+    /// - Throws: an error whose description names the Secret and why it cannot be read, never a value.
+    func data(namespace: String, name: String) async throws -> [String: Data]
+}

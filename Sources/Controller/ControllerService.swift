@@ -11,17 +11,20 @@ import ServiceLifecycle
 public final class ControllerService: Service, Sendable {
     public struct Configuration: Sendable {
         public var maxConcurrentReconciles: Int
-        /// Namespaces whose policies may run `Custom` queries; `*` for all.
-        public var customQueryNamespaces: Set<String>
+        /// What policy authors may make the controller do (Custom queries, Prometheus addresses, headers, TLS).
+        public var permissions: TenantPermissions
+        /// Before a scale-down, set `controller.kubernetes.io/pod-deletion-cost` on the pods (needs pods `patch`).
+        public var markDeletionCosts: Bool
         /// How often the sampled gauges (queue depth, policies, leadership) are brought up to date.
         public var gaugeInterval: Duration
 
         public init(
-            maxConcurrentReconciles: Int = 4, customQueryNamespaces: Set<String> = ["*"],
+            maxConcurrentReconciles: Int = 4, permissions: TenantPermissions = .init(), markDeletionCosts: Bool = true,
             gaugeInterval: Duration = .seconds(2)
         ) {
             self.maxConcurrentReconciles = maxConcurrentReconciles
-            self.customQueryNamespaces = customQueryNamespaces
+            self.permissions = permissions
+            self.markDeletionCosts = markDeletionCosts
             self.gaugeInterval = gaugeInterval
         }
     }
@@ -48,7 +51,7 @@ public final class ControllerService: Service, Sendable {
         self.logger = logger
         reconciler = PolicyReconciler(
             cluster: cluster, signals: signals, metrics: metrics,
-            customQueryNamespaces: configuration.customQueryNamespaces, logger: logger)
+            permissions: configuration.permissions, markDeletionCosts: configuration.markDeletionCosts, logger: logger)
     }
 
     /// True once every cache has its first list (for `/readyz`).

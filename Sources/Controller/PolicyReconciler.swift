@@ -22,18 +22,21 @@ public final class PolicyReconciler: Sendable {
     private let signals: any SignalSource
     private let logger: Logger
     private let metrics: ControllerMetrics?
-    /// Namespaces whose policies may run `Custom` queries (`*`: all).
-    private let customQueryNamespaces: Set<String>
+    private let permissions: TenantPermissions
+    /// Off with `--no-pod-deletion-cost`: the controller then never patches pods.
+    private let markDeletionCosts: Bool
     private let memory = Mutex<[String: Memory]>([:])
 
     public init(
         cluster: any ClusterAPI, signals: any SignalSource, metrics: ControllerMetrics? = nil,
-        customQueryNamespaces: Set<String> = ["*"], logger: Logger = Logger(label: "inference-autoscaler.reconciler")
+        permissions: TenantPermissions = .init(), markDeletionCosts: Bool = true,
+        logger: Logger = Logger(label: "inference-autoscaler.reconciler")
     ) {
+        self.markDeletionCosts = markDeletionCosts
         self.cluster = cluster
         self.signals = signals
         self.metrics = metrics
-        self.customQueryNamespaces = customQueryNamespaces
+        self.permissions = permissions
         self.logger = logger
     }
 
@@ -65,7 +68,7 @@ public final class PolicyReconciler: Sendable {
                 now: now)
             let plan = ReconcilePlanner.plan(
                 decision, policy: policy, resolved: resolved, observation: observation,
-                lastStatusWrite: lastStatusWrite, now: now)
+                lastStatusWrite: lastStatusWrite, now: now, markDeletionCosts: markDeletionCosts)
             let result = await execute(
                 plan, policy: policy, scaling: Scaling(policy: resolved, target: target, decision: decision), now: now,
                 log: log, lastStatusWrite: lastStatusWrite)
@@ -89,7 +92,7 @@ public final class PolicyReconciler: Sendable {
     /// neither scales until it is resolved), then the target through discovery and its `/scale`, then its pods.
     private func read(_ policy: InferenceAutoscalePolicy, log: Logger) async -> Reading {
         let resolved: ResolvedPolicy
-        switch ReconcilePlanner.admit(policy, customQueryNamespaces: customQueryNamespaces) {
+        switch ReconcilePlanner.admit(policy, permissions: permissions) {
         case .failure(let hold): return .held(hold)
         case .success(let value): resolved = value
         }

@@ -18,6 +18,7 @@ public enum ReconcileReason: String, Sendable, Equatable, CaseIterable {
     case invalidSpec = "InvalidSpec"
     case paused = "Paused"
     case customQueryNotAllowed = "CustomQueryNotAllowed"
+    case prometheusNotAllowed = "PrometheusNotAllowed"
     case conflict = "Conflict"
     case targetNotScalable = "TargetNotScalable"
     case targetNotFound = "TargetNotFound"
@@ -39,7 +40,7 @@ public enum ReconcileReason: String, Sendable, Equatable, CaseIterable {
         case .reconciled: .healthy
         case .paused, .conflict: .held
         case .targetNotFound, .invalidSelector: .retryable
-        case .invalidSpec, .customQueryNotAllowed, .targetNotScalable: .terminal
+        case .invalidSpec, .customQueryNotAllowed, .prometheusNotAllowed, .targetNotScalable: .terminal
         }
     }
 
@@ -59,6 +60,7 @@ public enum ReconcileReason: String, Sendable, Equatable, CaseIterable {
         case .invalidSpec: "invalid spec"
         case .paused: "paused"
         case .customQueryNotAllowed: "custom query not allowed"
+        case .prometheusNotAllowed: "Prometheus settings not allowed"
         case .conflict: "another autoscaler scales the target"
         case .targetNotScalable: "target not scalable"
         case .targetNotFound: "target not found"
@@ -127,9 +129,10 @@ public enum ReconcilePlanner {
     }
 
     /// The checks made before anything is read: a valid spec (the CRD installed may be older than this binary), not
-    /// paused, and Custom queries only where the operator allows them. The resolved policy, or why it is held.
+    /// paused, and only what the operator permits tenants (Custom queries, Prometheus addresses, headers, TLS). The
+    /// resolved policy, or why it is held.
     public static func admit(
-        _ policy: InferenceAutoscalePolicy, customQueryNamespaces: Set<String>
+        _ policy: InferenceAutoscalePolicy, permissions: TenantPermissions
     ) -> Result<ResolvedPolicy, Hold> {
         let resolved: ResolvedPolicy
         switch PolicyValidator.resolve(policy) {
@@ -144,14 +147,15 @@ public enum ReconcilePlanner {
             let message = "\(why): the target is not scaled and its PodDisruptionBudget not changed"
             return .failure(Hold(.paused, message, pollingInterval: resolved.pollingInterval))
         }
-        // Custom queries read any series and their values show in status.
-        if !customQueryNamespaces.contains("*"), !customQueryNamespaces.contains(resolved.namespace),
-            let custom = resolved.signals.first(where: { $0.type == .custom })
-        {
-            let message =
-                "signal \(custom.name) is a Custom query, which the controller allows only in namespaces given "
-                + "with --allow-custom-queries-in; \(resolved.namespace) is not one of them"
+        // Custom queries read any series and their values show in status; an address or header reaches other hosts
+        // or tenants with the controller's network identity.
+        switch permissions.refusal(for: resolved) {
+        case .customQuery(let message):
             return .failure(Hold(.customQueryNotAllowed, message, pollingInterval: resolved.pollingInterval))
+        case .prometheus(let message):
+            return .failure(Hold(.prometheusNotAllowed, message, pollingInterval: resolved.pollingInterval))
+        case nil:
+            break
         }
         return .success(resolved)
     }
@@ -214,14 +218,14 @@ public enum ReconcilePlanner {
     /// 4. status, when anything but the signal values changed, or the values after `valueRefreshInterval`.
     public static func plan(
         _ decision: ScalingDecision, policy: InferenceAutoscalePolicy, resolved: ResolvedPolicy,
-        observation: Observation, lastStatusWrite: Date, now: Date
+        observation: Observation, lastStatusWrite: Date, now: Date, markDeletionCosts: Bool = true
     ) -> ReconcilePlan {
         let previous = policy.status ?? PolicyStatus()
         let scale = observation.scale
         var actions: [ReconcileAction] = []
         var lastScaleTime = previous.lastScaleTime
         if decision.changesReplicas {
-            if decision.desiredReplicas < scale.desiredReplicas, decision.desiredReplicas > 0 {
+            if markDeletionCosts, decision.desiredReplicas < scale.desiredReplicas, decision.desiredReplicas > 0 {
                 actions.append(.markDeletionCosts(pods: observation.pods.map(\.name)))
             }
             actions.append(.patchScale(replicas: decision.desiredReplicas))

@@ -17,6 +17,49 @@ public struct ControllerOptions: ParsableArguments, Sendable {
     @Option(help: "Prometheus URL for policies that name none.")
     public var defaultPrometheus: String?
 
+    @Option(help: "A bearer token file for --default-prometheus (re-read when it changes, e.g. a mounted Secret).")
+    public var prometheusBearerTokenFile: String?
+
+    @Option(help: "A basic-auth username for --default-prometheus (with --prometheus-password-file).")
+    public var prometheusUsername: String?
+
+    @Option(help: "A file holding the basic-auth password for --default-prometheus.")
+    public var prometheusPasswordFile: String?
+
+    @Option(help: "A CA bundle file to verify --default-prometheus.")
+    public var prometheusCaFile: String?
+
+    @Option(help: "A client certificate file for --default-prometheus (with --prometheus-key-file).")
+    public var prometheusCertFile: String?
+
+    @Option(help: "The client certificate's key file.")
+    public var prometheusKeyFile: String?
+
+    @Option(name: .customLong("prometheus-header"), help: "NAME=VALUE sent to --default-prometheus (repeatable).")
+    public var prometheusHeaders: [String] = []
+
+    @Option(
+        name: .customLong("allow-prometheus"),
+        help: "A Prometheus URL policies may name in spec.prometheus.address (repeatable; * for any). Default: none.")
+    public var allowedPrometheusAddresses: [String] = []
+
+    @Option(
+        name: .customLong("allow-prometheus-headers-in"),
+        help: "A namespace whose policies may set spec.prometheus.headers (repeatable; * for all). Default: none.")
+    public var prometheusHeaderNamespaces: [String] = []
+
+    @Option(
+        name: .customLong("allow-insecure-prometheus-in"),
+        help: "A namespace whose policies may set spec.prometheus.tls.insecureSkipVerify (repeatable; * for all).")
+    public var insecurePrometheusNamespaces: [String] = []
+
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "Before a scale-down, mark the idlest pods with controller.kubernetes.io/pod-deletion-cost (needs pods patch)."
+    )
+    public var podDeletionCost = true
+
     @Option(help: "Policies reconciled at the same time.")
     public var maxConcurrentReconciles = 4
 
@@ -66,6 +109,16 @@ public struct ControllerOptions: ParsableArguments, Sendable {
 
     public init() {}
 
+    /// `--prometheus-header` as a dictionary.
+    public var prometheusHeaderValues: [String: String] {
+        var headers: [String: String] = [:]
+        for header in prometheusHeaders {
+            guard let equals = header.firstIndex(of: "=") else { continue }
+            headers[String(header[..<equals])] = String(header[header.index(after: equals)...])
+        }
+        return headers
+    }
+
     /// The options with every flag at its default (`init()` leaves the property wrappers unset until parsed).
     public static var defaults: ControllerOptions {
         // An empty command line always parses: every flag has a default and the defaults validate.
@@ -80,6 +133,21 @@ public struct ControllerOptions: ParsableArguments, Sendable {
         guard maxConcurrentReconciles >= 1 else { throw ValidationError("--max-concurrent-reconciles must be >= 1") }
         if let defaultPrometheus, URL(string: defaultPrometheus)?.scheme == nil {
             throw ValidationError("--default-prometheus: not a URL: \(defaultPrometheus)")
+        }
+        for address in allowedPrometheusAddresses where address != "*" && URL(string: address)?.host == nil {
+            throw ValidationError("--allow-prometheus: not a URL: \(address)")
+        }
+        for header in prometheusHeaders where !header.contains("=") {
+            throw ValidationError("--prometheus-header \(header): expected NAME=VALUE")
+        }
+        if (prometheusCertFile == nil) != (prometheusKeyFile == nil) {
+            throw ValidationError("--prometheus-cert-file and --prometheus-key-file go together")
+        }
+        if (prometheusUsername == nil) != (prometheusPasswordFile == nil) {
+            throw ValidationError("--prometheus-username and --prometheus-password-file go together")
+        }
+        if prometheusBearerTokenFile != nil, prometheusUsername != nil {
+            throw ValidationError("use --prometheus-bearer-token-file or --prometheus-username, not both")
         }
         guard leaderElectRetryPeriod > 0, leaderElectRenewDeadline > leaderElectRetryPeriod,
             leaderElectLeaseDuration > leaderElectRenewDeadline
@@ -109,6 +177,17 @@ public struct ControllerOptions: ParsableArguments, Sendable {
         add("context", context)
         for namespace in namespaces { result += ["--namespace", namespace] }
         add("default-prometheus", defaultPrometheus)
+        add("prometheus-bearer-token-file", prometheusBearerTokenFile)
+        add("prometheus-username", prometheusUsername)
+        add("prometheus-password-file", prometheusPasswordFile)
+        add("prometheus-ca-file", prometheusCaFile)
+        add("prometheus-cert-file", prometheusCertFile)
+        add("prometheus-key-file", prometheusKeyFile)
+        for header in prometheusHeaders { result += ["--prometheus-header", header] }
+        for address in allowedPrometheusAddresses { result += ["--allow-prometheus", address] }
+        for namespace in prometheusHeaderNamespaces { result += ["--allow-prometheus-headers-in", namespace] }
+        for namespace in insecurePrometheusNamespaces { result += ["--allow-insecure-prometheus-in", namespace] }
+        if !podDeletionCost { result.append("--no-pod-deletion-cost") }
         add("max-concurrent-reconciles", maxConcurrentReconciles, defaults.maxConcurrentReconciles)
         add("log-level", logLevel, defaults.logLevel)
         add("log-format", logFormat, defaults.logFormat)

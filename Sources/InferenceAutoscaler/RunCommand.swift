@@ -1,4 +1,5 @@
 import ArgumentParser
+import AutoscalerCore
 import Controller
 import ControllerOptions
 import Foundation
@@ -55,10 +56,22 @@ struct RunCommand: AsyncParsableCommand {
                 gate: elector ?? AlwaysWrite(), logger: logger),
             signals: PrometheusSignalSource(
                 defaultAddress: options.defaultPrometheus.flatMap(URL.init(string:)),
+                defaultCredentials: .init(
+                    bearerTokenFile: options.prometheusBearerTokenFile, username: options.prometheusUsername,
+                    passwordFile: options.prometheusPasswordFile, caFile: options.prometheusCaFile,
+                    certFile: options.prometheusCertFile, keyFile: options.prometheusKeyFile,
+                    headers: options.prometheusHeaderValues),
+                secrets: APISecretReader(client: client),
                 observer: { metrics.prometheusQuery(succeeded: $0, seconds: $1) }),
             configuration: .init(
                 maxConcurrentReconciles: options.maxConcurrentReconciles,
-                customQueryNamespaces: Set(options.customQueryNamespaces)),
+                permissions: TenantPermissions(
+                    customQueryNamespaces: Set(options.customQueryNamespaces),
+                    prometheusAddresses: Set(options.allowedPrometheusAddresses),
+                    headerNamespaces: Set(options.prometheusHeaderNamespaces),
+                    insecureNamespaces: Set(options.insecurePrometheusNamespaces),
+                    defaultPrometheus: options.defaultPrometheus),
+                markDeletionCosts: options.podDeletionCost),
             leadership: elector, metrics: metrics, logger: logger)
 
         // Started in this order, shut down in the reverse: the controller finishes its reconciles, then the lease is

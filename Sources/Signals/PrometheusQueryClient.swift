@@ -5,10 +5,20 @@ import Foundation
 public final class PrometheusQueryClient: Sendable {
     public enum Authorization: Sendable {
         case none
-        /// A bearer token, asked for on every query (so a token file can be re-read when it rotates); `true` after
-        /// a 401.
+        /// A bearer token, asked for on every query (so a token file or Secret can be re-read when it rotates);
+        /// `refresh` is true after a 401.
         case bearer(@Sendable (_ refresh: Bool) async throws -> String)
-        case basic(username: String, password: String)
+        /// A username and password, asked for on every query like a bearer token.
+        case basic(@Sendable (_ refresh: Bool) async throws -> (username: String, password: String))
+
+        /// Fixed credentials.
+        public static func basic(username: String, password: String) -> Authorization {
+            .basic { _ in (username, password) }
+        }
+
+        var canRefresh: Bool {
+            if case .none = self { false } else { true }
+        }
     }
 
     public struct Configuration: Sendable {
@@ -85,12 +95,13 @@ public final class PrometheusQueryClient: Sendable {
                     break
                 case .bearer(let token):
                     request.headers.set("Authorization", "Bearer \(try await token(refreshed))")
-                case .basic(let username, let password):
+                case .basic(let credentials):
+                    let (username, password) = try await credentials(refreshed)
                     request.headers.set(
                         "Authorization", "Basic \(Data("\(username):\(password)".utf8).base64EncodedString())")
                 }
                 let response = try await transport.send(request)
-                if response.status == 401, !refreshed, case .bearer = configuration.authorization {
+                if response.status == 401, !refreshed, configuration.authorization.canRefresh {
                     refreshed = true
                     continue
                 }

@@ -6,21 +6,33 @@ import Synchronization
 /// Reads signals from each policy's Prometheus (or the controller's default), scoped to its namespace and pods.
 public final class PrometheusSignalSource: SignalSource, Sendable {
     private let defaultAddress: URL?
+    private let defaultCredentials: DefaultPrometheusCredentials
+    private let secrets: SecretCache
     private let observer: (@Sendable (_ succeeded: Bool, _ seconds: Double) -> Void)?
-    private let clients = Mutex<[String: PrometheusQueryClient]>([:])
+    /// By identity (address, options, which credentials): the TLS material's fingerprint and the client made with it.
+    private let clients = Mutex<[String: (tls: TLSSettings, client: PrometheusQueryClient)]>([:])
     private let batches = NamespaceBatches()
 
-    /// - Parameter observer: told of every query (for metrics).
+    /// - Parameters:
+    ///   - defaultCredentials: used only for `defaultAddress`, never sent to an address a policy names.
+    ///   - secrets: reads the Secrets that policies' `spec.prometheus` names, in the policy's namespace; without
+    ///     it such policies have every signal missing.
+    ///   - secretMaxAge: how long a Secret read is used before it is read again (a rotation takes effect within it).
+    ///   - observer: told of every query (for metrics).
     public init(
-        defaultAddress: URL?, observer: (@Sendable (_ succeeded: Bool, _ seconds: Double) -> Void)? = nil
+        defaultAddress: URL?, defaultCredentials: DefaultPrometheusCredentials = .init(),
+        secrets: (any SecretReader)? = nil, secretMaxAge: Duration = .seconds(60),
+        observer: (@Sendable (_ succeeded: Bool, _ seconds: Double) -> Void)? = nil
     ) {
         self.defaultAddress = defaultAddress
+        self.defaultCredentials = defaultCredentials
+        self.secrets = SecretCache(reader: secrets, maxAge: secretMaxAge)
         self.observer = observer
     }
 
     public func samples(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [SignalSample] {
         let endpoint: Endpoint
-        switch self.endpoint(for: policy) {
+        switch await self.endpoint(for: policy) {
         case .failure(let unavailable): return policy.signals.map { _ in .missing(unavailable.reason) }
         case .success(let value): endpoint = value
         }
@@ -32,7 +44,7 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
     }
 
     public func runningRequests(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [String: Double] {
-        guard !pods.isEmpty, case .success(let endpoint) = endpoint(for: policy),
+        guard !pods.isEmpty, case .success(let endpoint) = await endpoint(for: policy),
             let query = EnginePresets.runningByPod(
                 engine: policy.engine, scope: PodScope(namespace: policy.namespace, pods: .names(pods))),
             case .success(let response) = await endpoint.client.query(query, at: time),
@@ -56,26 +68,72 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
     }
 
     /// The one place that resolves a policy's Prometheus address and credentials.
-    private func endpoint(for policy: ResolvedPolicy) -> Result<Endpoint, Unavailable> {
+    private func endpoint(for policy: ResolvedPolicy) async -> Result<Endpoint, Unavailable> {
         let spec = policy.prometheus.spec
-        if spec.bearerTokenSecretRef != nil || spec.basicAuth != nil || spec.tls?.caSecretRef != nil {
-            // Secrets are not read yet: better no value than an unauthenticated one.
-            return .failure(Unavailable(reason: "spec.prometheus secret references are not supported yet"))
-        }
         guard let address = policy.prometheus.address.flatMap(URL.init(string:)) ?? defaultAddress else {
             return .failure(
                 Unavailable(reason: "no Prometheus address: set spec.prometheus.address or --default-prometheus"))
         }
-        let headers = spec.headers ?? [:]
-        let insecure = spec.tls?.insecureSkipVerify ?? false
-        let key = "\(address)|\(policy.prometheus.timeout)|\(insecure)|\(headers.sorted { $0.key < $1.key })"
+        if address.user != nil || address.password != nil {
+            return .failure(Unavailable(reason: "credentials in a Prometheus URL are refused: use basicAuth"))
+        }
+        // The controller's own credentials go only to the address they were given for.
+        let defaults = address == defaultAddress ? defaultCredentials : DefaultPrometheusCredentials()
+        let namespace = policy.namespace
+        let secrets = self.secrets
+        var identity = [address.absoluteString, "\(policy.prometheus.timeout)"]
+        var tls = TLSSettings(
+            caCertificateFile: defaults.caFile, clientCertificateFile: defaults.certFile,
+            clientKeyFile: defaults.keyFile, insecureSkipVerify: spec.tls?.insecureSkipVerify ?? false)
+        do {
+            if let ref = spec.tls?.caSecretRef {
+                tls.caCertificatePEM = try await secrets.value(of: ref, in: namespace)
+                tls.caCertificateFile = nil
+            }
+            if let certRef = spec.tls?.certSecretRef, let keyRef = spec.tls?.keySecretRef {
+                tls.clientCertificatePEM = try await secrets.value(of: certRef, in: namespace)
+                tls.clientKeyPEM = try await secrets.value(of: keyRef, in: namespace)
+                tls.clientCertificateFile = nil
+                tls.clientKeyFile = nil
+            }
+        } catch {
+            return .failure(Unavailable(reason: "\(error)"))
+        }
+        identity.append("tls:\(spec.tls.map { "\($0)" } ?? "-")")
+
+        let authorization: PrometheusQueryClient.Authorization
+        if let ref = spec.bearerTokenSecretRef {
+            identity.append("bearer:\(namespace)/\(ref.name ?? "")/\(ref.key ?? "")")
+            authorization = .bearer { refresh in try await secrets.text(of: ref, in: namespace, refresh: refresh) }
+        } else if let user = spec.basicAuth?.usernameSecretRef, let password = spec.basicAuth?.passwordSecretRef {
+            identity.append("basic:\(namespace)/\(user.name ?? "")/\(user.key ?? "")/\(password.name ?? "")")
+            authorization = .basic { refresh in
+                (
+                    try await secrets.text(of: user, in: namespace, refresh: refresh),
+                    try await secrets.text(of: password, in: namespace, refresh: refresh)
+                )
+            }
+        } else if let file = defaults.bearerTokenFile {
+            identity.append("bearer-file")
+            authorization = .bearer { _ in try readCredentialFile(file) }
+        } else if let username = defaults.username, let file = defaults.passwordFile {
+            identity.append("basic-file")
+            authorization = .basic { _ in (username, try readCredentialFile(file)) }
+        } else {
+            authorization = .none
+        }
+        let headers = defaults.headers.merging(spec.headers ?? [:]) { $1 }
+        identity.append("\(headers.sorted { $0.key < $1.key })")
+
+        let key = identity.joined(separator: "|")
+        let observer = self.observer
         let client = clients.withLock { cache in
-            if let client = cache[key] { return client }
+            if let cached = cache[key], cached.tls == tls { return cached.client }
             let client = PrometheusQueryClient(
                 configuration: .init(
-                    address: address, timeout: policy.prometheus.timeout,
-                    tls: TLSSettings(insecureSkipVerify: insecure), headers: headers, observer: observer))
-            cache[key] = client
+                    address: address, timeout: policy.prometheus.timeout, tls: tls, authorization: authorization,
+                    headers: headers, observer: observer))
+            cache[key] = (tls, client)
             return client
         }
         return .success(Endpoint(key: key, client: client))

@@ -62,10 +62,11 @@ import Testing
 
     @Test func customQueriesRunOnlyInAllowedNamespaces() async throws {
         let spec =
-            #""maxReplicas": 10, "signals": [{"type": "Custom", "name": "gateway", "query": "sum(x)", "target": 5}]"#
+            #""maxReplicas": 10, "signals": [{"type": "Custom", "name": "gateway", "query": "sum(x{namespace=\"inference\"})", "target": 5}]"#
         let cluster = FakeCluster(replicas: 2)
         let signals = FakeSignals([.value(50)])
-        let denied = PolicyReconciler(cluster: cluster, signals: signals, customQueryNamespaces: ["ml"])
+        let denied = PolicyReconciler(
+            cluster: cluster, signals: signals, permissions: .init(customQueryNamespaces: ["ml"]))
         #expect(await denied.reconcile(try policy(spec), now: t0) == .waitForChange)
         #expect(cluster.replicas == 2)
         let condition = try #require(Self.readyCondition(cluster))
@@ -74,7 +75,8 @@ import Testing
 
         for allowed: Set<String> in [["inference"], ["*"]] {
             let cluster = FakeCluster(replicas: 2)
-            let reconciler = PolicyReconciler(cluster: cluster, signals: signals, customQueryNamespaces: allowed)
+            let reconciler = PolicyReconciler(
+                cluster: cluster, signals: signals, permissions: .init(customQueryNamespaces: allowed))
             _ = await reconciler.reconcile(try policy(spec), now: t0)
             #expect(cluster.replicas == 6, "allowed in \(allowed)")
         }

@@ -16,7 +16,7 @@ import Testing
         lastWrite: Date = .distantPast, at seconds: Double = 0
     ) throws -> (plan: ReconcilePlan, decision: ScalingDecision, policy: InferenceAutoscalePolicy) {
         let policy = try policy(spec, status: status)
-        let resolved = try ReconcilePlanner.admit(policy, customQueryNamespaces: ["*"]).get()
+        let resolved = try ReconcilePlanner.admit(policy, permissions: .init()).get()
         let pods = (0..<replicas).map {
             PodInfo(name: "vllm-\($0)", labels: ["app": "vllm"], createdAt: t0.addingTimeInterval(-3600), ready: true)
         }
@@ -80,7 +80,7 @@ import Testing
         let (plan, _, policy) = try Self.planned(withBudget, replicas: 2, samples: [.value(15)])
         #expect(
             Self.kinds(plan.actions) == ["patchScale 6", "event ScaledUp", "applyDisruptionBudget", "updateStatus"])
-        let resolved = try ReconcilePlanner.admit(policy, customQueryNamespaces: ["*"]).get()
+        let resolved = try ReconcilePlanner.admit(policy, permissions: .init()).get()
         let manifest = DisruptionBudgetManifest.make(
             for: policy, budget: try #require(resolved.disruptionBudget),
             selector: try LabelSelector(parsing: "app=vllm"))
@@ -142,7 +142,9 @@ import Testing
 
     @Test func admissionHoldsInvalidPausedAndDisallowedPolicies() throws {
         func reason(_ policy: InferenceAutoscalePolicy, allowed: Set<String> = ["*"]) -> ReconcileReason? {
-            if case .failure(let error) = ReconcilePlanner.admit(policy, customQueryNamespaces: allowed) {
+            if case .failure(let error) = ReconcilePlanner.admit(
+                policy, permissions: .init(customQueryNamespaces: allowed))
+            {
                 return error.reason
             }
             return nil
@@ -152,7 +154,8 @@ import Testing
         var annotated = try policy(#""maxReplicas": 4"#)
         annotated.metadata.annotations = [ReconcilePlanner.pausedAnnotation: "true"]
         #expect(reason(annotated) == .paused)
-        let custom = try policy(#""maxReplicas": 4, "signals": [{"type": "Custom", "query": "up", "target": 1}]"#)
+        let custom = try policy(
+            #""maxReplicas": 4, "signals": [{"type": "Custom", "query": "up{namespace=\"inference\"}", "target": 1}]"#)
         #expect(reason(custom, allowed: ["ml"]) == .customQueryNotAllowed)
         #expect(reason(custom, allowed: ["inference"]) == nil)
         #expect(reason(try policy(#""maxReplicas": 4"#)) == nil)

@@ -1,12 +1,15 @@
 import Foundation
 
-/// A throwaway certificate authority and a serving certificate for `127.0.0.1` / `localhost` signed by it, made
-/// with the `openssl` command-line tool (EC P-256, valid for two days).
-struct TestCertificates: Sendable {
-    var caCertificatePath: String
-    var caCertificatePEM: String
-    var serverCertificatePath: String
-    var serverKeyPath: String
+/// A throwaway certificate authority, a serving certificate for `127.0.0.1` / `localhost` and a client certificate
+/// signed by it, made with the `openssl` command-line tool (EC P-256, valid for two days).
+public struct TestCertificates: Sendable {
+    public var caCertificatePath: String
+    public var caCertificatePEM: String
+    public var serverCertificatePath: String
+    public var serverKeyPath: String
+    /// For mutual TLS: `CN=inference-autoscaler`, extended key usage clientAuth.
+    public var clientCertificatePath: String
+    public var clientKeyPath: String
 
     /// An `openssl` run that failed.
     struct GenerationError: Error, CustomStringConvertible {
@@ -18,7 +21,7 @@ struct TestCertificates: Sendable {
         }
     }
 
-    static func generate(in directory: URL) async throws -> TestCertificates {
+    public static func generate(in directory: URL) async throws -> TestCertificates {
         func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
         let extensions = """
             basicConstraints = critical, CA:FALSE
@@ -28,6 +31,13 @@ struct TestCertificates: Sendable {
 
             """
         try extensions.write(toFile: path("server.ext"), atomically: true, encoding: .utf8)
+        let clientExtensions = """
+            basicConstraints = critical, CA:FALSE
+            keyUsage = critical, digitalSignature
+            extendedKeyUsage = clientAuth
+
+            """
+        try clientExtensions.write(toFile: path("client.ext"), atomically: true, encoding: .utf8)
         let steps: [[String]] = [
             ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path("ca.key")],
             [
@@ -42,13 +52,25 @@ struct TestCertificates: Sendable {
                 "-CAcreateserial", "-CAserial", path("ca.srl"), "-days", "2", "-sha256",
                 "-extfile", path("server.ext"), "-out", path("server.crt"),
             ],
+            ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path("client.key")],
+            [
+                "req", "-new", "-key", path("client.key"), "-subj", "/CN=inference-autoscaler", "-out",
+                path("client.csr"),
+            ],
+            [
+                "x509", "-req", "-in", path("client.csr"), "-CA", path("ca.crt"), "-CAkey", path("ca.key"),
+                "-CAserial", path("ca.srl"), "-days", "2", "-sha256", "-extfile", path("client.ext"),
+                "-out", path("client.crt"),
+            ],
         ]
         for arguments in steps { try await runOpenSSL(arguments) }
         return TestCertificates(
             caCertificatePath: path("ca.crt"),
             caCertificatePEM: try String(contentsOfFile: path("ca.crt"), encoding: .utf8),
             serverCertificatePath: path("server.crt"),
-            serverKeyPath: path("server.key")
+            serverKeyPath: path("server.key"),
+            clientCertificatePath: path("client.crt"),
+            clientKeyPath: path("client.key")
         )
     }
 

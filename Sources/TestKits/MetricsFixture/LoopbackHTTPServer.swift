@@ -12,6 +12,8 @@ public final class LoopbackHTTPServer: Sendable {
         /// Path and query string, as sent.
         public var uri: String
         public var body: String
+        /// Header names lowercased.
+        public var headers: [String: String] = [:]
 
         public var path: String { uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri }
 
@@ -107,6 +109,7 @@ private final class ClosureHandler: ChannelInboundHandler, @unchecked Sendable {
         switch unwrapInboundIn(data) {
         case .head(let head):
             request = LoopbackHTTPServer.Request(method: head.method.rawValue, uri: head.uri, body: "")
+            for (name, value) in head.headers { request.headers[name.lowercased()] = value }
             version = head.version
         case .body(var buffer):
             request.body += buffer.readString(length: buffer.readableBytes) ?? ""

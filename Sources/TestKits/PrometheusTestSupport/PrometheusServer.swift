@@ -9,7 +9,50 @@ public final class PrometheusServer: @unchecked Sendable {
     public let version: String
     private let process: Process
     private let directory: URL
-    private let http = CurlHTTPClient()
+    private let http: CurlHTTPClient
+    private let web: WebConfiguration?
+
+    /// Prometheus' own `--web.config.file`: TLS (optionally requiring a client certificate) and basic-auth users.
+    public struct WebConfiguration: Sendable {
+        public var certificateFile: String
+        public var keyFile: String
+        /// When set, a client certificate signed by this CA is required.
+        public var clientCAFile: String?
+        /// The CA that signed `certificateFile`, for the server's own readiness checks.
+        public var caFile: String
+        /// Username to bcrypt hash (`$2b$...`).
+        public var users: [String: String]
+        /// A user and password the readiness checks log in with.
+        public var login: (username: String, password: String)?
+        /// A client certificate and key for the readiness checks.
+        public var clientCertificate: (certificate: String, key: String)?
+
+        public init(
+            certificateFile: String, keyFile: String, caFile: String, clientCAFile: String? = nil,
+            users: [String: String] = [:], login: (username: String, password: String)? = nil,
+            clientCertificate: (certificate: String, key: String)? = nil
+        ) {
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+            self.caFile = caFile
+            self.clientCAFile = clientCAFile
+            self.users = users
+            self.login = login
+            self.clientCertificate = clientCertificate
+        }
+
+        var yaml: String {
+            var text = "tls_server_config:\n  cert_file: \(certificateFile)\n  key_file: \(keyFile)\n"
+            if let clientCAFile {
+                text += "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: \(clientCAFile)\n"
+            }
+            if !users.isEmpty {
+                text += "basic_auth_users:\n"
+                for (user, hash) in users.sorted(by: { $0.key < $1.key }) { text += "  \(user): '\(hash)'\n" }
+            }
+            return text
+        }
+    }
 
     public static func binary() throws -> String {
         for candidate in ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
@@ -29,7 +72,8 @@ public final class PrometheusServer: @unchecked Sendable {
     /// - Parameter port: a port to listen on (to restart a stopped server where its clients expect it); a free one
     ///   when nil.
     public static func start(
-        scraping targets: [String], extraScrapeConfig: String = "", port fixedPort: Int? = nil
+        scraping targets: [String], extraScrapeConfig: String = "", port fixedPort: Int? = nil,
+        web: WebConfiguration? = nil
     ) async throws -> PrometheusServer {
         let config = """
             global:
@@ -42,18 +86,20 @@ public final class PrometheusServer: @unchecked Sendable {
                   - targets: [\(targets.map { "'\($0)'" }.joined(separator: ", "))]
             \(extraScrapeConfig)
             """
-        return try await start(configuration: config, port: fixedPort)
+        return try await start(configuration: config, port: fixedPort, web: web)
     }
 
     /// Starts Prometheus with a whole `prometheus.yml`; its own log goes to `logFile` (or nowhere).
     public static func start(
-        configuration: String, logFile: String? = nil, port fixedPort: Int? = nil
+        configuration: String, logFile: String? = nil, port fixedPort: Int? = nil, web: WebConfiguration? = nil
     ) async throws -> PrometheusServer {
         let binary = try binary()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prometheus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let configFile = directory.appendingPathComponent("prometheus.yml")
         try configuration.write(to: configFile, atomically: true, encoding: .utf8)
+        let webFile = directory.appendingPathComponent("web.yml")
+        if let web { try web.yaml.write(to: webFile, atomically: true, encoding: .utf8) }
         let version = try runProcess(binary, ["--version"]).split(separator: "\n").first.map(String.init) ?? "unknown"
 
         for _ in 0..<5 {
@@ -65,31 +111,53 @@ public final class PrometheusServer: @unchecked Sendable {
                 "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
                 "--web.listen-address=127.0.0.1:\(port)", "--log.level=\(logFile == nil ? "warn" : "info")",
             ]
+            if web != nil { process.arguments! += ["--web.config.file=\(webFile.path)"] }
             if let logFile { FileManager.default.createFile(atPath: logFile, contents: nil) }
             let log = FileHandle(forWritingAtPath: logFile ?? "/dev/null")
             process.standardOutput = log
             process.standardError = log
             try process.run()
-            let url = URL(string: "http://127.0.0.1:\(port)")!
-            let server = PrometheusServer(url: url, version: version, process: process, directory: directory)
+            let url = URL(string: "\(web == nil ? "http" : "https")://127.0.0.1:\(port)")!
+            let server = PrometheusServer(url: url, version: version, process: process, directory: directory, web: web)
             if try await server.waitUntilReady() { return server }
             server.terminate()
         }
         throw SetupError("Prometheus did not become ready")
     }
 
-    private init(url: URL, version: String, process: Process, directory: URL) {
+    private init(url: URL, version: String, process: Process, directory: URL, web: WebConfiguration?) {
         self.url = url
         self.version = version
         self.process = process
         self.directory = directory
+        self.web = web
+        http = CurlHTTPClient(
+            tls: TLSSettings(
+                caCertificateFile: web?.caFile, clientCertificateFile: web?.clientCertificate?.certificate,
+                clientKeyFile: web?.clientCertificate?.key))
+    }
+
+    /// Rewrites the web configuration (Prometheus reads it again on every request): a password rotation.
+    public func setUsers(_ users: [String: String]) throws {
+        guard var web else { return }
+        web.users = users
+        try web.yaml.write(to: directory.appendingPathComponent("web.yml"), atomically: true, encoding: .utf8)
+    }
+
+    private func request(_ url: URL) -> HTTPRequest {
+        var request = HTTPRequest(url: url, timeout: 2)
+        if let login = web?.login {
+            let encoded = Data("\(login.username):\(login.password)".utf8).base64EncodedString()
+            request.headers.add("Authorization", "Basic \(encoded)")
+        }
+        return request
     }
 
     /// Polls `/-/ready` for up to 20 s; false if the process died (a port clash).
     private func waitUntilReady() async throws -> Bool {
         for _ in 0..<200 {
             if !process.isRunning { return false }
-            if let response = try? await http.send(HTTPRequest(url: url.appendingPathComponent("-/ready"), timeout: 2)),
+            if let response = try? await http.send(request(url.appendingPathComponent("-/ready"))),
                 response.status == 200
             {
                 return true
@@ -105,7 +173,7 @@ public final class PrometheusServer: @unchecked Sendable {
         components.queryItems = [URLQueryItem(name: "query", value: query)]
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let response = try? await http.send(HTTPRequest(url: components.url!, timeout: 2)),
+            if let response = try? await http.send(request(components.url!)),
                 String(decoding: response.body, as: UTF8.self).contains("\"result\":[{")
             {
                 return
