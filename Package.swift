@@ -152,6 +152,7 @@ let package = Package(
                 "KubernetesTestServer", "MetricsFixture", "PrometheusTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Clocks", package: "swift-clocks"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "AutoscalerCore", "KubernetesModel"]),

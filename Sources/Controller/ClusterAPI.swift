@@ -50,10 +50,11 @@ public protocol ClusterAPI: Sendable {
     func pods(namespace: String, selector: LabelSelector) async throws -> [PodInfo]
     /// Writes `status` through `/status` (optimistic concurrency on `resourceVersion`).
     func updateStatus(of policy: InferenceAutoscalePolicy, status: PolicyStatus) async throws
-    /// Server-side applies a PodDisruptionBudget.
+    /// Server-side applies a PodDisruptionBudget; throws `DisruptionBudgetConflict` when one of that name exists
+    /// that the policy does not own (the user's own), which is left as it is.
     func applyDisruptionBudget(_ budget: JSONValue, namespace: String, name: String) async throws
-    /// Deletes it; absent is fine.
-    func deleteDisruptionBudget(namespace: String, name: String) async throws
+    /// Deletes it if the policy (`owner`, its uid) owns it; absent, or someone else's, is left alone.
+    func deleteDisruptionBudget(namespace: String, name: String, owner: String?) async throws
     func record(_ event: PolicyEvent, for policy: InferenceAutoscalePolicy) async
     /// Another autoscaler of the same workload (an HPA, a KEDA ScaledObject, or an older policy), described for
     /// a condition message; nil when there is none.
@@ -65,4 +66,14 @@ public protocol ClusterAPI: Sendable {
 extension ClusterAPI {
     public func conflict(for policy: InferenceAutoscalePolicy, target: ResolvedPolicy.Target) async -> String? { nil }
     public func setDeletionCost(_ cost: Int, namespace: String, pod: String) async throws {}
+}
+
+/// A PodDisruptionBudget with the policy's name exists and the policy does not own it.
+public struct DisruptionBudgetConflict: Error, Sendable, CustomStringConvertible {
+    public var namespace: String
+    public var name: String
+    public var description: String {
+        "PodDisruptionBudget \(namespace)/\(name) exists and is not owned by this policy: it is left as it is; "
+            + "delete or rename it to let the policy manage its budget, or remove spec.disruptionBudget"
+    }
 }

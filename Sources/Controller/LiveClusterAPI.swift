@@ -204,7 +204,8 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     }
 
     /// Server-side apply, skipped when this replica applied the same manifest less than `budgetResync` ago: a steady
-    /// state writes nothing, and a budget changed or deleted by hand is restored within the resync period.
+    /// state writes nothing, and a budget changed or deleted by hand is restored within the resync period. Before
+    /// each apply the budget is read: a forced apply would take over a budget of the same name that the user made.
     public func applyDisruptionBudget(_ budget: JSONValue, namespace: String, name: String) async throws {
         try mayWrite()
         let key = "\(namespace)/\(name)"
@@ -213,19 +214,40 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
             applied[key].map { $0.manifest == budget && now.timeIntervalSince($0.at) < Self.budgetResync } ?? false
         }
         if fresh { return }
+        let owner = budget["metadata"]?["ownerReferences"]?.arrayValue?.first?["uid"]?.stringValue
+        if try await !budgetIsOurs(namespace: namespace, name: name, owner: owner) {
+            throw DisruptionBudgetConflict(namespace: namespace, name: name)
+        }
         _ = try await client.patch(
             DynamicObject.self, .podDisruptionBudgets, namespace: namespace, name: name,
             .apply(budget, fieldManager: Self.fieldManager, force: true))
         appliedBudgets.withLock { $0[key] = (budget, now) }
     }
 
-    public func deleteDisruptionBudget(namespace: String, name: String) async throws {
+    public func deleteDisruptionBudget(namespace: String, name: String, owner: String?) async throws {
         try mayWrite()
         _ = appliedBudgets.withLock { $0.removeValue(forKey: "\(namespace)/\(name)") }
         do {
+            guard try await budgetIsOurs(namespace: namespace, name: name, owner: owner) else { return }
             try await client.delete(.podDisruptionBudgets, namespace: namespace, name: name)
         } catch let error as KubernetesError where error.isNotFound {
             return
+        }
+    }
+
+    /// True when no such budget exists, or it has a controller owner reference to the policy (by uid when known).
+    private func budgetIsOurs(namespace: String, name: String, owner: String?) async throws -> Bool {
+        let existing: DynamicObject
+        do {
+            existing = try await client.get(DynamicObject.self, .podDisruptionBudgets, namespace: namespace, name: name)
+        } catch let error as KubernetesError where error.isNotFound {
+            return true
+        }
+        let references = existing["metadata", "ownerReferences"]?.arrayValue ?? []
+        return references.contains { reference in
+            reference["kind"]?.stringValue == InferenceAutoscalePolicy.kind
+                && reference["name"]?.stringValue == name
+                && (owner == nil || reference["uid"]?.stringValue == owner)
         }
     }
 

@@ -185,13 +185,19 @@ public final class PolicyReconciler: Sendable {
             case .applyDisruptionBudget(let manifest):
                 do {
                     try await cluster.applyDisruptionBudget(manifest, namespace: namespace, name: name)
+                } catch let conflict as DisruptionBudgetConflict {
+                    // Scaling goes on; the user's budget is theirs. The Event repeats are aggregated.
+                    log.warning("PodDisruptionBudget not managed", metadata: ["error": "\(conflict)"])
+                    await cluster.record(
+                        PolicyEvent(.warning, "DisruptionBudgetConflict", conflict.description), for: policy)
                 } catch {
                     log.warning("cannot apply the PodDisruptionBudget", metadata: ["error": "\(error)"])
                     return .retry(reason: "\(error)")
                 }
             case .deleteDisruptionBudget:
                 do {
-                    try await cluster.deleteDisruptionBudget(namespace: namespace, name: name)
+                    try await cluster.deleteDisruptionBudget(
+                        namespace: namespace, name: name, owner: policy.metadata.uid)
                 } catch {
                     return .retry(reason: "\(error)")
                 }

@@ -41,7 +41,7 @@ import Testing
 
         init(
             waiting: Double, metrics: ControllerMetrics? = nil, credentials: Credentials? = nil,
-            prepare: (TestAPIServer) throws -> Void = { _ in }
+            leaderElect: Bool = false, prepare: (TestAPIServer) throws -> Void = { _ in }
         ) async throws {
             server = try await TestAPIServer.start(.init(initialNamespaces: ["default", "inference"]))
             exporter = try await FixtureExporter.start()
@@ -78,13 +78,30 @@ import Testing
                 configuration: configuration,
                 options: .init(observer: { metrics?.kubernetesRequest(verb: $0, code: $1, seconds: $2) }))
             let caches = ControllerCaches(client: client, namespaces: ["inference"], logger: Logger(label: "test"))
+            let elector =
+                leaderElect
+                ? LeaderElector(
+                    client: client,
+                    configuration: .init(
+                        namespace: "inference", name: "inference-autoscaler-leader", identity: "test",
+                        leaseDuration: 3, renewDeadline: 2, retryPeriod: 0.5),
+                    clock: ContinuousClock(), logger: Logger(label: "test")) : nil
             let controller = ControllerService(
-                caches: caches, cluster: LiveClusterAPI(client: client, caches: caches, instance: "test"),
+                caches: caches,
+                cluster: LiveClusterAPI(
+                    client: client, caches: caches, instance: "test", gate: elector ?? AlwaysWrite()),
                 signals: PrometheusSignalSource(
                     defaultAddress: prometheus.url, observer: { metrics?.prometheusQuery(succeeded: $0, seconds: $1) }),
-                configuration: .init(maxConcurrentReconciles: 2), metrics: metrics ?? ControllerMetrics())
+                configuration: .init(maxConcurrentReconciles: 2), leadership: elector,
+                metrics: metrics ?? ControllerMetrics())
             self.controller = controller
-            running = Task { try await controller.run() }
+            running = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    if let elector { group.addTask { try await elector.run() } }
+                    group.addTask { try await controller.run() }
+                    try await group.waitForAll()
+                }
+            }
         }
 
         func apply(_ policy: String) throws {

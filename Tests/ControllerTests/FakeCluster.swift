@@ -105,7 +105,7 @@ final class FakeCluster: ClusterAPI, Sendable {
         state.withLock { $0.actions.append(.applyBudget(budget)) }
     }
 
-    func deleteDisruptionBudget(namespace: String, name: String) async throws {
+    func deleteDisruptionBudget(namespace: String, name: String, owner: String?) async throws {
         state.withLock { $0.actions.append(.deleteBudget) }
     }
 
