@@ -114,6 +114,17 @@ public enum PolicyValidator {
             idleFor = PolicyDefaults.scaleToZeroIdleFor
         }
 
+        // At zero there are no pods, so per-pod presets read 0 and would never bring the target back.
+        if minReplicas == 0, !signals.isEmpty, !signals.contains(where: { $0.type == .custom }),
+            !schedules.contains(where: { $0.minReplicas > 0 })
+        {
+            check.fail(
+                "spec.minReplicas",
+                "0 needs a signal that exists while no pod runs, to come back from zero: add a Custom signal (a "
+                    + "gateway's or queue's pending requests) or a schedule with minReplicas >= 1; the engine's "
+                    + "per-pod metrics are 0 when no pod runs")
+        }
+
         var expectedStartup: Double?
         if let startup = spec.startup, let text = startup.expectedDuration {
             expectedStartup = check.duration(

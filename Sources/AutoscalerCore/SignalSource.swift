@@ -2,7 +2,11 @@ import Foundation
 
 /// Reads a policy's signals (Prometheus in production).
 public protocol SignalSource: Sendable {
-    func samples(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [SignalSample]
+    /// - Parameters:
+    ///   - pods: the target's pods.
+    ///   - ready: those of them that are ready (and not terminating): each should report every per-pod signal, and
+    ///     one that does not makes the value uncertain, never an average of the others.
+    func samples(for policy: ResolvedPolicy, pods: [String], ready: Set<String>, at time: Date) async -> [SignalSample]
     /// Requests each pod is serving now (the engine's running-requests gauge); pods without a value are absent.
     func runningRequests(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [String: Double]
 }

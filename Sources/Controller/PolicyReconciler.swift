@@ -59,7 +59,8 @@ public final class PolicyReconciler: Sendable {
         case .read(let resolved, let target, let observation):
             let key = "\(resolved.namespace)/\(resolved.name)"
             let pods = observation.pods.map(\.name)
-            let samples = await signals.samples(for: resolved, pods: pods, at: now)
+            let ready = Set(observation.pods.filter { $0.ready && !$0.terminating }.map(\.name))
+            let samples = await signals.samples(for: resolved, pods: pods, ready: ready, at: now)
             let remembered = memory.withLock { $0[key] }
             let lastStatusWrite = remembered?.lastStatusWrite ?? .distantPast
             let decision = ScalingDecider.decide(

@@ -60,6 +60,10 @@ public struct ControllerOptions: ParsableArguments, Sendable {
     )
     public var podDeletionCost = true
 
+    @Option(
+        help: "Seconds after its last sample that a pod's series counts as absent (two scrape intervals).")
+    public var staleSeriesAfter = 60.0
+
     @Option(help: "Policies reconciled at the same time.")
     public var maxConcurrentReconciles = 4
 
@@ -149,6 +153,7 @@ public struct ControllerOptions: ParsableArguments, Sendable {
         if prometheusBearerTokenFile != nil, prometheusUsername != nil {
             throw ValidationError("use --prometheus-bearer-token-file or --prometheus-username, not both")
         }
+        guard staleSeriesAfter > 0 else { throw ValidationError("--stale-series-after must be positive") }
         guard leaderElectRetryPeriod > 0, leaderElectRenewDeadline > leaderElectRetryPeriod,
             leaderElectLeaseDuration > leaderElectRenewDeadline
         else {
@@ -188,6 +193,7 @@ public struct ControllerOptions: ParsableArguments, Sendable {
         for namespace in prometheusHeaderNamespaces { result += ["--allow-prometheus-headers-in", namespace] }
         for namespace in insecurePrometheusNamespaces { result += ["--allow-insecure-prometheus-in", namespace] }
         if !podDeletionCost { result.append("--no-pod-deletion-cost") }
+        add("stale-series-after", staleSeriesAfter, defaults.staleSeriesAfter)
         add("max-concurrent-reconciles", maxConcurrentReconciles, defaults.maxConcurrentReconciles)
         add("log-level", logLevel, defaults.logLevel)
         add("log-format", logFormat, defaults.logFormat)

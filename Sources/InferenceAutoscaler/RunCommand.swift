@@ -61,7 +61,7 @@ struct RunCommand: AsyncParsableCommand {
                     passwordFile: options.prometheusPasswordFile, caFile: options.prometheusCaFile,
                     certFile: options.prometheusCertFile, keyFile: options.prometheusKeyFile,
                     headers: options.prometheusHeaderValues),
-                secrets: APISecretReader(client: client),
+                secrets: APISecretReader(client: client), staleAfter: options.staleSeriesAfter,
                 observer: { metrics.prometheusQuery(succeeded: $0, seconds: $1) }),
             configuration: .init(
                 maxConcurrentReconciles: options.maxConcurrentReconciles,

@@ -101,24 +101,38 @@ public enum EnginePresets {
     /// takes only its own pods' values and aggregates them as `query(for:engine:scope:)` would (an average over the
     /// pods, or their sum for `Value`; for TTFT, per-pod bucket rates that each policy merges over its own pods before
     /// taking the quantile). Nil for signals read per policy: `Custom` queries and DCGM's GPU utilization.
+    ///
+    /// With `staleAfter`, a series whose last sample is older than that many seconds at the query's evaluation time
+    /// is left out (`and timestamp(...) > time() - staleAfter`): an instant query otherwise returns a pod's last value
+    /// for up to five minutes after it stopped reporting.
     public static func namespaceQuery(
-        for signal: ResolvedPolicy.Signal, engine: Engine, namespace: String
+        for signal: ResolvedPolicy.Signal, engine: Engine, namespace: String, staleAfter: Double? = nil
     ) -> String? {
         guard let names = names(for: engine) else { return nil }
         let selector = PodScope.namespaceMatcher(namespace)
         let window = "\(Int((signal.window ?? PolicyDefaults.rateWindow).rounded()))s"
+        /// `expression` (of `series`) limited to series with a recent sample.
+        func fresh(_ expression: String, of series: String) -> String {
+            guard let staleAfter else { return expression }
+            return "\(expression) and timestamp(\(series)) > time() - \(Int(staleAfter.rounded(.up)))"
+        }
+        func gauge(_ metric: String) -> String {
+            "sum by (namespace, pod) (\(fresh("\(metric){\(selector)}", of: "\(metric){\(selector)}")))"
+        }
         switch signal.type {
-        case .queueDepth: return "sum by (namespace, pod) (\(names.waiting){\(selector)})"
-        case .runningRequests: return "sum by (namespace, pod) (\(names.running){\(selector)})"
+        case .queueDepth: return gauge(names.waiting)
+        case .runningRequests: return gauge(names.running)
         case .kvCacheUtilization:
             guard !names.kvCache.isEmpty else { return nil }
-            return names.kvCache.map { "sum by (namespace, pod) (\($0){\(selector)})" }.joined(separator: " or ")
+            return names.kvCache.map(gauge).joined(separator: " or ")
         case .tokenThroughput:
             let counter = names.generatedTokensIsHistogram ? "\(names.generatedTokens)_sum" : names.generatedTokens
-            return "sum by (namespace, pod) (rate(\(counter){\(selector)}[\(window)]))"
+            let series = "\(counter){\(selector)}"
+            return "sum by (namespace, pod) (\(fresh("rate(\(series)[\(window)])", of: series)))"
         case .timeToFirstToken:
             guard let histogram = names.timeToFirstToken else { return nil }
-            return "sum by (namespace, pod, le) (rate(\(histogram)_bucket{\(selector)}[\(window)]))"
+            let series = "\(histogram)_bucket{\(selector)}"
+            return "sum by (namespace, pod, le) (\(fresh("rate(\(series)[\(window)])", of: series)))"
         case .gpuUtilization, .custom:
             return nil
         }

@@ -94,16 +94,37 @@ public final class NamespaceBatches: Sendable {
         }
     }
 
-    /// A policy's value from the namespace's per-pod values: its own pods only, averaged (or summed for `Value`)
-    /// over those that report, as `avg(metric{pod=~"…"})` would.
+    /// A policy's value from the namespace's per-pod values: its own pods only, averaged (or summed for `Value`).
+    ///
+    /// A ready pod without a fresh series is not averaged away, or the fleet would shrink on the pods that still
+    /// report. As the HPA does for pods without metrics: for an average, a silent pod counts as idle (0) when the
+    /// others ask for more replicas and as exactly at `target` when they ask for fewer, and the result never crosses
+    /// `target` on its account; a total (`Value`) with a silent ready pod is missing. Pods not ready (starting, no
+    /// metrics yet) are left out.
     static func aggregate(
-        _ values: PodValues, pods: [String], targetType: TargetType
+        _ values: PodValues, pods: [String], ready: Set<String> = [], targetType: TargetType, target: Double = 0
     ) -> SignalSample {
         let own = pods.compactMap { values[$0]?[""] }
         guard !own.isEmpty else { return .missing("no series matched the target's pods") }
         guard own.allSatisfy(\.isFinite) else { return .missing("a pod's value is not a number") }
+        let silent = pods.filter { ready.contains($0) && values[$0]?[""] == nil }
         let sum = own.reduce(0, +)
-        return .value(targetType == .value ? sum : sum / Double(own.count))
+        if targetType == .value {
+            guard silent.isEmpty else { return .missing(Self.silentMessage(silent, of: pods.count)) }
+            return .value(sum)
+        }
+        let average = sum / Double(own.count)
+        guard !silent.isEmpty else { return .value(average) }
+        let count = Double(own.count + silent.count)
+        if average > target { return .value(max(target, sum / count)) }
+        return .value(min(target, (sum + target * Double(silent.count)) / count))
+    }
+
+    static func silentMessage(_ silent: [String], of total: Int) -> String {
+        let names = silent.sorted().prefix(3).joined(separator: ", ")
+        return
+            "\(silent.count) of \(total) ready pods have no fresh series (\(names)\(silent.count > 3 ? ", …" : "")): "
+            + "a total without them would be too low"
     }
 
     /// A TTFT quantile of a policy's pods from the namespace's per-pod bucket rates: the pods' buckets merged, then

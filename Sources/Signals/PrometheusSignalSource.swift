@@ -9,6 +9,7 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
     private let defaultCredentials: DefaultPrometheusCredentials
     private let secrets: SecretCache
     private let observer: (@Sendable (_ succeeded: Bool, _ seconds: Double) -> Void)?
+    private let staleAfter: Double
     /// By identity (address, options, which credentials): the TLS material's fingerprint and the client made with it.
     private let clients = Mutex<[String: (tls: TLSSettings, client: PrometheusQueryClient)]>([:])
     private let batches = NamespaceBatches()
@@ -18,19 +19,25 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
     ///   - secrets: reads the Secrets that policies' `spec.prometheus` names, in the policy's namespace; without
     ///     it such policies have every signal missing.
     ///   - secretMaxAge: how long a Secret read is used before it is read again (a rotation takes effect within it).
+    ///   - staleAfter: a pod's series whose last sample is older than this many seconds counts as absent (two
+    ///     scrape intervals: a pod that stopped reporting is not read as its last value for Prometheus' five-minute
+    ///     lookback).
     ///   - observer: told of every query (for metrics).
     public init(
         defaultAddress: URL?, defaultCredentials: DefaultPrometheusCredentials = .init(),
-        secrets: (any SecretReader)? = nil, secretMaxAge: Duration = .seconds(60),
+        secrets: (any SecretReader)? = nil, secretMaxAge: Duration = .seconds(60), staleAfter: Double = 60,
         observer: (@Sendable (_ succeeded: Bool, _ seconds: Double) -> Void)? = nil
     ) {
+        self.staleAfter = staleAfter
         self.defaultAddress = defaultAddress
         self.defaultCredentials = defaultCredentials
         self.secrets = SecretCache(reader: secrets, maxAge: secretMaxAge)
         self.observer = observer
     }
 
-    public func samples(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [SignalSample] {
+    public func samples(
+        for policy: ResolvedPolicy, pods: [String], ready: Set<String>, at time: Date
+    ) async -> [SignalSample] {
         let endpoint: Endpoint
         switch await self.endpoint(for: policy) {
         case .failure(let unavailable): return policy.signals.map { _ in .missing(unavailable.reason) }
@@ -38,9 +45,10 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
         }
         let reader = SignalReader(
             client: endpoint.client,
-            batching: .init(batches: batches, key: endpoint.key, maxAge: policy.pollingInterval / 2))
+            batching: .init(batches: batches, key: endpoint.key, maxAge: policy.pollingInterval / 2),
+            staleAfter: staleAfter)
         let scope = PodScope(namespace: policy.namespace, pods: .names(pods))
-        return await reader.readAll(policy, scope: scope, at: time).map(\.sample)
+        return await reader.readAll(policy, scope: scope, ready: ready, at: time).map(\.sample)
     }
 
     public func runningRequests(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [String: Double] {

@@ -24,25 +24,33 @@ public struct SignalReader: Sendable {
     /// The oldest sample accepted, in seconds.
     public var maxAge: Double
     public var batching: Batching?
+    /// In batches, a pod's series with no sample for this many seconds is absent.
+    public var staleAfter: Double
 
-    public init(client: PrometheusQueryClient, maxAge: Double = 120, batching: Batching? = nil) {
+    public init(
+        client: PrometheusQueryClient, maxAge: Double = 120, batching: Batching? = nil, staleAfter: Double = 60
+    ) {
         self.client = client
         self.maxAge = maxAge
         self.batching = batching
+        self.staleAfter = staleAfter
     }
 
+    /// - Parameter ready: the pods that should each report (nil: no such check, for `inference-autoscaler query`).
     public func read(
-        _ signal: ResolvedPolicy.Signal, engine: Engine, scope: PodScope, at time: Date
+        _ signal: ResolvedPolicy.Signal, engine: Engine, scope: PodScope, ready: Set<String>? = nil, at time: Date
     ) async -> Reading {
         if case .names(let pods) = scope.pods {
             // With no pods, nothing waits at, runs on or is served by a pod: a preset's value is 0. A Custom query
             // (a gateway's queue) is still read: it is how a workload comes back from zero.
             if pods.isEmpty, signal.type != .custom { return Reading(query: "", sample: .value(0)) }
             if let batching,
-                let query = EnginePresets.namespaceQuery(for: signal, engine: engine, namespace: scope.namespace)
+                let query = EnginePresets.namespaceQuery(
+                    for: signal, engine: engine, namespace: scope.namespace, staleAfter: staleAfter)
             {
-                return Reading(
-                    query: query, sample: await batched(signal, query: query, pods: pods, batching, at: time))
+                let sample = await batched(
+                    signal, query: query, pods: pods, ready: ready ?? [], batching, at: time)
+                return Reading(query: query, sample: sample)
             }
         }
         let query: String
@@ -70,25 +78,32 @@ public struct SignalReader: Sendable {
 
     /// A per-pod preset from the namespace's batch: this policy's pods only.
     private func batched(
-        _ signal: ResolvedPolicy.Signal, query: String, pods: [String], _ batching: Batching, at time: Date
+        _ signal: ResolvedPolicy.Signal, query: String, pods: [String], ready: Set<String>, _ batching: Batching,
+        at time: Date
     ) async -> SignalSample {
         let result = await batching.batches.values(
             key: "\(batching.key)|\(query)", query: query, client: client, at: time, maxAge: batching.maxAge)
         switch result {
         case .success(let values) where signal.type == .timeToFirstToken:
+            // Latency never votes for fewer replicas, so a silent pod cannot shrink the fleet through it.
             return NamespaceBatches.quantile(signal.quantile ?? PolicyDefaults.quantile, of: values, pods: pods)
         case .success(let values):
-            return NamespaceBatches.aggregate(values, pods: pods, targetType: signal.targetType)
+            return NamespaceBatches.aggregate(
+                values, pods: pods, ready: ready, targetType: signal.targetType, target: signal.target)
         case .failure(let error):
             return .missing(error.message)
         }
     }
 
     /// Every signal of a policy, concurrently, in the policy's order.
-    public func readAll(_ policy: ResolvedPolicy, scope: PodScope, at time: Date) async -> [Reading] {
+    public func readAll(
+        _ policy: ResolvedPolicy, scope: PodScope, ready: Set<String>? = nil, at time: Date
+    ) async -> [Reading] {
         await withTaskGroup(of: (Int, Reading).self) { group in
             for (index, signal) in policy.signals.enumerated() {
-                group.addTask { (index, await read(signal, engine: policy.engine, scope: scope, at: time)) }
+                group.addTask {
+                    (index, await read(signal, engine: policy.engine, scope: scope, ready: ready, at: time))
+                }
             }
             var readings = [Reading?](repeating: nil, count: policy.signals.count)
             for await (index, reading) in group { readings[index] = reading }

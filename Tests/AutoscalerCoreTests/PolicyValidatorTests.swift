@@ -94,8 +94,26 @@ import Testing
     }
 
     @Test func minReplicasZeroWithoutScaleToZeroUsesTheDefaultIdleTime() throws {
-        let policy = try Self.document(Self.minimal(spec: #""minReplicas": 0, "maxReplicas": 2"#))
+        let gateway = #"{"type": "Custom", "query": "sum(pending{namespace=\"inference\"})", "target": 1}"#
+        let policy = try Self.document(
+            Self.minimal(spec: #""minReplicas": 0, "maxReplicas": 2, "signals": [\#(gateway)]"#))
         #expect(try PolicyValidator.resolve(policy).get().scaleToZeroIdleFor == 600)
+    }
+
+    @Test func zeroWithOnlyPerPodPresetsCannotComeBackAndSaysSo() throws {
+        let presets = try Self.document(Self.minimal(spec: #""minReplicas": 0, "maxReplicas": 2"#))
+        guard case .failure(let failure) = PolicyValidator.resolve(presets) else {
+            Issue.record("a preset-only policy may go to zero and never come back")
+            return
+        }
+        #expect(failure.violations.map(\.path) == ["spec.minReplicas"])
+        #expect(failure.description.contains("Custom signal"))
+        let scheduled = try Self.document(
+            Self.minimal(
+                spec:
+                    #""minReplicas": 0, "maxReplicas": 2, "schedules": [{"name": "day", "start": "0 8 * * *", "end": "0 18 * * *", "minReplicas": 1}]"#
+            ))
+        #expect(throws: Never.self) { try PolicyValidator.resolve(scheduled).get() }
     }
 
     struct Case: CustomTestStringConvertible, Sendable {

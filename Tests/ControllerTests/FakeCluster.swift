@@ -139,7 +139,9 @@ final class FakeSignals: SignalSource, Sendable {
 
     func set(_ values: [SignalSample]) { samples.withLock { $0 = values } }
 
-    func samples(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [SignalSample] {
+    func samples(
+        for policy: ResolvedPolicy, pods: [String], ready: Set<String>, at time: Date
+    ) async -> [SignalSample] {
         samples.withLock { $0 }
     }
 }

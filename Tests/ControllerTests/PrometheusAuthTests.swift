@@ -126,17 +126,17 @@ import Testing
         try await Self.withRig { rig in
             let source = rig.source()
             let samples = await source.samples(
-                for: try Self.policy(Self.secured(rig.prometheus.url)), pods: ["vllm-0"], at: Date())
+                for: try Self.policy(Self.secured(rig.prometheus.url)), pods: ["vllm-0"], ready: ["vllm-0"], at: Date())
             #expect(samples == [.value(7)])
 
             // Without the client certificate the TLS handshake is refused; the reason says so and holds no secret.
             let noCertificate = await source.samples(
-                for: try Self.policy(Self.secured(rig.prometheus.url, cert: false)), pods: ["vllm-0"], at: Date())
+                for: try Self.policy(Self.secured(rig.prometheus.url, cert: false)), pods: ["vllm-0"], ready: ["vllm-0"], at: Date())
             let refused = try #require(Self.reason(noCertificate))
             #expect(!refused.contains(Self.first.0))
 
             let absent = await source.samples(
-                for: try Self.policy(Self.secured(rig.prometheus.url, secret: "nope")), pods: ["vllm-0"], at: Date())
+                for: try Self.policy(Self.secured(rig.prometheus.url, secret: "nope")), pods: ["vllm-0"], ready: ["vllm-0"], at: Date())
             #expect(Self.reason(absent)?.contains("cannot read Secret team-a/nope") == true)
             #expect(Self.reason(absent)?.contains("404") == true)
         }
@@ -146,12 +146,12 @@ import Testing
         try await Self.withRig { rig in
             let source = rig.source()
             let policy = try Self.policy(Self.secured(rig.prometheus.url))
-            #expect(await source.samples(for: policy, pods: ["vllm-0"], at: Date()) == [.value(7)])
+            #expect(await source.samples(for: policy, pods: ["vllm-0"], ready: ["vllm-0"], at: Date()) == [.value(7)])
 
             // Prometheus takes the new password first: the old one is refused, and the Secret still holds it.
             try rig.prometheus.setUsers(["autoscaler": Self.second.1])
             try await Task.sleep(for: .milliseconds(600))  // past the batch's reuse (half the polling interval)
-            let stale = await source.samples(for: policy, pods: ["vllm-0"], at: Date())
+            let stale = await source.samples(for: policy, pods: ["vllm-0"], ready: ["vllm-0"], at: Date())
             let reason = try #require(Self.reason(stale))
             #expect(reason.contains("401"))
             #expect(!reason.contains(Self.first.0) && !reason.contains(Self.second.0))
@@ -159,7 +159,7 @@ import Testing
             // The Secret is rotated: the next 401 makes the controller read it again, with no restart.
             try rig.setSecret(password: Self.second.0)
             try await Task.sleep(for: .milliseconds(600))
-            #expect(await source.samples(for: policy, pods: ["vllm-0"], at: Date()) == [.value(7)])
+            #expect(await source.samples(for: policy, pods: ["vllm-0"], ready: ["vllm-0"], at: Date()) == [.value(7)])
         }
     }
 
@@ -180,10 +180,10 @@ import Testing
                     username: "autoscaler", passwordFile: passwordFile, caFile: rig.certificates.caCertificatePath,
                     certFile: rig.certificates.clientCertificatePath, keyFile: rig.certificates.clientKeyPath,
                     headers: ["X-Scope-OrgID": "platform"]))
-            #expect(await source.samples(for: try Self.policy("{}"), pods: ["vllm-0"], at: Date()) == [.value(7)])
+            #expect(await source.samples(for: try Self.policy("{}"), pods: ["vllm-0"], ready: ["vllm-0"], at: Date()) == [.value(7)])
 
             _ = await source.samples(
-                for: try Self.policy(#"{"address":"\#(other.url)"}"#), pods: ["vllm-0"], at: Date())
+                for: try Self.policy(#"{"address":"\#(other.url)"}"#), pods: ["vllm-0"], ready: ["vllm-0"], at: Date())
             #expect(!seen.withLock { $0 }.isEmpty)
             #expect(seen.withLock { $0 }.allSatisfy { $0 == "none" })
             await other.stop()

@@ -10,7 +10,7 @@ import Testing
         "--prometheus-ca-file", "/etc/ca.crt", "--prometheus-cert-file", "/etc/tls.crt", "--prometheus-key-file",
         "/etc/tls.key", "--prometheus-header", "X-Scope-OrgID=platform", "--allow-prometheus",
         "https://thanos:9091", "--allow-prometheus-headers-in", "ml", "--allow-insecure-prometheus-in", "dev",
-        "--no-pod-deletion-cost", "--max-concurrent-reconciles", "2", "--log-level", "debug",
+        "--no-pod-deletion-cost", "--stale-series-after", "120.0", "--max-concurrent-reconciles", "2", "--log-level", "debug",
         "--log-format", "json", "--metrics-bind-address", "127.0.0.1:1", "--health-probe-bind-address", "127.0.0.1:2",
         "--leader-elect", "--leader-election-namespace", "ops", "--leader-election-id", "lease",
         "--leader-elect-lease-duration", "30.0", "--leader-elect-renew-deadline", "20.0",

@@ -36,6 +36,39 @@ import Testing
         #expect(stub.requests == 3)
     }
 
+    @Test func aReadyPodWithoutASeriesIsCountedConservativelyNeverAveragedAway() {
+        // a-0 reports; a-1 is ready but silent (its exporter broke, or its series went stale).
+        let values: NamespaceBatches.PodValues = ["a-0": ["": 1]]
+        let pods = ["a-0", "a-1"]
+        // Averaged away, 1 per pod against a target of 5 would halve the fleet. Counted at the target, the silent
+        // pod holds it: the average moves toward the target and never past it.
+        #expect(
+            NamespaceBatches.aggregate(values, pods: pods, ready: ["a-0", "a-1"], targetType: .averageValue, target: 5)
+                == .value(3))
+        // Asking for more: the silent pod counts as idle, so the fleet grows for the load that is seen, no more.
+        let busy: NamespaceBatches.PodValues = ["a-0": ["": 20]]
+        #expect(
+            NamespaceBatches.aggregate(busy, pods: pods, ready: ["a-0", "a-1"], targetType: .averageValue, target: 5)
+                == .value(10))
+        let barely: NamespaceBatches.PodValues = ["a-0": ["": 6]]
+        #expect(
+            NamespaceBatches.aggregate(barely, pods: pods, ready: ["a-0", "a-1"], targetType: .averageValue, target: 5)
+                == .value(5))
+        // A total cannot be guessed: missing, and the decision holds.
+        guard
+            case .missing(let reason) = NamespaceBatches.aggregate(
+                values, pods: pods, ready: ["a-0", "a-1"], targetType: .value, target: 5)
+        else {
+            Issue.record("a total without a ready pod got a value")
+            return
+        }
+        #expect(reason.contains("1 of 2 ready pods") && reason.contains("a-1"))
+        // A pod not ready yet (loading its model) is left out.
+        #expect(
+            NamespaceBatches.aggregate(values, pods: pods, ready: ["a-0"], targetType: .averageValue, target: 5)
+                == .value(1))
+    }
+
     @Test func aPolicySeesOnlyItsOwnPods() {
         let values: NamespaceBatches.PodValues = ["a-0": ["": 4], "a-1": ["": 8], "b-0": ["": 100]]
         #expect(NamespaceBatches.aggregate(values, pods: ["a-0", "a-1"], targetType: .averageValue) == .value(6))

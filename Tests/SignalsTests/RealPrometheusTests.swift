@@ -1,6 +1,7 @@
 import AutoscalerCore
 import CurlHTTP
 import Foundation
+import KubernetesModel
 import MetricsFixture
 import PrometheusTestSupport
 import Testing
@@ -40,6 +41,47 @@ import Testing
 
     static func value(_ client: PrometheusQueryClient, _ query: String) async -> Result<Double, PrometheusError> {
         await client.value(query, at: Date(), maxAge: 30)
+    }
+
+    /// A series whose last sample is two minutes old is still within Prometheus' five-minute lookback, so an instant
+    /// query returns it; the batch leaves it out, and the pod that sent it counts as silent.
+    @Test func aStaleSeriesIsAbsentFromTheBatch() async throws {
+        let old = Int64((Date().timeIntervalSince1970 - 120) * 1000)
+        let exporter = try await LoopbackHTTPServer.start { _ in
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            return .init(
+                status: 200, contentType: "text/plain; version=0.0.4",
+                body: """
+                    # TYPE vllm:num_requests_waiting gauge
+                    vllm:num_requests_waiting{namespace="team",pod="vllm-0"} 2 \(now)
+                    vllm:num_requests_waiting{namespace="team",pod="vllm-1"} 50 \(old)
+
+                    """)
+        }
+        let prometheus = try await PrometheusServer.start(scraping: [exporter.address])
+        do {
+            try await prometheus.waitForSeries(#"vllm:num_requests_waiting{pod="vllm-1"}"#)
+            let source = PrometheusSignalSource(defaultAddress: prometheus.url, staleAfter: 60)
+            let json = """
+                {"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy",
+                 "metadata":{"name":"p","namespace":"team"},
+                 "spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"maxReplicas":4,
+                         "signals":[{"type":"QueueDepth","target":5}]}}
+                """
+            let policy = try PolicyValidator.resolve(
+                JSONDecoder().decode(InferenceAutoscalePolicy.self, from: Data(json.utf8))
+            ).get()
+            // Without the freshness check the stale 50 would be averaged in: (2 + 50) / 2 = 26.
+            let samples = await source.samples(
+                for: policy, pods: ["vllm-0", "vllm-1"], ready: ["vllm-0", "vllm-1"], at: Date())
+            #expect(samples == [.value(3.5)])
+        } catch {
+            prometheus.stop()
+            await exporter.stop()
+            throw error
+        }
+        prometheus.stop()
+        await exporter.stop()
     }
 
     @Test func everyPresetReadsItsEnginesMetrics() async throws {
