@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config ca-certificates openssl curl prometheus
 BINARY := inference-autoscaler
 
-.PHONY: deps kubectl test format format-check layers demo build bench-scale image validate-samples bench-decisions clean
+.PHONY: deps kubectl test format format-check layers crd-embed demo build bench-scale image validate-samples bench-decisions clean
 
 # Installs the apt packages the build and the tests need, only when one is missing (one `apt-get update` first).
 deps:
@@ -42,6 +42,10 @@ format:
 
 format-check:
 	@$(SWIFT) format lint --strict --recursive $(FORMATTED) || { echo "not formatted: run make format"; exit 1; }
+
+# The CRD compiled into the binary for `validate` (a test fails when it differs from crds/).
+crd-embed:
+	sh scripts/embed-crd.sh
 
 # Every target depends only on targets above it, product modules on no test kit or tool, and every import is a
 # declared dependency (scripts/check-layers.py prints each target's imports).

@@ -2,6 +2,7 @@ import Foundation
 import KubernetesClient
 import KubernetesModel
 import Logging
+import Synchronization
 
 /// The informers the controller reads instead of the API, per watched namespace (nil: one for all): policies, pods,
 /// the other autoscalers of the same workloads (HPAs always, KEDA's ScaledObjects where KEDA is installed), and
@@ -20,10 +21,25 @@ public final class ControllerCaches: Sendable {
     /// By scope, then by resource name.
     let workloads: [String?: [String: Informer<DynamicObject>]]
     private let client: KubernetesAPIClient
+    /// How often discovery is asked again whether KEDA's ScaledObjects are served, while they are not.
+    private let kedaDiscoveryInterval: Duration
+    private let keda = Mutex(KEDAState())
 
-    /// - Parameter namespaces: the namespaces to watch; empty for all.
-    public init(client: KubernetesAPIClient, namespaces: [String], logger: Logger) {
+    private struct KEDAState {
+        /// Nil until the first discovery answered; then whether the API serves ScaledObjects.
+        var served: Bool?
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// - Parameters:
+    ///   - namespaces: the namespaces to watch; empty for all.
+    ///   - kedaDiscoveryInterval: KEDA installed after the controller started is found within this time.
+    public init(
+        client: KubernetesAPIClient, namespaces: [String], kedaDiscoveryInterval: Duration = .seconds(60),
+        logger: Logger
+    ) {
         self.client = client
+        self.kedaDiscoveryInterval = kedaDiscoveryInterval
         let scopes: [String?] = namespaces.isEmpty ? [nil] : namespaces
         func informer(_ resource: APIResource, _ scope: String?) -> Informer<DynamicObject> {
             Informer(client: client, resource: resource, namespace: scope, logger: logger)
@@ -59,10 +75,20 @@ public final class ControllerCaches: Sendable {
         policies.allSatisfy(\.hasSynced) && pods.values.allSatisfy(\.hasSynced) && hpas.allSatisfy(\.hasSynced)
     }
 
-    /// Returns once the pods and HPAs have their first list: a reconcile before would see no pods or no conflicts.
+    /// Returns once the pods, HPAs and (where KEDA is installed) ScaledObjects have their first list: a reconcile
+    /// before would see no pods or no conflicts.
     func waitForSync() async {
         for cache in pods.values { await cache.waitForSync() }
         for cache in hpas { await cache.waitForSync() }
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let known = keda.withLock { state -> Bool in
+                if state.served != nil { return true }
+                state.waiters.append(waiter)
+                return false
+            }
+            if known { waiter.resume() }
+        }
+        if keda.withLock({ $0.served ?? false }) { for cache in scaledObjects { await cache.waitForSync() } }
     }
 
     func policy(namespace: String?, name: String) -> InferenceAutoscalePolicy? {
@@ -82,10 +108,38 @@ public final class ControllerCaches: Sendable {
             for cache in Array(pods.values) + hpas + workloads.values.flatMap(\.values) {
                 group.addTask { try await cache.run() }
             }
-            if (try? await client.resolve(apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject")) != nil {
-                for cache in scaledObjects { group.addTask { try await cache.run() } }
-            }
+            group.addTask { try await self.runScaledObjectCaches() }
             for cache in policies { group.addTask { try await cache.run() } }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Asks discovery whether ScaledObjects are served, again every `kedaDiscoveryInterval` until they are, then
+    /// runs their caches: KEDA installed after the controller started counts as soon as it is found.
+    private func runScaledObjectCaches() async throws {
+        while true {
+            let served: Bool
+            do {
+                _ = try await client.resolve(apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject")
+                served = true
+            } catch let error as KubernetesError where error.isNotFound {
+                served = false
+            } catch {
+                // Discovery itself failed: no answer yet, so workers keep waiting rather than miss a conflict.
+                try await Task.sleep(for: .seconds(2))
+                continue
+            }
+            let waiters = keda.withLock { state in
+                state.served = served
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+            if served { break }
+            try await Task.sleep(for: kedaDiscoveryInterval)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for cache in scaledObjects { group.addTask { try await cache.run() } }
             try await group.waitForAll()
         }
     }

@@ -39,12 +39,24 @@ public struct PolicyDocument: Sendable {
     /// Values of the wrong JSON type (a number where a duration string belongs, …), with their field paths.
     public var typeViolations: [PolicyViolation]
 
-    /// Every problem at once: wrong types, then the validator's findings for the rest of the document.
+    /// Every problem at once, one per field path: wrong types, the validator's findings for the rest of the
+    /// document, then what else the CRD's schema rejects (unknown fields such as a misspelt `scaleDwon`, lengths,
+    /// counts, int32 bounds: what `kubectl apply` would refuse).
     public var violations: [PolicyViolation] {
-        guard let policy else { return typeViolations }
+        var all = typeViolations
+        var reported = Set(typeViolations.map(\.path))
         // A value left out for its type is not also "required".
-        let reported = Set(typeViolations.map(\.path))
-        return typeViolations + PolicyValidator.violations(of: policy).filter { !reported.contains($0.path) }
+        if let policy {
+            for violation in PolicyValidator.violations(of: policy) where !reported.contains(violation.path) {
+                all.append(violation)
+            }
+            reported.formUnion(all.map(\.path))
+        }
+        for violation in ShippedSchema.violations(of: json) where !reported.contains(violation.path) {
+            all.append(violation)
+            reported.insert(violation.path)
+        }
+        return all
     }
 
     /// `namespace/name` as `validate` prints it (`default` when no namespace is set, as kubectl would apply it).

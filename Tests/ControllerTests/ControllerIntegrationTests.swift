@@ -41,7 +41,8 @@ import Testing
 
         init(
             waiting: Double, metrics: ControllerMetrics? = nil, credentials: Credentials? = nil,
-            leaderElect: Bool = false, prepare: (TestAPIServer) throws -> Void = { _ in }
+            leaderElect: Bool = false, kedaDiscoveryInterval: Duration = .seconds(60),
+            prepare: (TestAPIServer) throws -> Void = { _ in }
         ) async throws {
             server = try await TestAPIServer.start(.init(initialNamespaces: ["default", "inference"]))
             exporter = try await FixtureExporter.start()
@@ -77,7 +78,9 @@ import Testing
             let client = KubernetesAPIClient(
                 configuration: configuration,
                 options: .init(observer: { metrics?.kubernetesRequest(verb: $0, code: $1, seconds: $2) }))
-            let caches = ControllerCaches(client: client, namespaces: ["inference"], logger: Logger(label: "test"))
+            let caches = ControllerCaches(
+                client: client, namespaces: ["inference"], kedaDiscoveryInterval: kedaDiscoveryInterval,
+                logger: Logger(label: "test"))
             let elector =
                 leaderElect
                 ? LeaderElector(

@@ -61,6 +61,49 @@ extension ControllerIntegrationTests {
         try await rig.stop()
     }
 
+    static let scaledObject =
+        #"{"apiVersion":"keda.sh/v1alpha1","kind":"ScaledObject","metadata":{"name":"vllm-so","namespace":"inference"},"spec":{"scaleTargetRef":{"name":"vllm"},"triggers":[]}}"#
+
+    /// Workers start only once the ScaledObject cache has its first list: slow answers widen the window in which a
+    /// worker that did not wait would scale a workload KEDA owns.
+    @Test func aScaledObjectPresentAtStartIsSeenBeforeAnyScale() async throws {
+        let rig = try await Rig(waiting: 15) { server in
+            try server.create(try Self.object(Self.kedaDefinition), resource: .customResourceDefinitions)
+            try server.create(try Self.object(Self.scaledObject), resource: Self.scaledObjects)
+            server.setResponseDelay(0.2)
+        }
+        do {
+            try rig.apply(Self.llama)
+            try await Self.eventually("the ScaledObject conflict") {
+                #expect(rig.replicas == 2)
+                return readyReason(rig, "llama")?.reason == "Conflict"
+            }
+            #expect(rig.replicas == 2)
+        } catch {
+            try await rig.stop()
+            throw error
+        }
+        try await rig.stop()
+    }
+
+    @Test func kedaInstalledAfterTheControllerStartedIsDiscovered() async throws {
+        let rig = try await Rig(waiting: 15, kedaDiscoveryInterval: .milliseconds(500))
+        do {
+            try rig.apply(Self.llama)
+            try await Self.eventually("scaling without KEDA") { rig.replicas == 6 }
+            try rig.server.create(try Self.object(Self.kedaDefinition), resource: .customResourceDefinitions)
+            try rig.server.create(try Self.object(Self.scaledObject), resource: Self.scaledObjects)
+            try await Self.eventually("the ScaledObject conflict once KEDA is found") {
+                readyReason(rig, "llama")?.reason == "Conflict"
+                    && readyReason(rig, "llama")?.message.contains("ScaledObject inference/vllm-so") == true
+            }
+        } catch {
+            try await rig.stop()
+            throw error
+        }
+        try await rig.stop()
+    }
+
     @Test func aSecondPolicyForTheSameWorkloadIsTheConflictedOne() async throws {
         let rig = try await Rig(waiting: 15)
         do {

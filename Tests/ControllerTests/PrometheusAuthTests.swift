@@ -1,5 +1,4 @@
 import AutoscalerCore
-import CurlHTTP
 import Foundation
 import KubernetesClient
 import KubernetesModel
@@ -131,12 +130,14 @@ import Testing
 
             // Without the client certificate the TLS handshake is refused; the reason says so and holds no secret.
             let noCertificate = await source.samples(
-                for: try Self.policy(Self.secured(rig.prometheus.url, cert: false)), pods: ["vllm-0"], ready: ["vllm-0"], at: Date())
+                for: try Self.policy(Self.secured(rig.prometheus.url, cert: false)), pods: ["vllm-0"],
+                ready: ["vllm-0"], at: Date())
             let refused = try #require(Self.reason(noCertificate))
             #expect(!refused.contains(Self.first.0))
 
             let absent = await source.samples(
-                for: try Self.policy(Self.secured(rig.prometheus.url, secret: "nope")), pods: ["vllm-0"], ready: ["vllm-0"], at: Date())
+                for: try Self.policy(Self.secured(rig.prometheus.url, secret: "nope")), pods: ["vllm-0"],
+                ready: ["vllm-0"], at: Date())
             #expect(Self.reason(absent)?.contains("cannot read Secret team-a/nope") == true)
             #expect(Self.reason(absent)?.contains("404") == true)
         }
@@ -180,7 +181,10 @@ import Testing
                     username: "autoscaler", passwordFile: passwordFile, caFile: rig.certificates.caCertificatePath,
                     certFile: rig.certificates.clientCertificatePath, keyFile: rig.certificates.clientKeyPath,
                     headers: ["X-Scope-OrgID": "platform"]))
-            #expect(await source.samples(for: try Self.policy("{}"), pods: ["vllm-0"], ready: ["vllm-0"], at: Date()) == [.value(7)])
+            #expect(
+                await source.samples(for: try Self.policy("{}"), pods: ["vllm-0"], ready: ["vllm-0"], at: Date()) == [
+                    .value(7)
+                ])
 
             _ = await source.samples(
                 for: try Self.policy(#"{"address":"\#(other.url)"}"#), pods: ["vllm-0"], ready: ["vllm-0"], at: Date())

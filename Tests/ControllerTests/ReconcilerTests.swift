@@ -105,7 +105,7 @@ import Testing
         let cluster = FakeCluster(replicas: 1)
         let loop = Loop(
             try policy(
-                #""minReplicas": 0, "maxReplicas": 4, "scaleToZero": {"idleFor": "0s"}, "disruptionBudget": {"minAvailable": 1}, "behavior": {"scaleDown": {"stabilizationWindow": "0s"}}"#
+                #""minReplicas": 0, "maxReplicas": 4, "signals": [{"type": "Custom", "query": "sum(q{namespace=\"inference\"})", "target": 5}], "scaleToZero": {"idleFor": "0s"}, "disruptionBudget": {"minAvailable": 1}, "behavior": {"scaleDown": {"stabilizationWindow": "0s"}}"#
             ),
             cluster: cluster, samples: [.value(4)])
         await loop.round(at: 0)
