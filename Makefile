@@ -90,7 +90,7 @@ SHIP_FLAGS = -c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -
 bench-scale: deps
 	$(SWIFT) build $(SHIP_FLAGS) --product inference-autoscaler
 	$(SWIFT) build -c release --product inference-tools
-	"$$($(SWIFT) build -c release --show-bin-path)/inference-tools" scale-bench --out bench/results \
+	"$$($(SWIFT) build -c release --show-bin-path)/inference-tools" scale-bench --out bench/results --unrelated-pods 50000 \
 		--controller "$$($(SWIFT) build $(SHIP_FLAGS) --show-bin-path)/inference-autoscaler"
 
 clean:

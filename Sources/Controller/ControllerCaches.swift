@@ -13,7 +13,7 @@ public final class ControllerCaches: Sendable {
         group: "keda.sh", version: "v1alpha1", name: "scaledobjects", kind: "ScaledObject")
 
     let policies: [Informer<InferenceAutoscalePolicy>]
-    let pods: [String?: Informer<DynamicObject>]
+    let pods: PodCaches
     let hpas: [Informer<DynamicObject>]
     let scaledObjects: [Informer<DynamicObject>]
     /// HPAs and ScaledObjects by scope.
@@ -41,44 +41,48 @@ public final class ControllerCaches: Sendable {
         self.client = client
         self.kedaDiscoveryInterval = kedaDiscoveryInterval
         let scopes: [String?] = namespaces.isEmpty ? [nil] : namespaces
-        func informer(_ resource: APIResource, _ scope: String?) -> Informer<DynamicObject> {
-            Informer(client: client, resource: resource, namespace: scope, logger: logger)
+        func informer(
+            _ resource: APIResource, _ scope: String?, _ transform: @escaping @Sendable (DynamicObject) -> DynamicObject
+        ) -> Informer<DynamicObject> {
+            Informer(
+                client: client, resource: resource, namespace: scope, transform: transform, deliversEvents: false,
+                logger: logger)
         }
         policies = scopes.map {
-            Informer(client: client, resource: .inferenceAutoscalePolicies, namespace: $0, logger: logger)
+            Informer(
+                client: client, resource: .inferenceAutoscalePolicies, namespace: $0, transform: CachedFields.policy,
+                logger: logger)
         }
-        var pods: [String?: Informer<DynamicObject>] = [:]
         var others: [String?: [Informer<DynamicObject>]] = [:]
         var workloads: [String?: [String: Informer<DynamicObject>]] = [:]
         var hpas: [Informer<DynamicObject>] = []
         var scaledObjects: [Informer<DynamicObject>] = []
         for scope in scopes {
-            pods[scope] = informer(.pods, scope)
-            let hpa = informer(.horizontalPodAutoscalers, scope)
-            let keda = informer(Self.scaledObjectResource, scope)
+            let hpa = informer(.horizontalPodAutoscalers, scope, CachedFields.scaler)
+            let keda = informer(Self.scaledObjectResource, scope, CachedFields.scaler)
             hpas.append(hpa)
             scaledObjects.append(keda)
             others[scope] = [hpa, keda]
             for resource in [APIResource.deployments, .statefulSets] {
-                workloads[scope, default: [:]][resource.name] = informer(resource, scope)
+                workloads[scope, default: [:]][resource.name] = informer(resource, scope, CachedFields.workload)
             }
         }
-        self.pods = pods
+        self.pods = PodCaches(client: client, logger: logger)
         self.otherScalers = others
         self.workloads = workloads
         self.hpas = hpas
         self.scaledObjects = scaledObjects
     }
 
-    /// True once the policies, pods and HPAs have their first list (for `/readyz`).
+    /// True once the policies and HPAs have their first list (for `/readyz`); pods are listed per namespace when its
+    /// policies are first reconciled.
     public var hasSynced: Bool {
-        policies.allSatisfy(\.hasSynced) && pods.values.allSatisfy(\.hasSynced) && hpas.allSatisfy(\.hasSynced)
+        policies.allSatisfy(\.hasSynced) && hpas.allSatisfy(\.hasSynced)
     }
 
     /// Returns once the pods, HPAs and (where KEDA is installed) ScaledObjects have their first list: a reconcile
     /// before would see no pods or no conflicts.
     func waitForSync() async {
-        for cache in pods.values { await cache.waitForSync() }
         for cache in hpas { await cache.waitForSync() }
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
             let known = keda.withLock { state -> Bool in
@@ -105,7 +109,8 @@ public final class ControllerCaches: Sendable {
     /// serves ScaledObjects.
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for cache in Array(pods.values) + hpas + workloads.values.flatMap(\.values) {
+            group.addTask { try await self.pods.run() }
+            for cache in hpas + workloads.values.flatMap(\.values) {
                 group.addTask { try await cache.run() }
             }
             group.addTask { try await self.runScaledObjectCaches() }

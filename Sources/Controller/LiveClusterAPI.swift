@@ -24,7 +24,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     }
 
     private let client: KubernetesAPIClient
-    private let podCaches: [String?: Informer<DynamicObject>]
+    private let podCaches: PodCaches
     private let instance: String
     private let logger: Logger
     private let gate: any WriteGate
@@ -37,10 +37,10 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     private let appliedBudgets = Mutex<[String: (manifest: JSONValue, at: Date)]>([:])
     static let budgetResync = 600.0
 
-    /// - Parameter podCaches: pod informers keyed by namespace (nil: one for all namespaces).
+    /// - Parameter podCaches: the pod informers, one per namespace that has policies.
     /// - Parameter gate: asked before every write (leader election); a write without it throws `NotLeaderError`.
-    public init(
-        client: KubernetesAPIClient, podCaches: [String?: Informer<DynamicObject>], instance: String,
+    init(
+        client: KubernetesAPIClient, podCaches: PodCaches, instance: String,
         gate: any WriteGate = AlwaysWrite(), otherScalers: [String?: [Informer<DynamicObject>]] = [:],
         workloads: [String?: [String: Informer<DynamicObject>]] = [:],
         policies: @escaping @Sendable (String) -> [InferenceAutoscalePolicy] = { _ in [] },
@@ -169,8 +169,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     }
 
     public func pods(namespace: String, selector: LabelSelector) async throws -> [PodInfo] {
-        guard let cache = podCaches[namespace] ?? podCaches[nil] else { return [] }
-        return cache.list(namespace: namespace).compactMap { pod in
+        return try await podCaches.pods(in: namespace).compactMap { pod in
             guard selector.matches(pod.metadata.labels ?? [:]) else { return nil }
             return Self.podInfo(pod)
         }

@@ -18,6 +18,12 @@ public struct DynamicObject: KubernetesObject, Equatable {
         self.metadata = try JSONDecoder().decode(ObjectMeta.self, from: data)
     }
 
+    /// An object whose metadata is kept only in its typed form (`json` then holds the other members).
+    public init(json: JSONValue, metadata: ObjectMeta) {
+        self.json = json
+        self.metadata = metadata
+    }
+
     public init(from decoder: any Decoder) throws {
         try self.init(JSONValue(from: decoder))
     }

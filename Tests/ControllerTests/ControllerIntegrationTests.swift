@@ -42,9 +42,10 @@ import Testing
         init(
             waiting: Double, metrics: ControllerMetrics? = nil, credentials: Credentials? = nil,
             leaderElect: Bool = false, kedaDiscoveryInterval: Duration = .seconds(60),
+            watching namespaces: [String] = ["inference"],
             prepare: (TestAPIServer) throws -> Void = { _ in }
         ) async throws {
-            server = try await TestAPIServer.start(.init(initialNamespaces: ["default", "inference"]))
+            server = try await TestAPIServer.start(.init(initialNamespaces: ["default", "inference", "other"]))
             exporter = try await FixtureExporter.start()
             prometheus = try await PrometheusServer.start(scraping: [exporter.address])
             let deployment = try server.create(
@@ -79,7 +80,7 @@ import Testing
                 configuration: configuration,
                 options: .init(observer: { metrics?.kubernetesRequest(verb: $0, code: $1, seconds: $2) }))
             let caches = ControllerCaches(
-                client: client, namespaces: ["inference"], kedaDiscoveryInterval: kedaDiscoveryInterval,
+                client: client, namespaces: namespaces, kedaDiscoveryInterval: kedaDiscoveryInterval,
                 logger: Logger(label: "test"))
             let elector =
                 leaderElect

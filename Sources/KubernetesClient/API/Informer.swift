@@ -28,7 +28,7 @@ public final class Informer<T: KubernetesObject>: Sendable {
     }
 
     public let resource: APIResource
-    /// Changes, in order. One consumer.
+    /// Changes, in order. One consumer; none kept when made with `deliversEvents: false`.
     public let events: AsyncStream<InformerEvent<T>>
     private let continuation: AsyncStream<InformerEvent<T>>.Continuation
     private let client: KubernetesAPIClient
@@ -38,14 +38,17 @@ public final class Informer<T: KubernetesObject>: Sendable {
     private let watchTimeout: Int
     private let retry: RetryPolicy
     private let logger: Logger
+    private let transform: (@Sendable (T) -> T)?
     private let state = Mutex(State())
 
     public init(
         client: KubernetesAPIClient, resource: APIResource, namespace: String? = nil, labelSelector: String? = nil,
         fieldSelector: String? = nil, watchTimeoutSeconds: Int = 300,
         retry: RetryPolicy = RetryPolicy(maxAttempts: .max, baseDelay: 0.2, maxDelay: 30),
+        transform: (@Sendable (T) -> T)? = nil, deliversEvents: Bool = true,
         logger: Logger = Logger(label: "inference-autoscaler.informer")
     ) {
+        self.transform = transform
         self.client = client
         self.resource = resource
         self.namespace = namespace
@@ -54,7 +57,9 @@ public final class Informer<T: KubernetesObject>: Sendable {
         self.watchTimeout = watchTimeoutSeconds
         self.retry = retry
         self.logger = logger
-        (events, continuation) = AsyncStream.makeStream(of: InformerEvent<T>.self)
+        // A cache nobody reads events from must not keep them: an unbounded buffer would hold every version seen.
+        (events, continuation) = AsyncStream.makeStream(
+            of: InformerEvent<T>.self, bufferingPolicy: deliversEvents ? .unbounded : .bufferingNewest(0))
     }
 
     /// True once the first list is in the cache.
@@ -108,7 +113,7 @@ public final class Informer<T: KubernetesObject>: Sendable {
                 if needsList {
                     let (items, version) = try await client.listAll(
                         T.self, resource, namespace: namespace, labelSelector: labelSelector,
-                        fieldSelector: fieldSelector)
+                        fieldSelector: fieldSelector, transform: transform)
                     replace(with: items, resourceVersion: version)
                     needsList = false
                 }
@@ -181,9 +186,10 @@ public final class Informer<T: KubernetesObject>: Sendable {
     }
 
     private func apply(_ event: WatchEvent<T>) {
+        let stored = event.object.map { transform?($0) ?? $0 }
         let change = state.withLock { state -> InformerEvent<T>? in
             if let version = event.resourceVersion { state.resourceVersion = version }
-            guard let object = event.object else { return nil }
+            guard let object = stored else { return nil }
             let namespace = object.metadata.namespace ?? ""
             let name = object.metadata.name ?? ""
             switch event.type {

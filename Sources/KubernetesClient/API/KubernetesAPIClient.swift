@@ -120,7 +120,7 @@ public final class KubernetesAPIClient: Sendable {
     /// Every page of a list, and the resourceVersion of the first (a consistent snapshot to watch from).
     public func listAll<T: Decodable & Sendable>(
         _ type: T.Type, _ resource: APIResource, namespace: String? = nil, labelSelector: String? = nil,
-        fieldSelector: String? = nil, pageSize: Int = 500
+        fieldSelector: String? = nil, pageSize: Int = 500, transform: (@Sendable (T) -> T)? = nil
     ) async throws -> (items: [T], resourceVersion: String) {
         var items: [T] = []
         var token: String?
@@ -129,7 +129,8 @@ public final class KubernetesAPIClient: Sendable {
             let page = try await list(
                 T.self, resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector,
                 limit: pageSize, continueToken: token)
-            items += page.items
+            // Page by page, so that the whole list is never held in its full form at once.
+            items += transform.map { page.items.map($0) } ?? page.items
             version = version ?? page.metadata.resourceVersion
             token = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
         } while token != nil

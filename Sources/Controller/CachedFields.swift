@@ -1,0 +1,60 @@
+import KubernetesModel
+
+/// What the caches keep of each object: only the fields the controller reads, so that memory follows the policies'
+/// workloads and not the size of the cluster's objects (managed fields, pod specs, annotations, templates). The
+/// metadata is kept once, typed; `json` holds the rest.
+enum CachedFields {
+    /// Readiness, start time, deletion, labels (selectors) of a pod.
+    @Sendable static func pod(_ object: DynamicObject) -> DynamicObject {
+        var metadata = slim(object.metadata)
+        if let deletion = object.metadata.additionalFields["deletionTimestamp"] {
+            metadata.additionalFields["deletionTimestamp"] = deletion
+        }
+        var status: [String: JSONValue] = [:]
+        if let phase = object["status", "phase"] { status["phase"] = phase }
+        if let ready = object["status", "conditions"]?.arrayValue?.first(where: { $0["type"] == .string("Ready") }) {
+            var condition: [String: JSONValue] = [:]
+            for key in ["type", "status", "lastTransitionTime"] { condition[key] = ready[key] }
+            status["conditions"] = .array([.object(condition)])
+        }
+        return DynamicObject(json: .object(["status": .object(status)]), metadata: metadata)
+    }
+
+    /// Replica counts and the selector of a Deployment or StatefulSet (what its `/scale` would answer).
+    @Sendable static func workload(_ object: DynamicObject) -> DynamicObject {
+        var spec: [String: JSONValue] = [:]
+        for key in ["replicas", "selector"] { spec[key] = object["spec", key] }
+        var status: [String: JSONValue] = [:]
+        for key in ["replicas", "readyReplicas"] { status[key] = object["status", key] }
+        return DynamicObject(
+            json: .object(["spec": .object(spec), "status": .object(status)]), metadata: slim(object.metadata))
+    }
+
+    /// Which workload an HPA or a ScaledObject scales.
+    @Sendable static func scaler(_ object: DynamicObject) -> DynamicObject {
+        var spec: [String: JSONValue] = [:]
+        spec["scaleTargetRef"] = object["spec", "scaleTargetRef"]
+        var json: [String: JSONValue] = ["spec": .object(spec)]
+        json["kind"] = object["kind"]
+        return DynamicObject(json: .object(json), metadata: slim(object.metadata))
+    }
+
+    /// A policy without its managed fields (the rest is read).
+    @Sendable static func policy(_ policy: InferenceAutoscalePolicy) -> InferenceAutoscalePolicy {
+        var slimmed = policy
+        slimmed.metadata.additionalFields["managedFields"] = nil
+        return slimmed
+    }
+
+    private static func slim(_ metadata: ObjectMeta) -> ObjectMeta {
+        var slim = ObjectMeta()
+        slim.name = metadata.name
+        slim.namespace = metadata.namespace
+        slim.uid = metadata.uid
+        slim.resourceVersion = metadata.resourceVersion
+        slim.generation = metadata.generation
+        slim.creationTimestamp = metadata.creationTimestamp
+        slim.labels = metadata.labels
+        return slim
+    }
+}
