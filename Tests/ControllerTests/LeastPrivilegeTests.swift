@@ -13,7 +13,7 @@ extension ControllerIntegrationTests {
     /// `group|resource[/subresource]|verb`.
     typealias Grant = String
 
-    /// Granted but not reached by this run, each with the code path that needs it.
+    /// Granted but not (reliably) reached by this run, each with the code path that needs it.
     static let grantedForPathsNotRun: [Grant: String] = [
         "apps|deployments/scale|get": "the target's /scale when the Deployment cache does not hold it yet",
         "apps|statefulsets/scale|get": "the same for a StatefulSet target",
@@ -100,8 +100,9 @@ extension ControllerIntegrationTests {
         #expect(notGranted.isEmpty, "requests the install does not allow: \(notGranted.sorted())")
         let unused = granted.subtracting(used).subtracting(Self.grantedForPathsNotRun.keys)
         #expect(unused.isEmpty, "granted but never used: \(unused.sorted())")
-        let reached = used.intersection(Self.grantedForPathsNotRun.keys)
-        #expect(reached.isEmpty, "listed as not run, but used (move them out of the list): \(reached.sorted())")
+        // A listed grant may still be used by chance (a reconcile before the Deployment cache's first list reads
+        // /scale): the list only excuses, it does not forbid.
+        #expect(Self.grantedForPathsNotRun.keys.allSatisfy(granted.contains), "a listed grant is not in config/rbac")
     }
 
     @Test func aBudgetTheUserOwnsUnderThePolicysNameIsNeitherTakenOverNorDeleted() async throws {
