@@ -99,8 +99,10 @@ public final class ControllerCaches: Sendable {
         policies.lazy.compactMap { $0.get(namespace: namespace, name: name) }.first
     }
 
-    func policies(in namespace: String) -> [InferenceAutoscalePolicy] {
-        policies.flatMap { $0.list(namespace: namespace) }
+    func policies(
+        in namespace: String, where isIncluded: (InferenceAutoscalePolicy) -> Bool = { _ in true }
+    ) -> [InferenceAutoscalePolicy] {
+        policies.flatMap { $0.list(namespace: namespace, where: isIncluded) }
     }
 
     var policyCount: Int { policies.reduce(0) { $0 + $1.count } }

@@ -31,7 +31,8 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     private let otherScalers: [String?: [Informer<DynamicObject>]]
     /// Deployments and StatefulSets by namespace scope (nil: all), then by resource name, to read `/scale` from.
     private let workloads: [String?: [String: Informer<DynamicObject>]]
-    private let policies: @Sendable (String) -> [InferenceAutoscalePolicy]
+    /// A namespace's policies that pass a filter (which sees each in the cache, so only matches are copied).
+    private let policies: @Sendable (String, (InferenceAutoscalePolicy) -> Bool) -> [InferenceAutoscalePolicy]
     private let series = Mutex<[SeriesKey: Series]>([:])
     /// The budgets this replica applied, and when.
     private let appliedBudgets = Mutex<[String: (manifest: JSONValue, at: Date)]>([:])
@@ -43,7 +44,9 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         client: KubernetesAPIClient, podCaches: PodCaches, instance: String,
         gate: any WriteGate = AlwaysWrite(), otherScalers: [String?: [Informer<DynamicObject>]] = [:],
         workloads: [String?: [String: Informer<DynamicObject>]] = [:],
-        policies: @escaping @Sendable (String) -> [InferenceAutoscalePolicy] = { _ in [] },
+        policies: @escaping @Sendable (String, (InferenceAutoscalePolicy) -> Bool) -> [InferenceAutoscalePolicy] = {
+            _, _ in []
+        },
         logger: Logger = Logger(label: "inference-autoscaler.cluster")
     ) {
         self.client = client
@@ -63,7 +66,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     ) {
         self.init(
             client: client, podCaches: caches.pods, instance: instance, gate: gate, otherScalers: caches.otherScalers,
-            workloads: caches.workloads, policies: { caches.policies(in: $0) }, logger: logger)
+            workloads: caches.workloads, policies: { caches.policies(in: $0, where: $1) }, logger: logger)
     }
 
     /// HPAs and ScaledObjects from their caches (keyed by namespace; nil: all), and the policies of the namespace.
@@ -71,7 +74,9 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         let namespace = policy.metadata.namespace ?? "default"
         let group = Self.group(of: target.apiVersion)
         for cache in otherScalers[namespace] ?? otherScalers[nil] ?? [] {
-            for object in cache.list(namespace: namespace) {
+            for object in cache.list(
+                namespace: namespace, where: { $0["spec", "scaleTargetRef", "name"] == .string(target.name) })
+            {
                 guard let reference = object["spec", "scaleTargetRef"], reference.objectMembers != nil else { continue }
                 // A ScaledObject's kind and apiVersion default to apps/v1 Deployment.
                 let kind = reference["kind"]?.stringValue ?? "Deployment"
@@ -86,11 +91,15 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         }
         // Two policies: the older one keeps the workload (an invalid one scales nothing, so it claims nothing).
         let mine = (policy.metadata.creationTimestamp ?? "", policy.metadata.name ?? "")
-        for other in policies(namespace) where other.metadata.name != policy.metadata.name {
-            guard let reference = other.spec?.targetRef, reference.name == target.name, reference.kind == target.kind,
-                Self.group(of: reference.apiVersion ?? "apps/v1") == group,
-                case .success = PolicyValidator.resolve(other)
-            else { continue }
+        let sameTarget = policies(namespace) { other in
+            guard other.metadata.name != policy.metadata.name, let reference = other.spec?.targetRef else {
+                return false
+            }
+            return reference.name == target.name && reference.kind == target.kind
+                && Self.group(of: reference.apiVersion ?? "apps/v1") == group
+        }
+        for other in sameTarget {
+            guard case .success = PolicyValidator.resolve(other) else { continue }
             let theirs = (other.metadata.creationTimestamp ?? "", other.metadata.name ?? "")
             if theirs < mine {
                 return "InferenceAutoscalePolicy \(namespace)/\(other.metadata.name ?? "") already scales "
@@ -169,10 +178,8 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     }
 
     public func pods(namespace: String, selector: LabelSelector) async throws -> [PodInfo] {
-        return try await podCaches.pods(in: namespace).compactMap { pod in
-            guard selector.matches(pod.metadata.labels ?? [:]) else { return nil }
-            return Self.podInfo(pod)
-        }
+        return try await podCaches.pods(in: namespace) { selector.matches($0.metadata.labels ?? [:]) }
+            .compactMap(Self.podInfo)
     }
 
     static func podInfo(_ pod: DynamicObject) -> PodInfo? {

@@ -36,14 +36,16 @@ final class PodCaches: Sendable {
 
     /// The namespace's cached pods, once its cache has its first list; throws when it has none after `timeout`
     /// seconds (pods cannot be listed there), so that the reconcile is retried rather than a worker held.
-    func pods(in namespace: String, timeout: Double = 10) async throws -> [DynamicObject] {
+    func pods(
+        in namespace: String, timeout: Double = 10, where isIncluded: (DynamicObject) -> Bool
+    ) async throws -> [DynamicObject] {
         let cache = informer(for: namespace)
         let deadline = ContinuousClock.now + .seconds(timeout)
         while !cache.hasSynced {
             guard ContinuousClock.now < deadline else { throw NotSynced(namespace: namespace) }
             try await Task.sleep(for: .milliseconds(50))
         }
-        return cache.list(namespace: namespace)
+        return cache.list(namespace: namespace, where: isIncluded)
     }
 
     struct NotSynced: Error, CustomStringConvertible {

@@ -97,6 +97,12 @@ public final class Informer<T: KubernetesObject>: Sendable {
         state.withLock { state in state.store[namespace].map { Array($0.values) } ?? [] }
     }
 
+    /// The cached objects of one namespace that pass `isIncluded`, which sees each in place: only those are copied
+    /// (a reconcile wants its own two pods of a namespace's hundreds, or the one policy of a workload).
+    public func list(namespace: String, where isIncluded: (T) -> Bool) -> [T] {
+        state.withLock { state in state.store[namespace]?.values.filter(isIncluded) ?? [] }
+    }
+
     /// How many objects are cached.
     public var count: Int {
         state.withLock { state in state.store.values.reduce(0) { $0 + $1.count } }
