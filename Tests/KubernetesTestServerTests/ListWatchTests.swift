@@ -235,7 +235,7 @@ struct ListWatchTests {
             let future = Int(server.currentResourceVersion)! + 2
             async let stream = curl(
                 "GET",
-                "/api/v1/namespaces/default/pods?watch=1&resourceVersion=\(future)&timeoutSeconds=1",
+                "/api/v1/namespaces/default/pods?watch=1&resourceVersion=\(future)&timeoutSeconds=3",
                 maxTime: 10
             )
             try await waitForWatches(server)
