@@ -53,8 +53,6 @@ final class PodCaches: Sendable {
         var description: String { "the pods of namespace \(namespace) are not listed yet" }
     }
 
-    var count: Int { informers.withLock { $0.values.reduce(0) { $0 + $1.count } } }
-
     /// Runs every informer started so far and those started later, until cancelled.
     func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -91,14 +91,10 @@ public final class Informer<T: KubernetesObject>: Sendable {
         }
     }
 
-    /// The cached objects of one namespace, in no particular order: no scan of the others and no sort, as a
-    /// controller asks for them on every reconcile (sorting copied every object and was most of its CPU).
-    public func list(namespace: String) -> [T] {
-        state.withLock { state in state.store[namespace].map { Array($0.values) } ?? [] }
-    }
-
-    /// The cached objects of one namespace that pass `isIncluded`, which sees each in place: only those are copied
-    /// (a reconcile wants its own two pods of a namespace's hundreds, or the one policy of a workload).
+    /// The cached objects of one namespace that pass `isIncluded`, in no particular order: no scan of the others and
+    /// no sort (sorting copied every object and was most of a controller's CPU), and `isIncluded` sees each in place,
+    /// so only those it keeps are copied (a reconcile wants its own two pods of a namespace's hundreds, or the one
+    /// policy of a workload).
     public func list(namespace: String, where isIncluded: (T) -> Bool) -> [T] {
         state.withLock { state in state.store[namespace]?.values.filter(isIncluded) ?? [] }
     }
