@@ -98,9 +98,10 @@ public enum PolicyValidator {
         }
 
         let prometheus = resolvePrometheus(spec.prometheus, check: &check)
-        let signals = resolveSignals(spec.signals, engine: engine, check: &check)
+        let objective = resolveObjective(spec.objective, engine: engine, check: &check)
+        let signals = resolveSignals(spec.signals, engine: engine, objective: objective != nil, check: &check)
         let schedules = resolveSchedules(spec.schedules, maxReplicas: maxReplicas, check: &check)
-        let behavior = resolveBehavior(spec.behavior, check: &check)
+        let behavior = resolveBehavior(spec.behavior, objective: objective != nil, check: &check)
 
         var idleFor: Double?
         if let scaleToZero = spec.scaleToZero {
@@ -115,7 +116,7 @@ public enum PolicyValidator {
         }
 
         // At zero there are no pods, so per-pod presets read 0 and would never bring the target back.
-        if minReplicas == 0, !signals.isEmpty, !signals.contains(where: { $0.type == .custom }),
+        if minReplicas == 0, !signals.isEmpty || objective != nil, !signals.contains(where: { $0.type == .custom }),
             !schedules.contains(where: { $0.minReplicas > 0 })
         {
             check.fail(
@@ -155,7 +156,7 @@ public enum PolicyValidator {
         guard let target, let polling else { return nil }
         return ResolvedPolicy(
             namespace: namespace, name: name, target: target, minReplicas: minReplicas, maxReplicas: maxReplicas,
-            pollingInterval: polling, engine: engine, prometheus: prometheus, signals: signals,
+            pollingInterval: polling, engine: engine, prometheus: prometheus, objective: objective, signals: signals,
             schedules: schedules, behavior: behavior, scaleToZeroIdleFor: idleFor, expectedStartup: expectedStartup,
             fallback: fallback, disruptionBudget: budget, paused: spec.paused ?? false)
     }
@@ -234,10 +235,43 @@ public enum PolicyValidator {
         return .init(address: spec.address, timeout: timeout, spec: spec)
     }
 
+    private static func resolveObjective(
+        _ spec: ObjectiveSpec?, engine: Engine, check: inout Checker
+    ) -> ResolvedPolicy.Objective? {
+        guard let spec else { return nil }
+        if engine == .custom {
+            check.fail("spec.objective", "needs an engine's metrics (spec.engine other than custom)")
+        }
+        func latency(_ spec: LatencyObjectiveSpec?, at path: String) -> ResolvedPolicy.LatencyTarget? {
+            guard let spec else { return nil }
+            let percentile = spec.percentile ?? PolicyDefaults.objectiveQuantile * 100
+            if !(percentile >= 50 && percentile < 100) {
+                check.fail("\(path).percentile", "must be >= 50 and < 100 (got \(percentile))")
+            }
+            guard let text = check.required(spec.target, at: "\(path).target"),
+                let seconds = check.duration(text, at: "\(path).target", default: 0, minimum: 0, exclusive: true)
+            else { return nil }
+            return .init(quantile: percentile / 100, seconds: seconds)
+        }
+        guard let ttftSpec = spec.timeToFirstToken else {
+            check.fail("spec.objective.timeToFirstToken", "required")
+            return nil
+        }
+        let ttft = latency(ttftSpec, at: "spec.objective.timeToFirstToken")
+        let itl = latency(spec.interTokenLatency, at: "spec.objective.interTokenLatency")
+        let headroom = spec.headroomPercent ?? Int((PolicyDefaults.headroom * 100).rounded())
+        if !(0...200).contains(headroom) {
+            check.fail("spec.objective.headroomPercent", "must be between 0 and 200 (got \(headroom))")
+        }
+        guard let ttft else { return nil }
+        return .init(timeToFirstToken: ttft, interTokenLatency: itl, headroom: Double(headroom) / 100)
+    }
+
     private static func resolveSignals(
-        _ specs: [SignalSpec]?, engine: Engine, check: inout Checker
+        _ specs: [SignalSpec]?, engine: Engine, objective: Bool, check: inout Checker
     ) -> [ResolvedPolicy.Signal] {
         guard let specs else {
+            if objective { return [] }
             if engine == .custom { check.fail("spec.signals", "required when spec.engine is custom") }
             return PolicyDefaults.signals
         }
@@ -413,7 +447,9 @@ public enum PolicyValidator {
         }
     }
 
-    private static func resolveBehavior(_ spec: BehaviorSpec?, check: inout Checker) -> ResolvedPolicy.Behavior {
+    private static func resolveBehavior(
+        _ spec: BehaviorSpec?, objective: Bool, check: inout Checker
+    ) -> ResolvedPolicy.Behavior {
         let tolerance = spec?.tolerance ?? PolicyDefaults.tolerance
         if !(tolerance >= 0 && tolerance < 1) {
             check.fail("spec.behavior.tolerance", "must be >= 0 and < 1 (got \(tolerance))")
@@ -423,7 +459,8 @@ public enum PolicyValidator {
             scaleUp: resolveRules(
                 spec?.scaleUp, default: PolicyDefaults.scaleUp, at: "spec.behavior.scaleUp", check: &check),
             scaleDown: resolveRules(
-                spec?.scaleDown, default: PolicyDefaults.scaleDown, at: "spec.behavior.scaleDown", check: &check))
+                spec?.scaleDown, default: objective ? PolicyDefaults.objectiveScaleDown : PolicyDefaults.scaleDown,
+                at: "spec.behavior.scaleDown", check: &check))
     }
 
     private static func resolveRules(

@@ -155,6 +155,36 @@ public struct ResolvedPolicy: Sendable, Equatable {
         }
     }
 
+    /// A latency that a share of requests must meet.
+    public struct LatencyTarget: Sendable, Equatable {
+        /// 0–1 (0.99 for p99).
+        public var quantile: Double
+        /// Seconds.
+        public var seconds: Double
+
+        public init(quantile: Double, seconds: Double) {
+            self.quantile = quantile
+            self.seconds = seconds
+        }
+    }
+
+    /// `spec.objective`: the fleet is sized from learned capacity and forecast demand to keep these.
+    public struct Objective: Sendable, Equatable {
+        public var timeToFirstToken: LatencyTarget
+        public var interTokenLatency: LatencyTarget?
+        /// Capacity kept above the forecast, as a fraction of it.
+        public var headroom: Double
+
+        public init(
+            timeToFirstToken: LatencyTarget, interTokenLatency: LatencyTarget? = nil,
+            headroom: Double = PolicyDefaults.headroom
+        ) {
+            self.timeToFirstToken = timeToFirstToken
+            self.interTokenLatency = interTokenLatency
+            self.headroom = headroom
+        }
+    }
+
     public enum DisruptionBudget: Sendable, Equatable {
         case maxUnavailable(IntOrString)
         case minAvailable(IntOrString)
@@ -183,6 +213,8 @@ public struct ResolvedPolicy: Sendable, Equatable {
     public var pollingInterval = PolicyDefaults.pollingInterval
     public var engine = Engine.vllm
     public var prometheus = Prometheus(address: nil, timeout: PolicyDefaults.prometheusTimeout)
+    public var objective: Objective? = nil
+    /// With an objective, safety floors that only ever add replicas to the planner's count (none by default).
     public var signals = PolicyDefaults.signals
     public var schedules: [Schedule] = []
     public var behavior = PolicyDefaults.behavior
@@ -218,6 +250,15 @@ public enum PolicyDefaults {
     public static let rateWindow = 60.0
     /// Cold start assumed before any pod has been seen becoming Ready.
     public static let unlearnedStartup = 120.0
+    /// `spec.objective`: the percentile and the capacity kept above the forecast.
+    public static let objectiveQuantile = 0.99
+    public static let headroom = 0.1
+    /// With an objective, scale-down by the larger of one pod or 10 % a minute once five minutes of
+    /// recommendations agree: the planner's count already carries the headroom, so no more patience is needed.
+    public static let objectiveScaleDown = ResolvedPolicy.ScalingRules(
+        stabilizationWindow: 300,
+        policies: [.init(type: .pods, value: 1, period: 60), .init(type: .percent, value: 10, period: 60)],
+        selectPolicy: .max)
 
     /// Targets for signal types that have a natural one; the others need the user's number.
     public static func target(for type: SignalType) -> Double? {

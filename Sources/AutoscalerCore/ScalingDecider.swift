@@ -28,7 +28,7 @@ public enum ScalingDecider {
     /// 7. Bounds: `minReplicas` and open schedule windows raise the count, `maxReplicas` lowers it, at once.
     public static func decide(
         policy: ResolvedPolicy, observed: ObservedScale, samples: [SignalSample], history previous: DecisionHistory,
-        now: Date
+        workload: WorkloadSample? = nil, now: Date
     ) -> ScalingDecision {
         let current = max(0, observed.desiredReplicas)
         let ready = max(0, observed.readyReplicas)
@@ -50,6 +50,26 @@ public enum ScalingDecider {
                     signal, sample: sample, ready: ready, current: current, tolerance: rules.tolerance,
                     upStep: upStep, flight: flight, pairedWithBusy: pairedWithBusy,
                     lastScaleUp: history.scaleEvents.last { $0.change > 0 }.map { now.timeIntervalSince($0.time) }))
+        }
+        var planned: ObjectivePlanner.Plan?
+        if let objective = policy.objective {
+            let plan = ObjectivePlanner.plan(
+                objective: objective, engine: policy.engine,
+                sample: workload ?? .missing("no workload sample"), ready: ready, current: current,
+                stable: flight.count == 0 && ready == current && ready > 0,
+                inFlightCapacity: flight.count > 0 ? flight.capacity : nil, upStep: upStep,
+                startups: recentStartups(observed.pods), expectedStartup: policy.expectedStartup,
+                pollingInterval: policy.pollingInterval, state: previous.planner, now: now)
+            history.planner = plan.state
+            var reading = Reading(
+                signal: .init(type: .custom, target: plan.perReplica ?? 0, name: objectiveName), activated: false)
+            reading.value = plan.forecast
+            reading.error = plan.error
+            reading.recommendation = plan.recommendation
+            reading.capped = plan.recommendation
+            reading.activated = (plan.forecast ?? 0) > 0
+            readings.insert(reading, at: 0)
+            planned = plan
         }
         let readable = readings.filter { $0.value != nil }
         let allMissing = readable.isEmpty
@@ -82,7 +102,7 @@ public enum ScalingDecider {
             return finish(
                 policy: policy, current: current, desired: current, reason: .paused, readings: readings,
                 history: previous.with(failures: history.consecutiveFailures), fallbackActive: false,
-                activated: readable.contains { $0.activated }, now: now)
+                activated: readable.contains { $0.activated }, planned: planned, now: now)
         }
 
         // 3. Pods in flight may not be removed.
@@ -193,7 +213,23 @@ public enum ScalingDecider {
 
         return finish(
             policy: policy, current: current, desired: desired, reason: reason, readings: readings,
-            history: history, fallbackActive: fallbackActive, activated: activated, now: now)
+            history: history, fallbackActive: fallbackActive, activated: activated, planned: planned, now: now)
+    }
+
+    /// How status and `limitedBy` name the objective planner's recommendation.
+    public static let objectiveName = "Objective"
+
+    /// Cold starts of the ten pods that became Ready most recently, in seconds.
+    static func recentStartups(_ pods: [ObservedPod]) -> [Double] {
+        pods.compactMap { pod -> (Date, Double)? in
+            guard pod.ready, let since = pod.readySince else { return nil }
+            let seconds = since.timeIntervalSince(pod.createdAt)
+            guard seconds > 0, seconds <= longestLearnedStartup else { return nil }
+            return (since, seconds)
+        }
+        .sorted { $0.0 > $1.0 }
+        .prefix(10)
+        .map(\.1)
     }
 
     // MARK: - Signals
@@ -343,12 +379,13 @@ public enum ScalingDecider {
 
     private static func finish(
         policy: ResolvedPolicy, current: Int, desired: Int, reason: LimitReason, readings: [Reading],
-        history: DecisionHistory, fallbackActive: Bool, activated: Bool, now: Date
+        history: DecisionHistory, fallbackActive: Bool, activated: Bool, planned: ObjectivePlanner.Plan?, now: Date
     ) -> ScalingDecision {
         let statuses = readings.map { reading in
             SignalStatus(
-                type: reading.signal.type.rawValue,
-                name: reading.signal.name == reading.signal.type.rawValue ? nil : reading.signal.name,
+                type: reading.signal.name == objectiveName ? objectiveName : reading.signal.type.rawValue,
+                name: reading.signal.name == reading.signal.type.rawValue || reading.signal.name == objectiveName
+                    ? nil : reading.signal.name,
                 value: reading.value, target: reading.signal.target, recommendation: reading.capped,
                 error: reading.error)
         }
@@ -394,6 +431,7 @@ public enum ScalingDecider {
                 type: "ScalingLimited", status: limited ? .true : .false,
                 reason: reason == .paused ? "Paused" : reason.conditionReason,
                 message: limited ? "the signals' count was overridden by \(reason)" : "the count follows the signals"))
+        if let planned { conditions.append(planned.condition) }
         if fallbackActive {
             conditions.append(
                 .init(
@@ -416,7 +454,7 @@ public enum ScalingDecider {
         }
         return ScalingDecision(
             desiredReplicas: desired, previousReplicas: current, limitedBy: reason, message: message,
-            signals: statuses, conditions: conditions, history: history)
+            signals: statuses, conditions: conditions, objective: planned?.status, history: history)
     }
 
     private static func describe(_ readings: [Reading]) -> String {

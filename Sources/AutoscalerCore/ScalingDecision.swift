@@ -101,6 +101,8 @@ public struct ScalingDecision: Codable, Sendable, Equatable {
     /// `MetricsAvailable`, `Active`, `ScalingLimited`, `Fallback` (without transition times: see
     /// `PolicyCondition.merge`).
     public var conditions: [PolicyCondition]
+    /// The objective planner's capacity, lead time and forecast (policies with `spec.objective`).
+    public var objective: ObjectiveStatus? = nil
     /// To persist (in status) and pass to the next round; persist it only when the decision was carried out.
     public var history: DecisionHistory
 

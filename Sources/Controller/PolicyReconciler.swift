@@ -61,12 +61,14 @@ public final class PolicyReconciler: Sendable {
             let pods = observation.pods.map(\.name)
             let ready = Set(observation.pods.filter { $0.ready && !$0.terminating }.map(\.name))
             let samples = await signals.samples(for: resolved, pods: pods, ready: ready, at: now)
+            let workload =
+                resolved.objective == nil ? nil : await signals.workload(for: resolved, pods: pods, at: now)
             let remembered = memory.withLock { $0[key] }
             let lastStatusWrite = remembered?.lastStatusWrite ?? .distantPast
             let decision = ScalingDecider.decide(
                 policy: resolved, observed: observation.observedScale, samples: samples,
                 history: ReconcilePlanner.history(persisted: policy.status?.history, remembered: remembered?.history),
-                now: now)
+                workload: workload, now: now)
             let plan = ReconcilePlanner.plan(
                 decision, policy: policy, resolved: resolved, observation: observation,
                 lastStatusWrite: lastStatusWrite, now: now, markDeletionCosts: markDeletionCosts)

@@ -257,6 +257,7 @@ public enum ReconcilePlanner {
         status.lastScaleTime = lastScaleTime
         status.limitedBy = decision.limitedBy.description
         status.signals = decision.signals
+        status.objective = decision.objective
         status.history = decision.history
         status.conditions = PolicyCondition.merge(
             (previous.conditions ?? []).filter { !dropped.contains($0.type) }, with: conditions, now: now,
@@ -335,11 +336,15 @@ public enum ReconcilePlanner {
                 return signal
             }
             copy.history = nil
+            // The planner's figures move every round, like signal values.
+            copy.objective = nil
             return copy
         }
         if stripped(old) != stripped(new) { return true }
         if !(new.history ?? DecisionHistory()).materiallyEquals(old.history ?? DecisionHistory()) { return true }
-        return old.signals != new.signals && now.timeIntervalSince(lastWrite) >= valueRefreshInterval
+        let valuesMoved =
+            old.signals != new.signals || old.objective != new.objective || old.history?.planner != new.history?.planner
+        return valuesMoved && now.timeIntervalSince(lastWrite) >= valueRefreshInterval
     }
 }
 

@@ -47,6 +47,9 @@ public struct PolicySpec: Codable, Sendable, Equatable {
     /// `vllm` | `tgi` | `sglang` | `nim` | `custom` (default `vllm`).
     public var engine: String?
     public var prometheus: PrometheusSpec?
+    /// The latency the workload must keep; with it the controller sizes the fleet from learned capacity and forecast
+    /// demand, and `signals` become safety floors.
+    public var objective: ObjectiveSpec?
     public var signals: [SignalSpec]?
     public var schedules: [ScheduleSpec]?
     public var behavior: BehaviorSpec?
@@ -59,7 +62,8 @@ public struct PolicySpec: Codable, Sendable, Equatable {
     public init(
         targetRef: TargetReference? = nil, minReplicas: Int? = nil, maxReplicas: Int? = nil,
         pollingInterval: String? = nil, engine: String? = nil, prometheus: PrometheusSpec? = nil,
-        signals: [SignalSpec]? = nil, schedules: [ScheduleSpec]? = nil, behavior: BehaviorSpec? = nil,
+        objective: ObjectiveSpec? = nil, signals: [SignalSpec]? = nil, schedules: [ScheduleSpec]? = nil,
+        behavior: BehaviorSpec? = nil,
         scaleToZero: ScaleToZeroSpec? = nil, startup: StartupSpec? = nil, fallback: FallbackSpec? = nil,
         disruptionBudget: DisruptionBudgetSpec? = nil, paused: Bool? = nil
     ) {
@@ -69,6 +73,7 @@ public struct PolicySpec: Codable, Sendable, Equatable {
         self.pollingInterval = pollingInterval
         self.engine = engine
         self.prometheus = prometheus
+        self.objective = objective
         self.signals = signals
         self.schedules = schedules
         self.behavior = behavior
@@ -149,6 +154,37 @@ public struct PrometheusTLSSpec: Codable, Sendable, Equatable {
         self.certSecretRef = certSecretRef
         self.keySecretRef = keySecretRef
         self.insecureSkipVerify = insecureSkipVerify
+    }
+}
+
+/// `spec.objective`: a latency objective at a percentile, and the headroom the user pays for on top of it.
+public struct ObjectiveSpec: Codable, Sendable, Equatable {
+    /// Time to first token, e.g. `{percentile: 99, target: 2s}`. Required.
+    public var timeToFirstToken: LatencyObjectiveSpec?
+    /// Time between output tokens, e.g. `{percentile: 99, target: 100ms}`.
+    public var interTokenLatency: LatencyObjectiveSpec?
+    /// Capacity kept above the forecast demand, in percent of it (default 10).
+    public var headroomPercent: Int?
+
+    public init(
+        timeToFirstToken: LatencyObjectiveSpec? = nil, interTokenLatency: LatencyObjectiveSpec? = nil,
+        headroomPercent: Int? = nil
+    ) {
+        self.timeToFirstToken = timeToFirstToken
+        self.interTokenLatency = interTokenLatency
+        self.headroomPercent = headroomPercent
+    }
+}
+
+public struct LatencyObjectiveSpec: Codable, Sendable, Equatable {
+    /// Percent of requests that must be within the target (default 99).
+    public var percentile: Double?
+    /// A duration such as `2s` or `100ms`.
+    public var target: String?
+
+    public init(percentile: Double? = nil, target: String? = nil) {
+        self.percentile = percentile
+        self.target = target
     }
 }
 

@@ -10,6 +10,8 @@ public struct PolicyStatus: Codable, Sendable, Equatable {
     public var limitedBy: String?
     public var signals: [SignalStatus]?
     public var conditions: [PolicyCondition]?
+    /// What the objective planner knows now (policies with `spec.objective`).
+    public var objective: ObjectiveStatus?
     /// The decision's memory (stabilization windows, rate periods, idle timer). Kept in status so that a controller
     /// restart or a leader change does not forget it.
     public var history: DecisionHistory?
@@ -17,7 +19,8 @@ public struct PolicyStatus: Codable, Sendable, Equatable {
     public init(
         observedGeneration: Int? = nil, currentReplicas: Int? = nil, readyReplicas: Int? = nil,
         desiredReplicas: Int? = nil, lastScaleTime: String? = nil, limitedBy: String? = nil,
-        signals: [SignalStatus]? = nil, conditions: [PolicyCondition]? = nil, history: DecisionHistory? = nil
+        signals: [SignalStatus]? = nil, conditions: [PolicyCondition]? = nil, objective: ObjectiveStatus? = nil,
+        history: DecisionHistory? = nil
     ) {
         self.observedGeneration = observedGeneration
         self.currentReplicas = currentReplicas
@@ -27,7 +30,38 @@ public struct PolicyStatus: Codable, Sendable, Equatable {
         self.limitedBy = limitedBy
         self.signals = signals
         self.conditions = conditions
+        self.objective = objective
         self.history = history
+    }
+}
+
+/// `status.objective`: the learned capacity, the lead time and the forecast the replica count came from.
+public struct ObjectiveStatus: Codable, Sendable, Equatable {
+    /// Requests per second one ready replica sustains within the objective, for the current request mix.
+    public var capacityPerReplica: Double?
+    /// The same in prompt plus generated tokens per second.
+    public var tokensPerSecondPerReplica: Double?
+    /// `Prior` (the engine preset's conservative figure) or `Learned`.
+    public var capacitySource: String?
+    /// Seconds from a pod's creation to Ready that the forecast looks ahead (plus one polling interval).
+    public var leadTimeSeconds: Double?
+    /// Requests per second now, and forecast one lead time ahead.
+    public var demand: Double?
+    public var forecast: Double?
+    /// `Current`, `Trend` or `Daily`.
+    public var forecastMethod: String?
+
+    public init(
+        capacityPerReplica: Double? = nil, tokensPerSecondPerReplica: Double? = nil, capacitySource: String? = nil,
+        leadTimeSeconds: Double? = nil, demand: Double? = nil, forecast: Double? = nil, forecastMethod: String? = nil
+    ) {
+        self.capacityPerReplica = capacityPerReplica
+        self.tokensPerSecondPerReplica = tokensPerSecondPerReplica
+        self.capacitySource = capacitySource
+        self.leadTimeSeconds = leadTimeSeconds
+        self.demand = demand
+        self.forecast = forecast
+        self.forecastMethod = forecastMethod
     }
 }
 

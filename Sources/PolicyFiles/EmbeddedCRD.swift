@@ -339,6 +339,63 @@ enum EmbeddedCRD {
                               additionalProperties:
                                 type: string
                                 description: The header's value.
+                        objective:
+                          type: object
+                          description: >-
+                            The latency the workload must keep. With it the controller learns what one replica sustains within
+                            the objective (from the engine's request and token counters and its queue-time histogram), measures
+                            the pods' cold start, forecasts demand one cold start ahead and sizes the fleet for it; signals, when
+                            listed, only ever add replicas to that count (safety floors). A policy may give only targetRef,
+                            min/maxReplicas, engine and objective.
+                          required: [timeToFirstToken]
+                          properties:
+                            timeToFirstToken:
+                              description: Time to first token at a percentile, e.g. {percentile: 99, target: 2s}.
+                              type: object
+                              required: [target]
+                              properties:
+                                percentile:
+                                  type: number
+                                  description: Percent of requests that must be within the target, at least 50 and below 100 (default 99).
+                                  default: 99
+                                  minimum: 50
+                                  exclusiveMaximum: true
+                                  maximum: 100
+                                target:
+                                  type: string
+                                  description: The latency, a duration such as 2s or 100ms.
+                                  maxLength: 32
+                                  pattern: '^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$'
+                                  x-kubernetes-validations:
+                                    - rule: "duration(self) > duration('0s')"
+                                      message: target must be greater than 0
+                            interTokenLatency:
+                              description: Time between output tokens at a percentile, e.g. {percentile: 99, target: 100ms}; optional.
+                              type: object
+                              required: [target]
+                              properties:
+                                percentile:
+                                  type: number
+                                  description: Percent of requests that must be within the target, at least 50 and below 100 (default 99).
+                                  default: 99
+                                  minimum: 50
+                                  exclusiveMaximum: true
+                                  maximum: 100
+                                target:
+                                  type: string
+                                  description: The latency, a duration such as 2s or 100ms.
+                                  maxLength: 32
+                                  pattern: '^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$'
+                                  x-kubernetes-validations:
+                                    - rule: "duration(self) > duration('0s')"
+                                      message: target must be greater than 0
+                            headroomPercent:
+                              type: integer
+                              format: int32
+                              description: Capacity kept above the forecast demand, in percent of it (default 10, at most 200).
+                              default: 10
+                              minimum: 0
+                              maximum: 200
                         signals:
                           type: array
                           description: >-
@@ -786,6 +843,31 @@ enum EmbeddedCRD {
                               error:
                                 type: string
                                 description: Why there is no value (query failed, no series, NaN, ...).
+                        objective:
+                          type: object
+                          description: What the objective planner knows now (policies with spec.objective).
+                          properties:
+                            capacityPerReplica:
+                              type: number
+                              description: Requests per second one ready replica sustains within the objective, for the current request mix.
+                            tokensPerSecondPerReplica:
+                              type: number
+                              description: The same in prompt plus generated tokens per second.
+                            capacitySource:
+                              type: string
+                              description: Prior (the engine preset's conservative figure, too little evidence yet) or Learned.
+                            leadTimeSeconds:
+                              type: number
+                              description: The p90 of recent cold starts plus one polling interval, the horizon of the forecast.
+                            demand:
+                              type: number
+                              description: Requests per second now.
+                            forecast:
+                              type: number
+                              description: Requests per second forecast one lead time ahead.
+                            forecastMethod:
+                              type: string
+                              description: Current, Trend (the last ten minutes' slope) or Daily (the same time yesterday).
                         conditions:
                           type: array
                           description: >-
@@ -882,5 +964,55 @@ enum EmbeddedCRD {
                               type: number
                               description: Median seconds from creation to Ready of recently observed pods; used when startup.expectedDuration is absent.
                               minimum: 0
+                            planner:
+                              type: object
+                              description: The objective planner's learned state (spec.objective); bounded.
+                              properties:
+                                capacity:
+                                  type: number
+                                  description: What one replica sustains within the objective, in multiples of the engine preset's reference replica.
+                                calmCeiling:
+                                  type: number
+                                  description: The highest per-replica load seen served within the objective, same unit.
+                                saturatedLoad:
+                                  type: number
+                                  description: The lowest per-replica load at which requests queued beyond the objective's share, same unit.
+                                observations:
+                                  type: integer
+                                  format: int32
+                                  description: Rounds of evidence behind capacity.
+                                  minimum: 0
+                                promptTokens:
+                                  type: number
+                                  description: Mean prompt tokens per request, smoothed.
+                                generatedTokens:
+                                  type: number
+                                  description: Mean generated tokens per request, smoothed.
+                                rates:
+                                  description: The request rate, a point a minute (the trend).
+                                type: array
+                                maxItems: 128
+                                items:
+                                  type: object
+                                  required: [time, value]
+                                  properties:
+                                    time:
+                                      type: string
+                                      format: date-time
+                                    value:
+                                      type: number
+                                daily:
+                                  description: The request rate, a point a quarter hour over the last 26 hours (the daily pattern).
+                                type: array
+                                maxItems: 128
+                                items:
+                                  type: object
+                                  required: [time, value]
+                                  properties:
+                                    time:
+                                      type: string
+                                      format: date-time
+                                    value:
+                                      type: number
         """##
 }

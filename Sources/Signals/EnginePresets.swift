@@ -48,6 +48,77 @@ public enum EnginePresets {
         }
     }
 
+    /// What the objective planner reads, per engine: a prompt-token counter (TGI: a per-request histogram whose
+    /// `_sum` counts), the queue-time histogram (the part of TTFT more replicas remove) and the inter-token latency
+    /// histogram, newest name first.
+    public struct PlannerNames: Sendable, Equatable {
+        public var promptTokens: String?
+        public var queueTime: String?
+        public var interTokenLatency: [String]
+    }
+
+    public static func plannerNames(for engine: Engine) -> PlannerNames {
+        switch engine {
+        case .vllm:
+            // vLLM renamed `time_per_output_token_seconds` to `inter_token_latency_seconds`.
+            PlannerNames(
+                promptTokens: "vllm:prompt_tokens_total", queueTime: "vllm:request_queue_time_seconds",
+                interTokenLatency: ["vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"])
+        case .sglang:
+            PlannerNames(
+                promptTokens: "sglang:prompt_tokens_total", queueTime: nil,
+                interTokenLatency: ["sglang:inter_token_latency_seconds", "sglang:time_per_output_token_seconds"])
+        case .tgi:
+            PlannerNames(
+                promptTokens: "tgi_request_input_length_sum", queueTime: "tgi_request_queue_duration",
+                interTokenLatency: ["tgi_request_mean_time_per_token_duration"])
+        case .nim:
+            PlannerNames(
+                promptTokens: "prompt_tokens_total", queueTime: nil,
+                interTokenLatency: ["time_per_output_token_seconds"])
+        case .custom:
+            PlannerNames(promptTokens: nil, queueTime: nil, interTokenLatency: [])
+        }
+    }
+
+    /// The planner's queries for one policy, each one fleet-wide number over `window` seconds (nil: the engine
+    /// exports no such metric).
+    public struct PlannerQueries: Sendable, Equatable {
+        public var requestRate: String?
+        public var promptTokenRate: String?
+        public var generatedTokenRate: String?
+        public var queueTime: String?
+        public var timeToFirstToken: String?
+        public var interTokenLatency: String?
+        public var kvCacheUsage: String?
+    }
+
+    public static func plannerQueries(
+        objective: ResolvedPolicy.Objective, engine: Engine, scope: PodScope, window: Double = PolicyDefaults.rateWindow
+    ) -> PlannerQueries {
+        guard let names = names(for: engine) else { return PlannerQueries() }
+        let planner = plannerNames(for: engine)
+        let selector = scope.matchers()
+        let range = "[\(Int(window.rounded()))s]"
+        func rate(_ counter: String) -> String { "sum(rate(\(counter){\(selector)}\(range)))" }
+        func quantile(_ q: Double, _ histogram: String) -> String {
+            "histogram_quantile(\(q), sum by (le) (rate(\(histogram)_bucket{\(selector)}\(range))))"
+        }
+        let q = objective.timeToFirstToken.quantile
+        let generated = names.generatedTokensIsHistogram ? "\(names.generatedTokens)_sum" : names.generatedTokens
+        return PlannerQueries(
+            requestRate: names.timeToFirstToken.map { rate("\($0)_count") },
+            promptTokenRate: planner.promptTokens.map(rate), generatedTokenRate: rate(generated),
+            queueTime: planner.queueTime.map { quantile(q, $0) },
+            timeToFirstToken: names.timeToFirstToken.map { quantile(q, $0) },
+            interTokenLatency: objective.interTokenLatency.flatMap { itl in
+                planner.interTokenLatency.isEmpty
+                    ? nil : planner.interTokenLatency.map { quantile(itl.quantile, $0) }.joined(separator: " or ")
+            },
+            kvCacheUsage: names.kvCache.isEmpty
+                ? nil : names.kvCache.map { "avg(\($0){\(selector)})" }.joined(separator: " or "))
+    }
+
     /// DCGM exporter's GPU utilization (%), matched under both label spellings: the Helm chart's ServiceMonitor
     /// (`honorLabels: false`) renames `pod`/`namespace` to `exported_pod`/`exported_namespace`.
     public static let gpuUtilization = "DCGM_FI_DEV_GPU_UTIL"

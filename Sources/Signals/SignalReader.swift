@@ -76,6 +76,34 @@ public struct SignalReader: Sendable {
         }
     }
 
+    /// What the objective planner needs, read per policy. A latency quantile over no requests (NaN) is 0 when the
+    /// request rate is 0; with no pods the rates are 0.
+    public func workload(_ policy: ResolvedPolicy, scope: PodScope, at time: Date) async -> WorkloadSample {
+        guard let objective = policy.objective else { return .missing("the policy has no objective") }
+        if case .names(let pods) = scope.pods, pods.isEmpty { return WorkloadSample(requestRate: .value(0)) }
+        let queries = EnginePresets.plannerQueries(objective: objective, engine: policy.engine, scope: scope)
+        func read(_ query: String?, what: String) async -> SignalSample {
+            guard let query else { return .missing("engine \(policy.engine.rawValue) exports no \(what)") }
+            switch await client.value(query, at: time, maxAge: maxAge) {
+            case .success(let value): return .value(value)
+            case .failure(let error) where error.code == .notANumber: return .value(.nan)
+            case .failure(let error): return .missing("\(what): \(error.message)")
+            }
+        }
+        let rate = await read(queries.requestRate, what: "request counter")
+        func latency(_ sample: SignalSample) -> SignalSample {
+            guard case .value(let value) = sample, value.isNaN else { return sample }
+            return rate == .value(0) ? .value(0) : .missing("NaN")
+        }
+        return WorkloadSample(
+            requestRate: rate, promptTokenRate: await read(queries.promptTokenRate, what: "prompt-token counter"),
+            generatedTokenRate: await read(queries.generatedTokenRate, what: "generated-token counter"),
+            queueTime: latency(await read(queries.queueTime, what: "queue-time histogram")),
+            timeToFirstToken: latency(await read(queries.timeToFirstToken, what: "TTFT histogram")),
+            interTokenLatency: latency(await read(queries.interTokenLatency, what: "inter-token latency histogram")),
+            kvCacheUsage: await read(queries.kvCacheUsage, what: "KV-cache gauge"))
+    }
+
     /// A per-pod preset from the namespace's batch: this policy's pods only.
     private func batched(
         _ signal: ResolvedPolicy.Signal, query: String, pods: [String], ready: Set<String>, _ batching: Batching,

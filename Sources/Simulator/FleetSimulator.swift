@@ -220,7 +220,8 @@ public enum FleetSimulator {
                         existingPods: pods.filter { $0.terminatingAt == nil }.count, waiting: gauges.waiting,
                         running: gauges.running, kvUsageSum: gauges.kvUsageSum,
                         gpuUtilizationSum: min(Double(gauges.readyPods) * 100, 100 * busy / interval),
-                        ttftBuckets: stats.cumulativeTTFTBuckets, generatedTokens: stats.generatedTokens))
+                        ttftBuckets: stats.cumulativeTTFTBuckets, generatedTokens: stats.generatedTokens,
+                        promptTokens: stats.promptTokens, queueBuckets: stats.cumulativeQueueBuckets))
                 nextScrape += options.scrapeInterval
             }
             if time >= nextSample {

@@ -165,6 +165,7 @@ struct FluidFleet: FleetModel {
         let last = wait + (replica.backlog + tokens) / prefillRate + firstStep
         stats.firstToken(after: first, count: share / 2)
         stats.firstToken(after: last, count: share / 2)
+        stats.admitted(after: wait, promptTokens: tokens, count: share)
         let held = replica.running
         replica.input = (replica.input * held + cohort.input * share) / (held + share)
         replica.output = (replica.output * held + cohort.output * share) / (held + share)

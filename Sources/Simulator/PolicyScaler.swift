@@ -32,10 +32,33 @@ public struct PolicyScaler: FleetScaler {
             desiredReplicas: observation.desiredReplicas, currentReplicas: observation.pods.count,
             readyReplicas: observation.readyReplicas, pods: pods)
         let samples = policy.signals.map { Self.sample($0, observation: observation) }
+        let workload = policy.objective.map { Self.workload($0, observation: observation) }
         let decision = ScalingDecider.decide(
-            policy: policy, observed: observed, samples: samples, history: history, now: now)
+            policy: policy, observed: observed, samples: samples, history: history, workload: workload, now: now)
         history = decision.history
         return (decision.desiredReplicas, decision.limitedBy.description)
+    }
+
+    /// What `PrometheusSignalSource` reads for the objective planner: fleet rates and latency quantiles over a minute.
+    static func workload(_ objective: ResolvedPolicy.Objective, observation: FleetObservation) -> WorkloadSample {
+        if observation.pods.isEmpty { return WorkloadSample(requestRate: .value(0)) }
+        let metrics = observation.metrics
+        let window = PolicyDefaults.rateWindow
+        func sample(_ value: Double?) -> SignalSample { value.map(SignalSample.value) ?? .missing("no data") }
+        let requests = metrics.rate(.requests, window: window)
+        /// A quantile over no requests is NaN; with none served there was no wait to miss.
+        func latency(_ value: Double?) -> SignalSample {
+            guard let value else { return .missing("no data") }
+            if value.isNaN { return requests == 0 ? .value(0) : .missing("NaN") }
+            return .value(value)
+        }
+        let quantile = objective.timeToFirstToken.quantile
+        return WorkloadSample(
+            requestRate: sample(requests), promptTokenRate: sample(metrics.rate(.promptTokens, window: window)),
+            generatedTokenRate: sample(metrics.rate(.generatedTokens, window: window)),
+            queueTime: latency(metrics.queueTimeQuantile(quantile, window: window)),
+            timeToFirstToken: latency(metrics.ttftQuantile(quantile, window: window)),
+            interTokenLatency: .missing("not simulated"), kvCacheUsage: sample(metrics.gauge(.kvUsage, .avg)))
     }
 
     /// What `PrometheusSignalSource` would read for one signal (the engine presets' queries, evaluated on the

@@ -16,10 +16,15 @@ public struct ScrapeSample: Sendable, Equatable {
     /// `vllm:time_to_first_token_seconds_bucket`, cumulative per `le` of `TTFTBuckets.bounds`, then `+Inf`.
     public var ttftBuckets: [Double]
     public var generatedTokens: Double
+    /// `vllm:prompt_tokens_total`.
+    public var promptTokens: Double
+    /// `vllm:request_queue_time_seconds_bucket`, cumulative per `le` of `QueueTimeBuckets.bounds`, then `+Inf`.
+    public var queueBuckets: [Double]
 
     public init(
         time: Double, readyPods: Int, existingPods: Int, waiting: Double, running: Double, kvUsageSum: Double,
-        gpuUtilizationSum: Double, ttftBuckets: [Double], generatedTokens: Double
+        gpuUtilizationSum: Double, ttftBuckets: [Double], generatedTokens: Double, promptTokens: Double = 0,
+        queueBuckets: [Double] = []
     ) {
         self.time = time
         self.readyPods = readyPods
@@ -30,6 +35,8 @@ public struct ScrapeSample: Sendable, Equatable {
         self.gpuUtilizationSum = gpuUtilizationSum
         self.ttftBuckets = ttftBuckets
         self.generatedTokens = generatedTokens
+        self.promptTokens = promptTokens
+        self.queueBuckets = queueBuckets
     }
 
     /// `vllm:time_to_first_token_seconds_count`.
@@ -45,6 +52,10 @@ public enum TTFTBuckets {
 
     /// The index of the first bucket (`le`) that counts `seconds`; `bounds.count` is `+Inf`.
     public static func index(of seconds: Double) -> Int {
+        index(of: seconds, in: bounds)
+    }
+
+    static func index(of seconds: Double, in bounds: [Double]) -> Int {
         var low = 0
         var high = bounds.count
         while low < high {
@@ -58,6 +69,10 @@ public enum TTFTBuckets {
     /// interpolation inside the bucket, the first bucket starting at 0, and the highest finite bound when the rank
     /// falls in `+Inf`. NaN when nothing was counted.
     public static func quantile(_ q: Double, cumulative counts: [Double]) -> Double {
+        quantile(q, cumulative: counts, bounds: bounds)
+    }
+
+    static func quantile(_ q: Double, cumulative counts: [Double], bounds: [Double]) -> Double {
         guard let total = counts.last, total > 0 else { return .nan }
         if q < 0 { return -.infinity }
         if q > 1 { return .infinity }
@@ -71,6 +86,21 @@ public enum TTFTBuckets {
         let inBucket = counts[index] - below
         guard inBucket > 0 else { return upper }
         return lower + (upper - lower) * (rank - below) / inBucket
+    }
+}
+
+/// vLLM's bucket boundaries for its request-phase histograms, `request_queue_time_seconds` among them
+/// (`request_latency_buckets` in `vllm/v1/metrics/loggers.py`).
+public enum QueueTimeBuckets {
+    public static let bounds: [Double] = [
+        0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0,
+        1920.0, 7680.0,
+    ]
+
+    public static func index(of seconds: Double) -> Int { TTFTBuckets.index(of: seconds, in: bounds) }
+
+    public static func quantile(_ q: Double, cumulative counts: [Double]) -> Double {
+        TTFTBuckets.quantile(q, cumulative: counts, bounds: bounds)
     }
 }
 
@@ -109,7 +139,7 @@ public final class ScrapeLog {
 public struct PrometheusView {
     public enum Aggregate: Sendable { case sum, avg }
     public enum Gauge: Sendable { case waiting, running, kvUsage, gpuUtilization }
-    public enum Counter: Sendable { case generatedTokens, requests }
+    public enum Counter: Sendable { case generatedTokens, promptTokens, requests }
 
     public let time: Double
     let log: ScrapeLog
@@ -144,6 +174,7 @@ public struct PrometheusView {
         let value: (ScrapeSample) -> Double =
             switch counter {
             case .generatedTokens: { $0.generatedTokens }
+            case .promptTokens: { $0.promptTokens }
             case .requests: { $0.ttftCount }
             }
         return max(0, value(last) - value(first)) / (last.time - first.time)
@@ -152,13 +183,19 @@ public struct PrometheusView {
     /// `histogram_quantile(q, sum by (le) (rate(ttft_bucket[window])))`: nil without two scrapes, NaN when no
     /// request got its first token inside the window.
     public func ttftQuantile(_ q: Double, window: Double) -> Double? {
+        increase(\.ttftBuckets, window: window).map { TTFTBuckets.quantile(q, cumulative: $0) }
+    }
+
+    /// The same over `vllm:request_queue_time_seconds`.
+    public func queueTimeQuantile(_ q: Double, window: Double) -> Double? {
+        increase(\.queueBuckets, window: window).map { QueueTimeBuckets.quantile(q, cumulative: $0) }
+    }
+
+    private func increase(_ buckets: KeyPath<ScrapeSample, [Double]>, window: Double) -> [Double]? {
         let samples = log.window(from: time - window, to: time)
         guard let first = samples.first, let last = samples.last, last.time > first.time else { return nil }
-        var increase = [Double](repeating: 0, count: last.ttftBuckets.count)
-        for index in increase.indices {
-            increase[index] = max(
-                0, last.ttftBuckets[index] - (index < first.ttftBuckets.count ? first.ttftBuckets[index] : 0))
-        }
-        return TTFTBuckets.quantile(q, cumulative: increase)
+        let end = last[keyPath: buckets]
+        let start = first[keyPath: buckets]
+        return end.indices.map { index in max(0, end[index] - (index < start.count ? start[index] : 0)) }
     }
 }

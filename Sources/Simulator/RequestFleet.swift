@@ -187,6 +187,7 @@ struct RequestFleet: FleetModel {
                 replicas[index].engine.pendingPrefillTokens < profile.maxBatchedTokens
             else { break }
             replicas[index].engine.admit(request)
+            stats.admitted(after: max(0, now - request.arrival), promptTokens: Double(request.input))
             queueHead += 1
         }
         if queueHead > 1024 && queueHead * 2 > queue.count {

@@ -53,6 +53,9 @@ struct ServiceStats {
     /// Per `TTFTBuckets` bucket (not cumulative), the last one `+Inf`.
     var ttftBucketCounts = [Double](repeating: 0, count: TTFTBuckets.bounds.count + 1)
     var generatedTokens = 0.0
+    var promptTokens = 0.0
+    /// Per `QueueTimeBuckets` bucket (not cumulative), the last one `+Inf`: time from arrival to admission.
+    var queueBucketCounts = [Double](repeating: 0, count: QueueTimeBuckets.bounds.count + 1)
     /// GPU-busy seconds summed over replicas (DCGM's utilization counts a busy engine as 100 %).
     var busySeconds = 0.0
     var ttft = LatencyRecorder()
@@ -77,9 +80,18 @@ struct ServiceStats {
         intervalTTFT.record(seconds, count: count)
     }
 
-    var cumulativeTTFTBuckets: [Double] {
+    /// A request (or a cohort's share) taken by a replica after waiting `seconds` at the gateway.
+    mutating func admitted(after seconds: Double, promptTokens tokens: Double, count: Double = 1) {
+        queueBucketCounts[QueueTimeBuckets.index(of: seconds)] += count
+        promptTokens += tokens
+    }
+
+    var cumulativeTTFTBuckets: [Double] { Self.cumulative(ttftBucketCounts) }
+    var cumulativeQueueBuckets: [Double] { Self.cumulative(queueBucketCounts) }
+
+    static func cumulative(_ counts: [Double]) -> [Double] {
         var running = 0.0
-        return ttftBucketCounts.map { count in
+        return counts.map { count in
             running += count
             return running
         }

@@ -40,6 +40,7 @@ struct DecisionBench: ParsableCommand {
             throw ValidationError("--profile: unknown profile \(profile)")
         }
         let defaultPolicy = try Self.policy("\(policies)/default.yaml")
+        let objectivePolicy = try Self.policy("\(policies)/objective.yaml")
         let files = try FileManager.default.contentsOfDirectory(atPath: traces).filter { $0.hasSuffix(".csv") }.sorted()
         try FileManager.default.createDirectory(atPath: "\(out)/charts", withIntermediateDirectories: true)
 
@@ -77,7 +78,10 @@ struct DecisionBench: ParsableCommand {
                         format: "  %-22@ %8.1f GPU-h  %6.2f %%  %.1f s", label, result.gpuHours,
                         result.sloAttainment * 100, seconds))
             }
-            for (label, policy) in [("ours: default", defaultPolicy), ("ours: tuned-\(shape.rawValue)", tuned)] {
+            for (label, policy) in [
+                ("ours: objective", objectivePolicy), ("ours: default", defaultPolicy),
+                ("ours: tuned-\(shape.rawValue)", tuned),
+            ] {
                 measure(label) {
                     var scaler = PolicyScaler(policy: policy, initialReplicas: warm)
                     return FleetSimulator.run(trace: trace, scaler: &scaler, options: options)
@@ -165,7 +169,7 @@ struct DecisionBench: ParsableCommand {
         rows: [(label: String, result: SimulationResult, seconds: Double)], oracleHours: Double
     ) -> String {
         let first = rows.first?.result
-        let charts = rows.prefix(2).map { row -> String in
+        let charts = rows.prefix(3).map { row -> String in
             "[\(row.label)](charts/\(name)-\(row.label.replacingOccurrences(of: "ours: ", with: "")).svg)"
         }
         let span = SimulationReport.duration(first?.durationSeconds ?? 0)
@@ -196,7 +200,7 @@ struct DecisionBench: ParsableCommand {
         -> String
     {
         let ours = rows[0].result
-        let dominators = rows.dropFirst(2).filter {
+        let dominators = rows.dropFirst(3).filter {
             $0.label != Baseline.oracle.rawValue && $0.result.gpuHours < ours.gpuHours
                 && $0.result.sloAttainment > ours.sloAttainment
         }

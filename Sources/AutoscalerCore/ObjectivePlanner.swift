@@ -1,0 +1,298 @@
+import Foundation
+import KubernetesModel
+
+/// Sizes the fleet for `spec.objective`: forecast demand one lead time ahead ÷ what one replica sustains within the
+/// objective, learned online. Pure: the state comes in and goes out with the decision's history.
+///
+/// Capacity is kept in multiples of a reference replica whose requests per second follow from the request mix
+/// (`ReferenceReplica`), so that a shift from short chats to long prompts moves the estimate by itself. It is
+/// learned from two kinds of evidence, and only while every pod is ready (a fleet absorbing a cold start says
+/// nothing about a replica):
+/// - *calm*: requests barely queue (queue time at the objective's percentile ≤ `calmShare` of the target), so a
+///   replica sustains at least its present load: a lower bound, and while the fleet is loaded near what the
+///   estimate allows the estimate creeps up (`probeStep`), never beyond `probeCeiling` × the highest calm load seen;
+/// - *saturated*: requests queue for more than `queueShare` of the target (or the inter-token latency misses its
+///   target), so the present load is at least what a replica sustains within the objective: an upper bound.
+public enum ObjectivePlanner {
+    /// The part of the TTFT target queueing may take; the rest is the request's own prefill, which more replicas
+    /// cannot shorten.
+    public static let queueShare = 0.5
+    /// Below this share of the target, requests did not queue to speak of.
+    public static let calmShare = 0.2
+    /// Capacity growth per calm round while the fleet is loaded near the estimate.
+    public static let probeStep = 0.05
+    /// How far above the highest calm load the estimate may probe.
+    public static let probeCeiling = 1.25
+    /// Rounds of evidence before the estimate may lower the count.
+    public static let trustedAfter = 3
+    /// Capacity stays this share below a load at which requests queued.
+    public static let saturatedMargin = 0.85
+    /// KV-cache use above which a replica is close to full: the estimate does not probe upward.
+    public static let fullCache = 0.8
+    /// A request mix whose reference cost moves by more than this share is a new mix.
+    public static let mixShift = 0.5
+    static let trendWindow = 600.0
+    static let ratePoints = 30
+    static let dailySpacing = 900.0
+    static let dailySpan = 26.0 * 3600
+
+    /// What a replica of the engine does at least, on modest hardware: the prior before anything is learned.
+    public struct ReferenceReplica: Sendable, Equatable {
+        public var promptTokensPerSecond: Double
+        public var generatedTokensPerSecond: Double
+
+        /// Requests per second for a mix of `prompt` and `generated` tokens per request.
+        public func requestsPerSecond(prompt: Double, generated: Double) -> Double {
+            1 / max(1e-9, prompt / promptTokensPerSecond + generated / generatedTokensPerSecond)
+        }
+
+        public static func preset(for engine: Engine) -> ReferenceReplica {
+            // One replica of an 8B model on an L4-class GPU, well below an H100: conservative, learned upward.
+            ReferenceReplica(promptTokensPerSecond: 8_000, generatedTokensPerSecond: 2_000)
+        }
+    }
+
+    /// A mix to assume before any token counter was read: a chat request.
+    static let defaultMix = (prompt: 1_000.0, generated: 200.0)
+
+    public struct Plan: Sendable, Equatable {
+        /// The replica count the objective needs; nil when the planner cannot say (missing counters).
+        public var recommendation: Int?
+        public var error: String?
+        /// Forecast requests per second, and what one replica may carry of it within the objective with headroom.
+        public var forecast: Double?
+        public var perReplica: Double?
+        /// The queue-time backlog asked for more than the model (the model was wrong, or a burst).
+        public var overloaded: Bool
+        public var status: ObjectiveStatus
+        public var condition: PolicyCondition
+        public var state: DecisionHistory.Planner
+    }
+
+    /// - Parameters:
+    ///   - startups: seconds from creation to Ready of the target's recently started pods.
+    ///   - stable: every pod ready and none in flight: the round may teach the capacity estimate.
+    ///   - upStep: the most the rate policies allow now; the backlog override never asks beyond it.
+    public static func plan(
+        objective: ResolvedPolicy.Objective, engine: Engine, sample: WorkloadSample, ready: Int, current: Int,
+        stable: Bool, inFlightCapacity: Int?, upStep: Int, startups: [Double], expectedStartup: Double?,
+        pollingInterval: Double, state previous: DecisionHistory.Planner?, now: Date
+    ) -> Plan {
+        var state = previous ?? DecisionHistory.Planner()
+        let reference = ReferenceReplica.preset(for: engine)
+        let lead = leadTime(startups: startups, expected: expectedStartup) + pollingInterval
+        let target = objective.timeToFirstToken.seconds
+
+        guard let rate = sample.requestRate.usable else {
+            let reason = "request rate: \(sample.requestRate.reason)"
+            return Plan(
+                recommendation: nil, error: reason, forecast: nil, perReplica: nil, overloaded: false,
+                status: status(state: state, reference: reference, lead: lead, demand: nil, forecast: nil, method: nil),
+                condition: .init(
+                    type: "ObjectivePlanned", status: .false, reason: "CountersMissing",
+                    message: "holding: \(reason); only the safety floors may add replicas"),
+                state: state)
+        }
+
+        // The request mix, smoothed; a shift makes the learned capacity less certain.
+        if rate > 1e-6, let prompt = sample.promptTokenRate.usable, let generated = sample.generatedTokenRate.usable {
+            let mix = (prompt: prompt / rate, generated: generated / rate)
+            if let oldPrompt = state.promptTokens, let oldGenerated = state.generatedTokens {
+                let oldCost = 1 / reference.requestsPerSecond(prompt: oldPrompt, generated: oldGenerated)
+                let newCost = 1 / reference.requestsPerSecond(prompt: mix.prompt, generated: mix.generated)
+                if abs(newCost - oldCost) > mixShift * oldCost {
+                    state.observations = min(state.observations, trustedAfter - 1)
+                    state.calmCeiling = nil
+                    state.saturatedLoad = nil
+                    state.promptTokens = mix.prompt
+                    state.generatedTokens = mix.generated
+                } else {
+                    state.promptTokens = oldPrompt + 0.3 * (mix.prompt - oldPrompt)
+                    state.generatedTokens = oldGenerated + 0.3 * (mix.generated - oldGenerated)
+                }
+            } else {
+                state.promptTokens = mix.prompt
+                state.generatedTokens = mix.generated
+            }
+        }
+        let referenceRate = reference.requestsPerSecond(
+            prompt: state.promptTokens ?? defaultMix.prompt, generated: state.generatedTokens ?? defaultMix.generated)
+
+        // Queueing: the queue-time histogram where the engine has one, else TTFT against the whole target.
+        var queueing: Double?
+        var budget = target * queueShare
+        if let queue = sample.queueTime.usable {
+            queueing = queue
+        } else if let ttft = sample.timeToFirstToken.usable {
+            queueing = ttft
+            budget = target
+        }
+        let tokenLatencyMissed =
+            objective.interTokenLatency.flatMap { itl in sample.interTokenLatency.usable.map { $0 > itl.seconds } }
+            ?? false
+
+        // Evidence for the capacity estimate.
+        let cacheFull = sample.kvCacheUsage.usable.map { $0 > fullCache } ?? false
+        if ready > 0, rate > 1e-6, let queueing {
+            let load = rate / referenceRate / Double(ready)
+            if queueing > budget || tokenLatencyMissed {
+                // Queueing at this load: a replica sustains less, with a margin, and probing stays below it.
+                state.capacity = min(state.capacity ?? load, load * saturatedMargin)
+                state.saturatedLoad = min(state.saturatedLoad ?? load, load)
+                state.observations += 1
+            } else if queueing <= target * calmShare {
+                var capacity = max(state.capacity ?? 1, min(load, (state.saturatedLoad ?? .infinity) * saturatedMargin))
+                let ceiling = max(state.calmCeiling ?? 0, load)
+                state.calmCeiling = ceiling
+                if !cacheFull, load >= 0.8 * capacity / (1 + objective.headroom) {
+                    var probed = min(capacity * (1 + probeStep), ceiling * probeCeiling)
+                    if let saturated = state.saturatedLoad { probed = min(probed, saturated * saturatedMargin) }
+                    capacity = max(capacity, probed)
+                }
+                state.capacity = capacity
+                state.observations += 1
+            }
+        }
+
+        // The rate history, bounded: a point a minute for the trend, a point a quarter hour for the daily pattern.
+        if state.rates.last.map({ now.timeIntervalSince($0.time) >= 60 }) ?? true {
+            state.rates.append(.init(time: now, value: rate))
+            if state.rates.count > ratePoints { state.rates.removeFirst(state.rates.count - ratePoints) }
+        }
+        if state.daily.last.map({ now.timeIntervalSince($0.time) >= dailySpacing }) ?? true {
+            state.daily.append(.init(time: now, value: rate))
+            state.daily.removeAll { now.timeIntervalSince($0.time) > dailySpan }
+        }
+
+        let (forecast, method) = DemandForecast.forecast(
+            current: rate, rates: state.rates, daily: state.daily, lead: lead, now: now)
+        let capacity = state.capacity ?? 1
+        let perReplica = capacity * referenceRate / (1 + objective.headroom)
+        var recommendation = forecast > 0 ? ScalingDecider.ceilReplicas(forecast / perReplica) : 0
+        let trusted = state.observations >= trustedAfter
+        if !trusted { recommendation = max(recommendation, current) }
+
+        // The reactive override: a queue beyond its share of the target asks for more at once, as a latency
+        // signal does (within the rate policies, and not beyond the pods already loading).
+        var overloaded = false
+        if let queueing, queueing > budget * 1.1 {
+            var wanted = max(
+                current, min(ScalingDecider.ceilReplicas(Double(max(ready, 1)) * queueing / budget), upStep))
+            if let inFlight = inFlightCapacity { wanted = max(current, min(wanted, inFlight)) }
+            if wanted > recommendation {
+                recommendation = wanted
+                overloaded = true
+            }
+        }
+
+        let condition: PolicyCondition =
+            trusted
+            ? .init(
+                type: "ObjectivePlanned", status: .true, reason: "CapacityLearned",
+                message: "sized from a capacity learned over \(state.observations) round(s)")
+            : .init(
+                type: "ObjectivePlanned", status: .false, reason: "CapacityUnlearned",
+                message: "\(state.observations) of \(trustedAfter) rounds of evidence: the count may rise, not fall")
+        return Plan(
+            recommendation: recommendation, error: nil, forecast: forecast, perReplica: perReplica,
+            overloaded: overloaded,
+            status: status(
+                state: state, reference: reference, lead: lead, demand: rate, forecast: forecast, method: method),
+            condition: condition, state: state)
+    }
+
+    /// The p90 of recent cold starts; the configured one (or the unlearned default) before any was seen.
+    public static func leadTime(startups: [Double], expected: Double?) -> Double {
+        let known = startups.filter { $0 > 0 }.sorted()
+        guard !known.isEmpty else { return expected ?? PolicyDefaults.unlearnedStartup }
+        let index = min(known.count - 1, Int((0.9 * Double(known.count - 1)).rounded(.up)))
+        return known[index]
+    }
+
+    static func status(
+        state: DecisionHistory.Planner, reference: ReferenceReplica, lead: Double, demand: Double?,
+        forecast: Double?, method: String?
+    ) -> ObjectiveStatus {
+        let prompt = state.promptTokens ?? defaultMix.prompt
+        let generated = state.generatedTokens ?? defaultMix.generated
+        let perReplica = (state.capacity ?? 1) * reference.requestsPerSecond(prompt: prompt, generated: generated)
+        return ObjectiveStatus(
+            capacityPerReplica: rounded(perReplica),
+            tokensPerSecondPerReplica: rounded(perReplica * (prompt + generated)),
+            capacitySource: state.observations >= trustedAfter ? "Learned" : "Prior", leadTimeSeconds: rounded(lead),
+            demand: demand.map(rounded), forecast: forecast.map(rounded), forecastMethod: method)
+    }
+
+    /// Three significant digits: status is for people, and exact floats would make every round a write.
+    static func rounded(_ value: Double) -> Double {
+        guard value.isFinite, value != 0 else { return value }
+        let magnitude = pow(10, (log10(abs(value))).rounded(.down) - 2)
+        return (value / magnitude).rounded() * magnitude
+    }
+}
+
+/// Demand one lead time ahead from the rate history: the recent trend, and the daily pattern once a day of history
+/// exists. Never below the present rate: a forecast may order capacity early, not take it away early.
+public enum DemandForecast {
+    public static func forecast(
+        current: Double, rates: [DecisionHistory.RatePoint], daily: [DecisionHistory.RatePoint], lead: Double,
+        now: Date
+    ) -> (Double, String) {
+        var best = current
+        var method = "Current"
+        if let slope = trendSlope(rates, now: now), slope > 0 {
+            let trend = current + slope * lead
+            if trend > best {
+                best = trend
+                method = "Trend"
+            }
+        }
+        if let ratio = dailyRatio(daily, lead: lead, now: now), ratio > 1 {
+            let daily = current * ratio
+            if daily > best {
+                best = daily
+                method = "Daily"
+            }
+        }
+        return (best, method)
+    }
+
+    /// Least-squares slope (per second) over the points of the last ten minutes; nil with fewer than three.
+    static func trendSlope(_ rates: [DecisionHistory.RatePoint], now: Date) -> Double? {
+        let recent = rates.filter { now.timeIntervalSince($0.time) <= ObjectivePlanner.trendWindow }
+        guard recent.count >= 3 else { return nil }
+        let xs = recent.map { $0.time.timeIntervalSince(now) }
+        let ys = recent.map(\.value)
+        let meanX = xs.reduce(0, +) / Double(xs.count)
+        let meanY = ys.reduce(0, +) / Double(ys.count)
+        var numerator = 0.0
+        var denominator = 0.0
+        for (x, y) in zip(xs, ys) {
+            numerator += (x - meanX) * (y - meanY)
+            denominator += (x - meanX) * (x - meanX)
+        }
+        guard denominator > 0 else { return nil }
+        return numerator / denominator
+    }
+
+    /// Yesterday's rate one lead time later over yesterday's rate now, bounded to [0.5, 3]; nil without a day of
+    /// history around both moments.
+    static func dailyRatio(_ daily: [DecisionHistory.RatePoint], lead: Double, now: Date) -> Double? {
+        let day = 86_400.0
+        guard let first = daily.first, now.timeIntervalSince(first.time) >= day else { return nil }
+        func value(at time: Date) -> Double? {
+            guard
+                let nearest = daily.min(by: {
+                    abs($0.time.timeIntervalSince(time)) < abs($1.time.timeIntervalSince(time))
+                }),
+                abs(nearest.time.timeIntervalSince(time)) <= ObjectivePlanner.dailySpacing
+            else { return nil }
+            return nearest.value
+        }
+        // The quarter-hour points either side of the lead: the larger, as a ramp may start within the bin.
+        guard let then = value(at: now.addingTimeInterval(-day)), then > 0,
+            let ahead = value(at: now.addingTimeInterval(-day + max(lead, ObjectivePlanner.dailySpacing)))
+        else { return nil }
+        return min(3, max(0.5, ahead / then))
+    }
+}
