@@ -20,13 +20,17 @@ public enum ObjectivePlanner {
     /// Below this share of the target, requests did not queue to speak of.
     public static let calmShare = 0.2
     /// Capacity growth per calm round while the fleet is loaded near the estimate.
-    public static let probeStep = 0.05
+    public static let probeStep = 0.02
     /// How far above the highest calm load the estimate may probe.
-    public static let probeCeiling = 1.25
+    public static let probeCeiling = 1.1
     /// Rounds of evidence before the estimate may lower the count.
     public static let trustedAfter = 3
     /// Capacity stays this share below a load at which requests queued.
     public static let saturatedMargin = 0.85
+    /// The estimate's cut when requests queue beyond their share.
+    public static let decrease = 0.9
+    /// Per calm round, the remembered load that queued rises by this share (it halves its hold in about an hour).
+    public static let saturationForgetting = 0.003
     /// KV-cache use above which a replica is close to full: the estimate does not probe upward.
     public static let fullCache = 0.8
     /// A request mix whose reference cost moves by more than this share is a new mix.
@@ -136,11 +140,14 @@ public enum ObjectivePlanner {
         if ready > 0, rate > 1e-6, let queueing {
             let load = rate / referenceRate / Double(ready)
             if queueing > budget || tokenLatencyMissed {
-                // Queueing at this load: a replica sustains less, with a margin, and probing stays below it.
-                state.capacity = min(state.capacity ?? load, load * saturatedMargin)
-                state.saturatedLoad = min(state.saturatedLoad ?? load, load)
+                // Queueing: a replica sustains less than this load, or the traffic comes in bursts a replica must
+                // keep room for. Multiplicative decrease, and probing stays below this load for a while.
+                state.capacity = min((state.capacity ?? load) * decrease, max(load, (state.capacity ?? load) * 0.7))
+                state.saturatedLoad = load
                 state.observations += 1
             } else if queueing <= target * calmShare {
+                // A load that queued once is forgotten slowly: a burst must not cap the estimate for good.
+                state.saturatedLoad = state.saturatedLoad.map { $0 * (1 + saturationForgetting) }
                 var capacity = max(state.capacity ?? 1, min(load, (state.saturatedLoad ?? .infinity) * saturatedMargin))
                 let ceiling = max(state.calmCeiling ?? 0, load)
                 state.calmCeiling = ceiling

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AutoscalerCore
 import Foundation
 import PolicyFiles
 import Signals
@@ -75,6 +76,34 @@ struct QueryCommand: AsyncParsableCommand {
                 missing += 1
                 print("  error: \(reason)")
             }
+        }
+        if let objective = resolved.objective {
+            // What the objective planner reads (the capacity it learned lives in the policy's status).
+            let queries = EnginePresets.plannerQueries(objective: objective, engine: resolved.engine, scope: scope)
+            let workload = await SignalReader(client: client).workload(resolved, scope: scope, at: Date())
+            let rows: [(String, String?, SignalSample)] = [
+                ("request rate (req/s)", queries.requestRate, workload.requestRate),
+                ("prompt tokens/s", queries.promptTokenRate, workload.promptTokenRate),
+                ("generated tokens/s", queries.generatedTokenRate, workload.generatedTokenRate),
+                (
+                    "queue time p\(Self.format(objective.timeToFirstToken.quantile * 100)) (s)", queries.queueTime,
+                    workload.queueTime
+                ),
+                (
+                    "TTFT p\(Self.format(objective.timeToFirstToken.quantile * 100)) (s)", queries.timeToFirstToken,
+                    workload.timeToFirstToken
+                ),
+                ("KV-cache use", queries.kvCacheUsage, workload.kvCacheUsage),
+            ]
+            for (label, query, sample) in rows {
+                print("objective: \(label):")
+                print("  query: \(query ?? "-")")
+                switch sample {
+                case .value(let value): print("  value: \(Self.format(value))")
+                case .missing(let reason): print("  error: \(reason)")
+                }
+            }
+            if case .missing = workload.requestRate { missing += 1 }
         }
         if missing > 0 { throw ExitCode(1) }
     }

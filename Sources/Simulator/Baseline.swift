@@ -28,9 +28,9 @@ public enum Baseline: String, CaseIterable, Sendable {
                 minReplicas: minReplicas, maxReplicas: maxReplicas, profile: options.profile, initialReplicas: initial)
             return FleetSimulator.run(trace: trace, scaler: &scaler, options: options)
         case .oracle:
-            var scaler = OracleScaler.plan(
-                trace: trace, options: options, minReplicas: max(1, minReplicas), maxReplicas: maxReplicas)
-            return FleetSimulator.run(trace: trace, scaler: &scaler, options: options)
+            return OracleScaler.bound(
+                trace: trace, options: options, minReplicas: max(1, minReplicas), maxReplicas: maxReplicas
+            ).1
         }
     }
 

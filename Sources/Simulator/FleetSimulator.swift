@@ -255,10 +255,12 @@ public enum FleetSimulator {
                         TimelinePoint(
                             time: pointStart, load: stats.intervalArrivals / length, waiting: gauges.waiting,
                             desired: desired, ready: gauges.readyPods, pods: pods.count,
-                            ttftP95: stats.intervalTTFT.quantile(0.95), reason: lastReason))
+                            ttftP95: stats.intervalTTFT.quantile(0.95), reason: lastReason,
+                            missed: stats.intervalMissed))
                 }
                 model.stats.intervalArrivals = 0
                 model.stats.intervalTTFT.reset()
+                model.stats.intervalMissed = 0
                 pointStart = time
                 nextPoint += timelineStep
             }

@@ -44,7 +44,41 @@ public struct OracleScaler: FleetScaler {
     public static func plan(
         trace: Trace, options: SimulationOptions, minReplicas: Int = 1, maxReplicas: Int = 10_000
     ) -> OracleScaler {
-        let work = workPerSecond(trace: trace, options: options)
+        plan(
+            work: workPerSecond(trace: trace, options: options), options: options, minReplicas: minReplicas,
+            maxReplicas: maxReplicas)
+    }
+
+    /// The lower bound: the planned schedule, simulated, and raised where requests missed the SLO (by a quarter in
+    /// every interval with misses and the minute before it, where their backlog began) until its attainment reaches
+    /// `attainment` — the fewest GPU-hours of a schedule with hindsight that meets it, as near as this search gets.
+    /// Returns the schedule and its simulation.
+    public static func bound(
+        trace: Trace, options: SimulationOptions, minReplicas: Int = 1, maxReplicas: Int = 10_000,
+        attainment: Double = 0.99, rounds: Int = 12
+    ) -> (OracleScaler, SimulationResult) {
+        var work = workPerSecond(trace: trace, options: options)
+        var scaler = plan(work: work, options: options, minReplicas: minReplicas, maxReplicas: maxReplicas)
+        var copy = scaler
+        var result = FleetSimulator.run(trace: trace, scaler: &copy, options: options)
+        var round = 0
+        while result.sloAttainment < attainment && round < rounds {
+            round += 1
+            let step = result.timeline.count > 1 ? result.timeline[1].time - result.timeline[0].time : 10
+            for point in result.timeline where point.missed > 0 {
+                let from = max(0, Int(point.time - 60))
+                let to = min(work.count, Int(point.time + step) + 1)
+                guard from < to else { continue }
+                for second in from..<to { work[second] *= 1.25 }
+            }
+            scaler = plan(work: work, options: options, minReplicas: minReplicas, maxReplicas: maxReplicas)
+            copy = scaler
+            result = FleetSimulator.run(trace: trace, scaler: &copy, options: options)
+        }
+        return (scaler, result)
+    }
+
+    static func plan(work: [Double], options: SimulationOptions, minReplicas: Int, maxReplicas: Int) -> OracleScaler {
         let seconds = work.count
         var prefix = [Double](repeating: 0, count: seconds + 1)
         for second in 0..<seconds { prefix[second + 1] = prefix[second] + work[second] }

@@ -62,6 +62,7 @@ struct ServiceStats {
     /// TTFTs of the current timeline interval.
     var intervalTTFT = LatencyRecorder()
     var intervalArrivals = 0.0
+    var intervalMissed = 0.0
 
     init(sloTTFT: Double) {
         self.sloTTFT = sloTTFT
@@ -74,7 +75,7 @@ struct ServiceStats {
 
     mutating func firstToken(after seconds: Double, count: Double = 1) {
         firstTokens += count
-        if seconds <= sloTTFT { withinSLO += count }
+        if seconds <= sloTTFT { withinSLO += count } else { intervalMissed += count }
         ttftBucketCounts[TTFTBuckets.index(of: seconds)] += count
         ttft.record(seconds, count: count)
         intervalTTFT.record(seconds, count: count)

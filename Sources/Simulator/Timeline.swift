@@ -18,11 +18,14 @@ public struct TimelinePoint: Sendable, Equatable, Codable {
     public var ttftP95: Double?
     /// What decided the last sync of the interval.
     public var reason: String
+    /// Requests that got their first token in the interval later than the SLO.
+    public var missed: Double
 
     public init(
         time: Double, load: Double, waiting: Double, desired: Int, ready: Int, pods: Int, ttftP95: Double?,
-        reason: String
+        reason: String, missed: Double = 0
     ) {
+        self.missed = missed
         self.time = time
         self.load = load
         self.waiting = waiting
