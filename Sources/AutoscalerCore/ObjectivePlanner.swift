@@ -19,6 +19,8 @@ public enum ObjectivePlanner {
     public static let queueShare = 0.5
     /// Below this share of the target, requests did not queue to speak of.
     public static let calmShare = 0.2
+    /// The finest queue time the engines' histograms resolve (vLLM's first `request_queue_time_seconds` bucket).
+    public static let queueResolution = 0.3
     /// Capacity growth per calm round while the fleet is loaded near the estimate.
     public static let probeStep = 0.02
     /// How far above the highest calm load the estimate may probe.
@@ -122,14 +124,22 @@ public enum ObjectivePlanner {
         let referenceRate = reference.requestsPerSecond(
             prompt: state.promptTokens ?? defaultMix.prompt, generated: state.generatedTokens ?? defaultMix.generated)
 
-        // Queueing: the queue-time histogram where the engine has one, else TTFT against the whole target.
+        // Queueing: the queue-time histogram where the engine has one, else TTFT against the whole target. The
+        // queue histogram's first bucket (vLLM: 0.3 s) is as fine as it sees: below it, TTFT's finer buckets decide.
+        let ttft = sample.timeToFirstToken.usable
         var queueing: Double?
         var budget = target * queueShare
+        var queued = false
+        var calm = false
         if let queue = sample.queueTime.usable {
             queueing = queue
-        } else if let ttft = sample.timeToFirstToken.usable {
+            queued = queue > max(budget, queueResolution) || (budget < queueResolution && (ttft ?? 0) > target)
+            calm = queue <= target * calmShare || (queue <= queueResolution && (ttft ?? .infinity) <= target / 2)
+        } else if let ttft {
             queueing = ttft
             budget = target
+            queued = ttft > target
+            calm = ttft <= target / 2
         }
         let tokenLatencyMissed =
             objective.interTokenLatency.flatMap { itl in sample.interTokenLatency.usable.map { $0 > itl.seconds } }
@@ -139,13 +149,13 @@ public enum ObjectivePlanner {
         let cacheFull = sample.kvCacheUsage.usable.map { $0 > fullCache } ?? false
         if ready > 0, rate > 1e-6, let queueing {
             let load = rate / referenceRate / Double(ready)
-            if queueing > budget || tokenLatencyMissed {
+            if queued || tokenLatencyMissed {
                 // Queueing: a replica sustains less than this load, or the traffic comes in bursts a replica must
                 // keep room for. Multiplicative decrease, and probing stays below this load for a while.
                 state.capacity = min((state.capacity ?? load) * decrease, max(load, (state.capacity ?? load) * 0.7))
                 state.saturatedLoad = load
                 state.observations += 1
-            } else if queueing <= target * calmShare {
+            } else if calm {
                 // A load that queued once is forgotten slowly: a burst must not cap the estimate for good.
                 state.saturatedLoad = state.saturatedLoad.map { $0 * (1 + saturationForgetting) }
                 var capacity = max(state.capacity ?? 1, min(load, (state.saturatedLoad ?? .infinity) * saturatedMargin))
@@ -182,7 +192,7 @@ public enum ObjectivePlanner {
         // The reactive override: a queue beyond its share of the target asks for more at once, as a latency
         // signal does (within the rate policies, and not beyond the pods already loading).
         var overloaded = false
-        if let queueing, queueing > budget * 1.1 {
+        if let queueing, queued, queueing > budget * 1.1 {
             var wanted = max(
                 current, min(ScalingDecider.ceilReplicas(Double(max(ready, 1)) * queueing / budget), upStep))
             if let inFlight = inFlightCapacity { wanted = max(current, min(wanted, inFlight)) }

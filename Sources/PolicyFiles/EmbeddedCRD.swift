@@ -350,7 +350,7 @@ enum EmbeddedCRD {
                           required: [timeToFirstToken]
                           properties:
                             timeToFirstToken:
-                              description: Time to first token at a percentile, e.g. {percentile: 99, target: 2s}.
+                              description: 'Time to first token at a percentile, e.g. {percentile: 99, target: 2s}.'
                               type: object
                               required: [target]
                               properties:
@@ -370,7 +370,7 @@ enum EmbeddedCRD {
                                     - rule: "duration(self) > duration('0s')"
                                       message: target must be greater than 0
                             interTokenLatency:
-                              description: Time between output tokens at a percentile, e.g. {percentile: 99, target: 100ms}; optional.
+                              description: 'Time between output tokens at a percentile, e.g. {percentile: 99, target: 100ms}; optional.'
                               type: object
                               required: [target]
                               properties:
@@ -990,29 +990,33 @@ enum EmbeddedCRD {
                                   description: Mean generated tokens per request, smoothed.
                                 rates:
                                   description: The request rate, a point a minute (the trend).
-                                type: array
-                                maxItems: 128
-                                items:
-                                  type: object
-                                  required: [time, value]
-                                  properties:
-                                    time:
-                                      type: string
-                                      format: date-time
-                                    value:
-                                      type: number
+                                  type: array
+                                  maxItems: 128
+                                  items:
+                                    type: object
+                                    required: [time, value]
+                                    properties:
+                                      time:
+                                        type: string
+                                        format: date-time
+                                        description: When the rate was read (RFC 3339).
+                                      value:
+                                        type: number
+                                        description: Requests per second.
                                 daily:
                                   description: The request rate, a point a quarter hour over the last 26 hours (the daily pattern).
-                                type: array
-                                maxItems: 128
-                                items:
-                                  type: object
-                                  required: [time, value]
-                                  properties:
-                                    time:
-                                      type: string
-                                      format: date-time
-                                    value:
-                                      type: number
+                                  type: array
+                                  maxItems: 128
+                                  items:
+                                    type: object
+                                    required: [time, value]
+                                    properties:
+                                      time:
+                                        type: string
+                                        format: date-time
+                                        description: When the rate was read (RFC 3339).
+                                      value:
+                                        type: number
+                                        description: Requests per second.
         """##
 }

@@ -17,6 +17,10 @@ public struct LiveFleet: Sendable {
         public var ttftBuckets: [Double]
         public var ttftSum: Double
         public var generatedTokens: Double
+        public var promptTokens: Double
+        /// Cumulative counts per `QueueTimeBuckets.bounds`, then `+Inf` (`vllm:request_queue_time_seconds`).
+        public var queueBuckets: [Double]
+        public var queueSum: Double
     }
 
     /// What the fleet served so far, counted exactly.
@@ -66,7 +70,8 @@ public struct LiveFleet: Sendable {
         fleet.snapshots(at: time).map {
             PodEngine(
                 id: $0.id, ready: $0.ready, waiting: $0.waiting, running: $0.running, kvCacheUsage: $0.kvUsage,
-                ttftBuckets: $0.ttftBuckets, ttftSum: $0.ttftSum, generatedTokens: $0.generatedTokens)
+                ttftBuckets: $0.ttftBuckets, ttftSum: $0.ttftSum, generatedTokens: $0.generatedTokens,
+                promptTokens: $0.promptTokens, queueBuckets: $0.queueBuckets, queueSum: $0.queueSum)
         }
     }
 

@@ -18,6 +18,9 @@ struct RequestFleet: FleetModel {
         var ttftBucketCounts = [Double](repeating: 0, count: TTFTBuckets.bounds.count + 1)
         var ttftSum = 0.0
         var generatedTokens = 0.0
+        var promptTokens = 0.0
+        var queueBucketCounts = [Double](repeating: 0, count: QueueTimeBuckets.bounds.count + 1)
+        var queueSum = 0.0
     }
 
     var stats: ServiceStats
@@ -87,6 +90,10 @@ struct RequestFleet: FleetModel {
         var ttftBuckets: [Double]
         var ttftSum: Double
         var generatedTokens: Double
+        var promptTokens: Double
+        /// Cumulative per `QueueTimeBuckets` bucket, then `+Inf`.
+        var queueBuckets: [Double]
+        var queueSum: Double
     }
 
     /// Every replica that holds a GPU (loading, ready, draining), for a live fleet that exports per-pod metrics.
@@ -104,7 +111,9 @@ struct RequestFleet: FleetModel {
                 waiting: isReady && !replica.draining && ready > 0 ? Double(waiting) / Double(ready) : 0,
                 running: replica.engine.runningCount,
                 kvUsage: Double(replica.engine.kvUsed) / Double(profile.kvCacheTokens), ttftBuckets: cumulative,
-                ttftSum: replica.ttftSum, generatedTokens: replica.generatedTokens)
+                ttftSum: replica.ttftSum, generatedTokens: replica.generatedTokens,
+                promptTokens: replica.promptTokens, queueBuckets: ServiceStats.cumulative(replica.queueBucketCounts),
+                queueSum: replica.queueSum)
         }
     }
 
@@ -187,7 +196,11 @@ struct RequestFleet: FleetModel {
                 replicas[index].engine.pendingPrefillTokens < profile.maxBatchedTokens
             else { break }
             replicas[index].engine.admit(request)
-            stats.admitted(after: max(0, now - request.arrival), promptTokens: Double(request.input))
+            let wait = max(0, now - request.arrival)
+            stats.admitted(after: wait, promptTokens: Double(request.input))
+            replicas[index].promptTokens += Double(request.input)
+            replicas[index].queueBucketCounts[QueueTimeBuckets.index(of: wait)] += 1
+            replicas[index].queueSum += wait
             queueHead += 1
         }
         if queueHead > 1024 && queueHead * 2 > queue.count {

@@ -15,6 +15,10 @@ public struct PodMetrics: Sendable, Equatable {
     public var ttft: Histogram
     /// Generated tokens so far.
     public var generatedTokens: Double
+    /// Prompt tokens so far (vLLM and SGLang's `prompt_tokens_total`).
+    public var promptTokens: Double
+    /// Seconds requests waited before the engine took them (vLLM's `request_queue_time_seconds`); nil: none.
+    public var queueTime: Histogram?
     /// DCGM GPU utilization (%), or nil for no GPU series.
     public var gpuUtilization: Double?
     /// vLLM before 0.9.2 exported the KV gauge as `vllm:gpu_cache_usage_perc`.
@@ -25,9 +29,11 @@ public struct PodMetrics: Sendable, Equatable {
     public init(
         namespace: String, pod: String, engine: Engine = .vllm, model: String = "meta-llama/Llama-3.1-8B-Instruct",
         waiting: Double = 0, running: Double = 0, kvCacheUsage: Double = 0, ttft: Histogram? = nil,
-        generatedTokens: Double = 0, gpuUtilization: Double? = nil, legacyKVCacheName: Bool = false,
-        dcgmExportedLabels: Bool = false
+        generatedTokens: Double = 0, promptTokens: Double = 0, queueTime: Histogram? = nil,
+        gpuUtilization: Double? = nil, legacyKVCacheName: Bool = false, dcgmExportedLabels: Bool = false
     ) {
+        self.promptTokens = promptTokens
+        self.queueTime = queueTime
         self.namespace = namespace
         self.pod = pod
         self.engine = engine
@@ -117,6 +123,8 @@ public enum Exposition {
                 add(
                     "vllm:generation_tokens_total", "counter",
                     sample("vllm:generation_tokens_total", labels, pod.generatedTokens))
+                add("vllm:prompt_tokens_total", "counter", sample("vllm:prompt_tokens_total", labels, pod.promptTokens))
+                if let queue = pod.queueTime { histogram("vllm:request_queue_time_seconds", labels, queue, add) }
             case .sglang:
                 let labels = base + [("model_name", pod.model)]
                 add("sglang:num_queue_reqs", "gauge", sample("sglang:num_queue_reqs", labels, pod.waiting))

@@ -188,10 +188,10 @@ final class DemoCluster: Sendable {
     }
 
     /// The policy's status as `kubectl get iap` shows it.
-    func policyStatus() -> (desired: Int?, limitedBy: String?, ready: String?) {
+    func policyStatus() -> (desired: Int?, limitedBy: String?, ready: String?, planner: String?) {
         guard let policy = server.objects(resource: .inferenceAutoscalePolicies, namespace: Self.namespace).first,
             let status = policy["status"]
-        else { return (nil, nil, nil) }
+        else { return (nil, nil, nil, nil) }
         var desired: Int?
         if case .number(let value)? = status["desiredReplicas"] { desired = Int(value) }
         let ready = status["conditions"].flatMap { conditions -> String? in
@@ -204,7 +204,22 @@ final class DemoCluster: Sendable {
         }
         var limitedBy: String?
         if case .string(let value)? = status["limitedBy"] { limitedBy = value }
-        return (desired, limitedBy, ready)
+        // status.objective: the learned capacity, the lead time and the forecast.
+        var planner: String?
+        if let objective = status["objective"] {
+            func number(_ key: String) -> String {
+                guard case .number(let value)? = objective[key] else { return "-" }
+                return value >= 100 ? String(format: "%.0f", value) : String(format: "%.1f", value)
+            }
+            var source = "-"
+            if case .string(let value)? = objective["capacitySource"] { source = value }
+            var method = "-"
+            if case .string(let value)? = objective["forecastMethod"] { method = value }
+            planner =
+                "capacity \(number("capacityPerReplica")) req/s a replica (\(source))   lead time "
+                + "\(number("leadTimeSeconds")) s   demand \(number("demand")) → forecast \(number("forecast")) req/s (\(method))"
+        }
+        return (desired, limitedBy, ready, planner)
     }
 
     /// The controller's latest Event: when, reason, note.

@@ -207,7 +207,8 @@ struct DemoCommand: AsyncParsableCommand {
         return DemoSample(
             time: time, load: interval.load, waiting: fleet.fleet.totals.waiting, ttftP95: interval.ttftP95,
             ready: fleet.counts.ready, pods: fleet.counts.pods, desired: cluster.desiredReplicas,
-            limitedBy: status.limitedBy, policyReady: status.ready, lastEvent: event, phase: phase)
+            limitedBy: status.limitedBy, policyReady: status.ready, planner: status.planner, lastEvent: event,
+            phase: phase)
     }
 
     private static func shutdown(

@@ -151,7 +151,9 @@ final class DemoFleet {
             namespace: DemoCluster.namespace, pod: pod, engine: .vllm, waiting: engine.waiting.rounded(),
             running: Double(engine.running), kvCacheUsage: engine.kvCacheUsage,
             ttft: Histogram(bounds: TTFTBuckets.bounds, cumulativeCounts: engine.ttftBuckets, sum: engine.ttftSum),
-            generatedTokens: engine.generatedTokens)
+            generatedTokens: engine.generatedTokens, promptTokens: engine.promptTokens,
+            queueTime: Histogram(
+                bounds: QueueTimeBuckets.bounds, cumulativeCounts: engine.queueBuckets, sum: engine.queueSum))
         return Exposition.render([metrics], targetLabels: false)
     }
 }

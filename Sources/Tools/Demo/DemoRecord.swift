@@ -13,6 +13,8 @@ struct DemoSample: Sendable {
     var desired: Int
     var limitedBy: String?
     var policyReady: String?
+    /// The objective planner's figures, from `status.objective`.
+    var planner: String?
     var lastEvent: String?
     var phase: String
 }

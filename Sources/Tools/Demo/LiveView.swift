@@ -44,6 +44,7 @@ struct LiveView {
                 + "   TTFT p95 \(Self.latency(sample.ttftP95))   replicas \(sample.ready) ready / \(sample.desired) desired"
                 + " (\(sample.pods) pods hold GPUs)",
             "  policy  Ready=\(sample.policyReady ?? "-")   limitedBy \(sample.limitedBy ?? "-")",
+            "  planner \(sample.planner ?? "-")",
             "  last event  \(sample.lastEvent ?? "-")",
         ]
     }
