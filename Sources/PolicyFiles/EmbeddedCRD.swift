@@ -994,6 +994,7 @@ enum EmbeddedCRD {
                                   maxItems: 128
                                   items:
                                     type: object
+                                    description: One rate and when it was read.
                                     required: [time, value]
                                     properties:
                                       time:
@@ -1009,6 +1010,7 @@ enum EmbeddedCRD {
                                   maxItems: 128
                                   items:
                                     type: object
+                                    description: One rate and when it was read.
                                     required: [time, value]
                                     properties:
                                       time:

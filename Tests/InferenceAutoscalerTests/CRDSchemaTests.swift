@@ -252,6 +252,9 @@ import Testing
                 tls: PrometheusTLSSpec(
                     caSecretRef: secret, certSecretRef: secret, keySecretRef: secret, insecureSkipVerify: false),
                 headers: ["X-Scope-OrgID": "team-a"]),
+            objective: ObjectiveSpec(
+                timeToFirstToken: LatencyObjectiveSpec(percentile: 99, target: "2s"),
+                interTokenLatency: LatencyObjectiveSpec(percentile: 99, target: "100ms"), headroomPercent: 10),
             signals: [
                 SignalSpec(
                     type: "TimeToFirstToken", target: .string("500ms"), targetType: "AverageValue", activation: 0,
@@ -289,9 +292,16 @@ import Testing
                     type: "Ready", status: .true, reason: "Applied", message: "scaling on 1 signal",
                     lastTransitionTime: Timestamp.format(time), observedGeneration: 3)
             ],
+            objective: ObjectiveStatus(
+                capacityPerReplica: 17.2, tokensPerSecondPerReplica: 23_400, capacitySource: "Learned",
+                leadTimeSeconds: 105, demand: 131, forecast: 148, forecastMethod: "Trend"),
             history: DecisionHistory(
                 recommendations: [.init(time: time, replicas: 5)], scaleEvents: [.init(time: time, change: 1)],
-                consecutiveFailures: 0, idleSince: time, learnedStartupSeconds: 85.5))
+                consecutiveFailures: 0, idleSince: time, learnedStartupSeconds: 85.5,
+                planner: .init(
+                    capacity: 3.4, calmCeiling: 3.1, saturatedLoad: 3.9, observations: 12, promptTokens: 1150,
+                    generatedTokens: 210, rates: [.init(time: time, value: 131)], daily: [.init(time: time, value: 120)]
+                )))
         return InferenceAutoscalePolicy(
             metadata: ObjectMeta(name: "llama3-8b", namespace: "inference"), spec: spec, status: status)
     }
