@@ -6,7 +6,16 @@ public enum Baseline: String, CaseIterable, Sendable {
     case hpa
     case kedaSeed = "keda-seed"
     case kpa
+    /// KEDA's ScaledObject and Knative's KPA with their threshold swept with hindsight on the trace: the cheapest
+    /// setting that meets the SLO (or, when none does, the one that comes closest) — what weeks of tuning give.
+    case kedaTuned = "keda-tuned"
+    case kpaTuned = "kpa-tuned"
     case oracle
+
+    /// The thresholds the tuned baselines try: waiting requests per replica for KEDA, the share of `max_num_seqs`
+    /// in flight per pod for the KPA.
+    public static let kedaThresholds: [Double] = [0.5, 1, 2, 3, 5, 8, 13, 20, 30]
+    public static let kpaUtilizations: [Double] = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7]
 
     /// Simulates the trace with this baseline; `static` first searches the smallest count that meets the SLO.
     /// `initialReplicas`: the warm replicas at the start (clamped to the bounds); nil for the minimum.
@@ -27,11 +36,42 @@ public enum Baseline: String, CaseIterable, Sendable {
             var scaler = KPAScaler(
                 minReplicas: minReplicas, maxReplicas: maxReplicas, profile: options.profile, initialReplicas: initial)
             return FleetSimulator.run(trace: trace, scaler: &scaler, options: options)
+        case .kedaTuned:
+            return Self.cheapestMeeting(
+                Self.kedaThresholds.map { threshold in
+                    {
+                        var scaler = KEDAScaler(
+                            maxReplicas: maxReplicas, initialReplicas: initial, threshold: threshold)
+                        return FleetSimulator.run(trace: trace, scaler: &scaler, options: options)
+                    }
+                })
+        case .kpaTuned:
+            return Self.cheapestMeeting(
+                Self.kpaUtilizations.map { utilization in
+                    {
+                        var scaler = KPAScaler(
+                            minReplicas: minReplicas, maxReplicas: maxReplicas, profile: options.profile,
+                            initialReplicas: initial, utilization: utilization)
+                        return FleetSimulator.run(trace: trace, scaler: &scaler, options: options)
+                    }
+                })
         case .oracle:
             return OracleScaler.bound(
                 trace: trace, options: options, minReplicas: max(1, minReplicas), maxReplicas: maxReplicas
             ).1
         }
+    }
+
+    /// Of the settings' runs, the fewest GPU-hours at `attainment` or above; when none gets there, the highest
+    /// attainment.
+    static func cheapestMeeting(
+        _ runs: [() -> SimulationResult], attainment: Double = 0.99
+    ) -> SimulationResult {
+        let results = runs.map { $0() }
+        if let best = results.filter({ $0.sloAttainment >= attainment }).min(by: { $0.gpuHours < $1.gpuHours }) {
+            return best
+        }
+        return results.max { $0.sloAttainment < $1.sloAttainment }!
     }
 
     /// The fewest fixed replicas whose SLO attainment reaches `attainment` (binary search: more replicas never

@@ -209,9 +209,9 @@ public struct HPAScaler: FleetScaler {
 public struct KEDAScaler: FleetScaler {
     public let maxReplicas: Int
     public let minReplicas = 2
-    public let threshold = 5.0
+    public let threshold: Double
     public let initialReplicas: Int
-    public var name: String { "keda-seed" }
+    public var name: String { threshold == 5 ? "keda-seed" : "keda(threshold \(Self.format(threshold)))" }
     public var syncPeriod: Double { 15 }
     var state = HPAState()
 
@@ -219,9 +219,15 @@ public struct KEDAScaler: FleetScaler {
         scaleUp: .init(window: 0, policies: [.init(.pods, 2, per: 30)]),
         scaleDown: .init(window: 600, policies: [.init(.pods, 1, per: 120)]))
 
-    public init(maxReplicas: Int, initialReplicas: Int = 2) {
+    /// - Parameter threshold: waiting requests per replica (the seed configuration's 5, or a tuned value).
+    public init(maxReplicas: Int, initialReplicas: Int = 2, threshold: Double = 5) {
         self.maxReplicas = maxReplicas
         self.initialReplicas = max(2, initialReplicas)
+        self.threshold = threshold
+    }
+
+    static func format(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
     }
 
     public mutating func sync(_ observation: FleetObservation) -> (replicas: Int, reason: String) {
@@ -256,17 +262,24 @@ public struct KPAScaler: FleetScaler {
     public let maxScaleUpRate = 1000.0
     public let maxScaleDownRate = 2.0
     public let initialReplicas: Int
-    public var name: String { "kpa" }
+    /// Target utilization of `max_num_seqs` per pod (the seed configuration's 0.7, or a tuned value).
+    public let utilization: Double
+    public var name: String {
+        utilization == 0.7 ? "kpa" : "kpa(target \(Int((utilization * 100).rounded())) % of max_num_seqs)"
+    }
     public var syncPeriod: Double { 2 }
     public var sampleInterval: Double? { 1 }
     var samples: [(time: Double, concurrency: Double)] = []
     var panicSince: Double?
     var maxPanicPods = 0
 
-    public init(minReplicas: Int, maxReplicas: Int, profile: PodProfile, initialReplicas: Int) {
+    public init(
+        minReplicas: Int, maxReplicas: Int, profile: PodProfile, initialReplicas: Int, utilization: Double = 0.7
+    ) {
         self.minReplicas = max(1, minReplicas)
         self.maxReplicas = maxReplicas
-        self.target = 0.7 * Double(profile.maxNumSeqs)
+        self.utilization = utilization
+        self.target = utilization * Double(profile.maxNumSeqs)
         self.initialReplicas = initialReplicas
     }
 

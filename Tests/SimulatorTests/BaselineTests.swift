@@ -161,3 +161,31 @@ func observation(time: Double, desired: Int, ready: Int, pods: Int? = nil, waiti
         #expect(FleetSimulator.run(trace: trace, scaler: &one, options: options).sloAttainment < 0.99)
     }
 }
+
+@Suite struct TunedBaselineTests {
+    static func result(_ name: String, gpuHours: Double, attainment: Double) -> SimulationResult {
+        SimulationResult(
+            scaler: name, profile: "p", model: "request", durationSeconds: 60, requests: 100, completed: 100,
+            gpuHours: gpuHours, sloTTFTSeconds: 2, sloAttainment: attainment, ttftP50: nil, ttftP95: nil, ttftP99: nil,
+            scaleEvents: 0, maxReplicas: 1, meanReplicas: 1, timeline: [])
+    }
+
+    @Test func theCheapestSettingThatMeetsTheSLOWinsElseTheClosest() {
+        let runs = [
+            Self.result("loose", gpuHours: 5, attainment: 0.95), Self.result("middle", gpuHours: 8, attainment: 0.992),
+            Self.result("tight", gpuHours: 12, attainment: 0.999),
+        ]
+        #expect(Baseline.cheapestMeeting(runs.map { run in { run } }).scaler == "middle")
+        let short = [Self.result("a", gpuHours: 5, attainment: 0.9), Self.result("b", gpuHours: 9, attainment: 0.97)]
+        #expect(Baseline.cheapestMeeting(short.map { run in { run } }).scaler == "b")
+    }
+
+    @Test func theSweptSettingsAreNamed() {
+        #expect(KEDAScaler(maxReplicas: 8).name == "keda-seed")
+        #expect(KEDAScaler(maxReplicas: 8, threshold: 2).name == "keda(threshold 2)")
+        let kpa = KPAScaler(
+            minReplicas: 1, maxReplicas: 8, profile: .llama3_8b_h100, initialReplicas: 1, utilization: 0.2)
+        #expect(kpa.name == "kpa(target 20 % of max_num_seqs)")
+        #expect(kpa.target == 0.2 * Double(PodProfile.llama3_8b_h100.maxNumSeqs))
+    }
+}

@@ -185,7 +185,10 @@ struct DecisionBench: ParsableCommand {
         ]
         for row in rows {
             let result = row.result
-            let label = row.label == "static" ? result.scaler : row.label
+            let label =
+                row.label == "static"
+                ? result.scaler
+                : ["keda-tuned", "kpa-tuned"].contains(row.label) ? "\(row.label): \(result.scaler)" : row.label
             lines.append(
                 String(
                     format: "| %@ | %.1f | %.2f | %.2f %% | %.0f | %@ | %d | %.1f / %d |", label, result.gpuHours,
