@@ -6,8 +6,8 @@ import KubernetesModel
 ///
 /// Capacity is kept in multiples of a reference replica whose requests per second follow from the request mix
 /// (`ReferenceReplica`), so that a shift from short chats to long prompts moves the estimate by itself. It is
-/// learned from two kinds of evidence, and only while every pod is ready (a fleet absorbing a cold start says
-/// nothing about a replica):
+/// learned from two kinds of evidence, per ready replica (pods still loading serve nothing, so they are not
+/// counted):
 /// - *calm*: requests barely queue (queue time at the objective's percentile ≤ `calmShare` of the target), so a
 ///   replica sustains at least its present load: a lower bound, and while the fleet is loaded near what the
 ///   estimate allows the estimate creeps up (`probeStep`), never beyond `probeCeiling` × the highest calm load seen;
@@ -52,6 +52,13 @@ public enum ObjectivePlanner {
             1 / max(1e-9, prompt / promptTokensPerSecond + generated / generatedTokensPerSecond)
         }
 
+        /// For the planner's smoothed mix (a chat request before any token counter was read).
+        func requestsPerSecond(_ state: DecisionHistory.Planner) -> Double {
+            requestsPerSecond(
+                prompt: state.promptTokens ?? defaultMix.prompt,
+                generated: state.generatedTokens ?? defaultMix.generated)
+        }
+
         public static func preset(for engine: Engine) -> ReferenceReplica {
             // One replica of an 8B model on an L4-class GPU, well below an H100: conservative, learned upward.
             ReferenceReplica(promptTokensPerSecond: 8_000, generatedTokensPerSecond: 2_000)
@@ -77,11 +84,10 @@ public enum ObjectivePlanner {
 
     /// - Parameters:
     ///   - startups: seconds from creation to Ready of the target's recently started pods.
-    ///   - stable: every pod ready and none in flight: the round may teach the capacity estimate.
     ///   - upStep: the most the rate policies allow now; the backlog override never asks beyond it.
     public static func plan(
         objective: ResolvedPolicy.Objective, engine: Engine, sample: WorkloadSample, ready: Int, current: Int,
-        stable: Bool, inFlightCapacity: Int?, upStep: Int, startups: [Double], expectedStartup: Double?,
+        inFlightCapacity: Int?, upStep: Int, startups: [Double], expectedStartup: Double?,
         pollingInterval: Double, state previous: DecisionHistory.Planner?, now: Date
     ) -> Plan {
         var state = previous ?? DecisionHistory.Planner()
@@ -121,8 +127,7 @@ public enum ObjectivePlanner {
                 state.generatedTokens = mix.generated
             }
         }
-        let referenceRate = reference.requestsPerSecond(
-            prompt: state.promptTokens ?? defaultMix.prompt, generated: state.generatedTokens ?? defaultMix.generated)
+        let referenceRate = reference.requestsPerSecond(state)
 
         // Queueing: the queue-time histogram where the engine has one, else TTFT against the whole target. The
         // queue histogram's first bucket (vLLM: 0.3 s) is as fine as it sees: below it, TTFT's finer buckets decide.
@@ -230,12 +235,10 @@ public enum ObjectivePlanner {
         state: DecisionHistory.Planner, reference: ReferenceReplica, lead: Double, demand: Double?,
         forecast: Double?, method: String?
     ) -> ObjectiveStatus {
-        let prompt = state.promptTokens ?? defaultMix.prompt
-        let generated = state.generatedTokens ?? defaultMix.generated
-        let perReplica = (state.capacity ?? 1) * reference.requestsPerSecond(prompt: prompt, generated: generated)
+        let perReplica = (state.capacity ?? 1) * reference.requestsPerSecond(state)
+        let tokens = (state.promptTokens ?? defaultMix.prompt) + (state.generatedTokens ?? defaultMix.generated)
         return ObjectiveStatus(
-            capacityPerReplica: rounded(perReplica),
-            tokensPerSecondPerReplica: rounded(perReplica * (prompt + generated)),
+            capacityPerReplica: rounded(perReplica), tokensPerSecondPerReplica: rounded(perReplica * tokens),
             capacitySource: state.observations >= trustedAfter ? "Learned" : "Prior", leadTimeSeconds: rounded(lead),
             demand: demand.map(rounded), forecast: forecast.map(rounded), forecastMethod: method)
     }

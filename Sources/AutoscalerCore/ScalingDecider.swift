@@ -56,7 +56,6 @@ public enum ScalingDecider {
             let plan = ObjectivePlanner.plan(
                 objective: objective, engine: policy.engine,
                 sample: workload ?? .missing("no workload sample"), ready: ready, current: current,
-                stable: flight.count == 0 && ready == current && ready > 0,
                 inFlightCapacity: flight.count > 0 ? flight.capacity : nil, upStep: upStep,
                 startups: recentStartups(observed.pods), expectedStartup: policy.expectedStartup,
                 pollingInterval: policy.pollingInterval, state: previous.planner, now: now)
@@ -219,7 +218,7 @@ public enum ScalingDecider {
     /// How status and `limitedBy` name the objective planner's recommendation.
     public static let objectiveName = "Objective"
 
-    /// Cold starts of the ten pods that became Ready most recently, in seconds.
+    /// Cold starts of the ten pods that became Ready most recently, newest first, in seconds.
     static func recentStartups(_ pods: [ObservedPod]) -> [Double] {
         pods.compactMap { pod -> (Date, Double)? in
             guard pod.ready, let since = pod.readySince else { return nil }
@@ -257,25 +256,9 @@ public enum ScalingDecider {
         upStep: Int, flight: Flight, pairedWithBusy: Bool, lastScaleUp: TimeInterval?
     ) -> Reading {
         var reading = Reading(signal: signal, activated: false)
-        let value: Double
-        switch sample {
-        case .missing(let reason):
-            reading.error = reason
+        guard let value = sample.usable else {
+            reading.error = sample.reason
             return reading
-        case .value(let number):
-            if number.isNaN {
-                reading.error = "value is NaN"
-                return reading
-            }
-            if number.isInfinite {
-                reading.error = "value is \(number > 0 ? "+Inf" : "-Inf")"
-                return reading
-            }
-            if number < 0 {
-                reading.error = "negative value \(number)"
-                return reading
-            }
-            value = number
         }
         reading.value = value
         reading.activated = value > signal.activation
@@ -360,16 +343,7 @@ public enum ScalingDecider {
 
     /// The median cold start of the five pods that became Ready most recently, or nil when none is known.
     static func learnedStartup(from pods: [ObservedPod]) -> Double? {
-        let recent = pods.compactMap { pod -> (Date, Double)? in
-            guard pod.ready, let since = pod.readySince else { return nil }
-            let seconds = since.timeIntervalSince(pod.createdAt)
-            guard seconds > 0, seconds <= longestLearnedStartup else { return nil }
-            return (since, seconds)
-        }
-        .sorted { $0.0 > $1.0 }
-        .prefix(5)
-        .map(\.1)
-        .sorted()
+        let recent = recentStartups(pods).prefix(5).sorted()
         guard !recent.isEmpty else { return nil }
         let middle = recent.count / 2
         return recent.count % 2 == 1 ? recent[middle] : (recent[middle - 1] + recent[middle]) / 2

@@ -49,10 +49,21 @@ extension SignalSample {
         return number
     }
 
+    /// Why `usable` is nil (empty when it is not).
     var reason: String {
         switch self {
         case .missing(let reason): reason
-        case .value(let number): number.isNaN ? "value is NaN" : "unusable value \(number)"
+        case .value(let number) where number.isNaN: "value is NaN"
+        case .value(let number) where number.isInfinite: "value is \(number > 0 ? "+Inf" : "-Inf")"
+        case .value(let number) where number < 0: "negative value \(number)"
+        case .value: ""
         }
+    }
+
+    /// For a latency quantile: over no requests it is NaN, and with a served-request rate of 0 there was no latency
+    /// to miss (0); with requests, or an unknown rate, NaN stays missing.
+    public func latency(servedRate: SignalSample) -> SignalSample {
+        guard case .value(let value) = self, value.isNaN else { return self }
+        return servedRate == .value(0) ? .value(0) : .missing("NaN")
     }
 }

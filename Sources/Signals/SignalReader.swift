@@ -91,10 +91,7 @@ public struct SignalReader: Sendable {
             }
         }
         let rate = await read(queries.requestRate, what: "request counter")
-        func latency(_ sample: SignalSample) -> SignalSample {
-            guard case .value(let value) = sample, value.isNaN else { return sample }
-            return rate == .value(0) ? .value(0) : .missing("NaN")
-        }
+        func latency(_ sample: SignalSample) -> SignalSample { sample.latency(servedRate: rate) }
         return WorkloadSample(
             requestRate: rate, promptTokenRate: await read(queries.promptTokenRate, what: "prompt-token counter"),
             generatedTokenRate: await read(queries.generatedTokenRate, what: "generated-token counter"),

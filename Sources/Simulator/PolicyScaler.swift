@@ -45,16 +45,11 @@ public struct PolicyScaler: FleetScaler {
         let metrics = observation.metrics
         let window = PolicyDefaults.rateWindow
         func sample(_ value: Double?) -> SignalSample { value.map(SignalSample.value) ?? .missing("no data") }
-        let requests = metrics.rate(.requests, window: window)
-        /// A quantile over no requests is NaN; with none served there was no wait to miss.
-        func latency(_ value: Double?) -> SignalSample {
-            guard let value else { return .missing("no data") }
-            if value.isNaN { return requests == 0 ? .value(0) : .missing("NaN") }
-            return .value(value)
-        }
+        let requests = sample(metrics.rate(.requests, window: window))
+        func latency(_ value: Double?) -> SignalSample { sample(value).latency(servedRate: requests) }
         let quantile = objective.timeToFirstToken.quantile
         return WorkloadSample(
-            requestRate: sample(requests), promptTokenRate: sample(metrics.rate(.promptTokens, window: window)),
+            requestRate: requests, promptTokenRate: sample(metrics.rate(.promptTokens, window: window)),
             generatedTokenRate: sample(metrics.rate(.generatedTokens, window: window)),
             queueTime: latency(metrics.queueTimeQuantile(quantile, window: window)),
             timeToFirstToken: latency(metrics.ttftQuantile(quantile, window: window)),
@@ -87,7 +82,8 @@ public struct PolicyScaler: FleetScaler {
             }
             if quantile.isNaN {
                 // No first token in the window: with no requests there was no latency to miss.
-                return metrics.rate(.requests, window: window) == 0 ? .value(0) : .missing("NaN")
+                let served = metrics.rate(.requests, window: window).map(SignalSample.value) ?? .missing("no data")
+                return SignalSample.value(quantile).latency(servedRate: served)
             }
             value = quantile
         case .custom:

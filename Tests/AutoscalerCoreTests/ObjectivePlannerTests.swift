@@ -23,7 +23,7 @@ import Testing
     ) -> ObjectivePlanner.Plan {
         ObjectivePlanner.plan(
             objective: objective, engine: .vllm, sample: sample, ready: ready, current: current ?? ready,
-            stable: true, inFlightCapacity: nil, upStep: 8, startups: startups, expectedStartup: 90,
+            inFlightCapacity: nil, upStep: 8, startups: startups, expectedStartup: 90,
             pollingInterval: 15, state: state, now: now)
     }
 
