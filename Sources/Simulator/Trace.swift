@@ -51,8 +51,17 @@ public enum Trace: Sendable {
         public var description: String
     }
 
-    /// Token means of Azure 2023 conversations, for curves that carry no token counts (Azure 2024).
+    /// Token means of the Azure 2023 per-request traces (`trace_stats.csv`), for curves that carry no token
+    /// counts (the Azure 2024 rate curves): code sends long prompts and gets short answers, conversation the reverse.
     static let conversationTokens = (input: 1155.0, output: 211.0)
+    static let codeTokens = (input: 2048.0, output: 28.0)
+
+    /// The token mix of a curve without token counts, by the workload its file is named for (Azure publishes
+    /// `code` and `conv` traces); a name that says neither gets the conversation mix.
+    static func tokenMix(forCurveNamed name: String) -> (input: Double, output: Double) {
+        let file = name.split(separator: "/").last.map { $0.lowercased() } ?? ""
+        return file.contains("code") ? codeTokens : conversationTokens
+    }
 
     /// Reads a trace file, recognising its format by its header.
     public static func load(_ path: String) throws -> Trace {
@@ -137,6 +146,7 @@ public enum Trace: Sendable {
             return .rates(segments)
         }
         if let time = column("timestamp_s"), let perMinute = column("requests_per_min_mid") {
+            let tokens = tokenMix(forCurveNamed: name)
             let starts = try lines.enumerated().map { try number(fields($0.element, $0.offset)[time], $0.offset) }
             return .rates(
                 try lines.enumerated().map { index, line in
@@ -145,7 +155,7 @@ public enum Trace: Sendable {
                     return RateSegment(
                         start: starts[index], duration: next - starts[index],
                         requestsPerSecond: try number(values[perMinute], index) / 60, interArrivalCV: 1,
-                        meanInputTokens: conversationTokens.input, meanOutputTokens: conversationTokens.output)
+                        meanInputTokens: tokens.input, meanOutputTokens: tokens.output)
                 })
         }
         throw FormatError(description: "\(name): unknown trace format (header: \(header.joined(separator: ",")))")

@@ -94,11 +94,31 @@ import Testing
 
     @Test func theAzure2024CurveIsARateCurve() throws {
         let trace = try Trace.load(Self.path("azure2024_conv_per7min_digitized.csv"))
-        guard case .rates(let segments) = trace else { return }
+        guard case .rates(let segments) = trace else {
+            Issue.record("expected a rate curve")
+            return
+        }
         #expect(segments.count == 1396)
         // README: mean 45.2 req/s over the week.
         let total = segments.reduce(0) { $0 + $1.requestsPerSecond * $1.duration }
         #expect(abs(total / trace.span - 45.2) < 1)
+        #expect(segments.allSatisfy { $0.meanInputTokens == 1155 && $0.meanOutputTokens == 211 })
+    }
+
+    /// A curve without token counts gets the mix of the workload its file names, not always the conversation one.
+    @Test(arguments: [
+        ("traces/azure2024_code_per7min.csv", 2048.0, 28.0), ("traces/azure2024_conv_per7min.csv", 1155.0, 211.0),
+        ("traces/CODE_week.csv", 2048.0, 28.0), ("traces/week.csv", 1155.0, 211.0),
+        ("code/azure2024_conv.csv", 1155.0, 211.0),
+    ])
+    func curvesWithoutTokensGetTheirWorkloadsMix(name: String, input: Double, output: Double) throws {
+        let text = "timestamp_s,requests_per_min_mid\n0,600\n420,1200\n"
+        guard case .rates(let segments) = try Trace.parse(text, name: name) else {
+            Issue.record("expected a rate curve")
+            return
+        }
+        #expect(segments.map(\.requestsPerSecond) == [10, 20])
+        #expect(segments.allSatisfy { $0.meanInputTokens == input && $0.meanOutputTokens == output })
     }
 
     @Test(arguments: ["", "a,b\n1,2\n", "TIMESTAMP,ContextTokens,GeneratedTokens\nyesterday,1,2\n"])
