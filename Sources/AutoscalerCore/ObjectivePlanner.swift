@@ -37,6 +37,8 @@ public enum ObjectivePlanner {
     public static let fullCache = 0.8
     /// A request mix whose reference cost moves by more than this share is a new mix.
     public static let mixShift = 0.5
+    /// KV-cache use above which a replica holds requests: with no first token served, the counter is not moving.
+    public static let busyCache = 0.02
     static let trendWindow = 600.0
     static let ratePoints = 30
     static let dailySpacing = 900.0
@@ -95,15 +97,31 @@ public enum ObjectivePlanner {
         let lead = leadTime(startups: startups, expected: expectedStartup) + pollingInterval
         let target = objective.timeToFirstToken.seconds
 
-        guard let rate = sample.requestRate.usable else {
-            let reason = "request rate: \(sample.requestRate.reason)"
-            return Plan(
+        func hold(_ reason: String, _ code: String) -> Plan {
+            Plan(
                 recommendation: nil, error: reason, forecast: nil, perReplica: nil, overloaded: false,
                 status: status(state: state, reference: reference, lead: lead, demand: nil, forecast: nil, method: nil),
                 condition: .init(
-                    type: "ObjectivePlanned", status: .false, reason: "CountersMissing",
+                    type: "ObjectivePlanned", status: .false, reason: code,
                     message: "holding: \(reason); only the safety floors may add replicas"),
                 state: state)
+        }
+        guard let rate = sample.requestRate.usable else {
+            return hold("request rate: \(sample.requestRate.reason)", "CountersMissing")
+        }
+        // A request counter that does not move while the replicas generate tokens or hold requests in their KV
+        // cache is stale (a wedged engine, a broken exporter), not an idle fleet: a rate of 0 would shrink it.
+        if ready > 0, rate <= 1e-6 {
+            if let generated = sample.generatedTokenRate.usable, generated > 1e-6 {
+                return hold(
+                    "request rate: no first token served while \(Int(generated.rounded())) tokens/s were generated",
+                    "CounterStale")
+            }
+            if let cache = sample.kvCacheUsage.usable, cache > busyCache {
+                return hold(
+                    "request rate: no first token served while the KV cache is \(Int((cache * 100).rounded())) % used",
+                    "CounterStale")
+            }
         }
 
         // The request mix, smoothed; a shift makes the learned capacity less certain.
@@ -150,9 +168,11 @@ public enum ObjectivePlanner {
             objective.interTokenLatency.flatMap { itl in sample.interTokenLatency.usable.map { $0 > itl.seconds } }
             ?? false
 
-        // Evidence for the capacity estimate.
+        // Evidence for the capacity estimate. With ready pods that have no request counter (not scraped yet, or no
+        // longer) the rate is only a lower bound: nothing is learned from it, and the count may rise, not fall.
+        let partial = !sample.silentPods.isEmpty
         let cacheFull = sample.kvCacheUsage.usable.map { $0 > fullCache } ?? false
-        if ready > 0, rate > 1e-6, let queueing {
+        if ready > 0, rate > 1e-6, let queueing, !partial {
             let load = rate / referenceRate / Double(ready)
             if queued || tokenLatencyMissed {
                 // Queueing: a replica sustains less than this load, or the traffic comes in bursts a replica must
@@ -177,11 +197,11 @@ public enum ObjectivePlanner {
         }
 
         // The rate history, bounded: a point a minute for the trend, a point a quarter hour for the daily pattern.
-        if state.rates.last.map({ now.timeIntervalSince($0.time) >= 60 }) ?? true {
+        if !partial, state.rates.last.map({ now.timeIntervalSince($0.time) >= 60 }) ?? true {
             state.rates.append(.init(time: now, value: rate))
             if state.rates.count > ratePoints { state.rates.removeFirst(state.rates.count - ratePoints) }
         }
-        if state.daily.last.map({ now.timeIntervalSince($0.time) >= dailySpacing }) ?? true {
+        if !partial, state.daily.last.map({ now.timeIntervalSince($0.time) >= dailySpacing }) ?? true {
             state.daily.append(.init(time: now, value: rate))
             state.daily.removeAll { now.timeIntervalSince($0.time) > dailySpan }
         }
@@ -192,7 +212,7 @@ public enum ObjectivePlanner {
         let perReplica = capacity * referenceRate / (1 + objective.headroom)
         var recommendation = forecast > 0 ? ScalingDecider.ceilReplicas(forecast / perReplica) : 0
         let trusted = state.observations >= trustedAfter
-        if !trusted { recommendation = max(recommendation, current) }
+        if !trusted || partial { recommendation = max(recommendation, current) }
 
         // The reactive override: a queue beyond its share of the target asks for more at once, as a latency
         // signal does (within the rate policies, and not beyond the pods already loading).
@@ -207,14 +227,22 @@ public enum ObjectivePlanner {
             }
         }
 
+        let silent = sample.silentPods
         let condition: PolicyCondition =
-            trusted
+            partial
             ? .init(
-                type: "ObjectivePlanned", status: .true, reason: "CapacityLearned",
-                message: "sized from a capacity learned over \(state.observations) round(s)")
-            : .init(
-                type: "ObjectivePlanned", status: .false, reason: "CapacityUnlearned",
-                message: "\(state.observations) of \(trustedAfter) rounds of evidence: the count may rise, not fall")
+                type: "ObjectivePlanned", status: .false, reason: "CountersPartial",
+                message:
+                    "ready pod(s) \(silent.prefix(3).joined(separator: ", "))\(silent.count > 3 ? " and \(silent.count - 3) more" : "") have no request counter: the count may rise, not fall"
+            )
+            : trusted
+                ? .init(
+                    type: "ObjectivePlanned", status: .true, reason: "CapacityLearned",
+                    message: "sized from a capacity learned over \(state.observations) round(s)")
+                : .init(
+                    type: "ObjectivePlanned", status: .false, reason: "CapacityUnlearned",
+                    message: "\(state.observations) of \(trustedAfter) rounds of evidence: the count may rise, not fall"
+                )
         return Plan(
             recommendation: recommendation, error: nil, forecast: forecast, perReplica: perReplica,
             overloaded: overloaded,

@@ -7,14 +7,16 @@ public protocol SignalSource: Sendable {
     ///   - ready: those of them that are ready (and not terminating): each should report every per-pod signal, and
     ///     one that does not makes the value uncertain, never an average of the others.
     func samples(for policy: ResolvedPolicy, pods: [String], ready: Set<String>, at time: Date) async -> [SignalSample]
-    /// What the objective planner reads (policies with `spec.objective`).
-    func workload(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> WorkloadSample
+    /// What the objective planner reads (policies with `spec.objective`); `ready` as for `samples`.
+    func workload(for policy: ResolvedPolicy, pods: [String], ready: Set<String>, at time: Date) async -> WorkloadSample
     /// Requests each pod is serving now (the engine's running-requests gauge); pods without a value are absent.
     func runningRequests(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [String: Double]
 }
 
 extension SignalSource {
-    public func workload(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> WorkloadSample {
+    public func workload(
+        for policy: ResolvedPolicy, pods: [String], ready: Set<String>, at time: Date
+    ) async -> WorkloadSample {
         .missing("this signal source reads no workload counters")
     }
 

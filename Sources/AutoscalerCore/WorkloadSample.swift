@@ -17,12 +17,15 @@ public struct WorkloadSample: Sendable, Equatable {
     public var interTokenLatency: SignalSample
     /// KV-cache use averaged over ready pods, 0–1: how close the replicas are to full before requests queue.
     public var kvCacheUsage: SignalSample
+    /// Ready pods without a request-counter series in the rate window (not scraped yet, or no longer): what they
+    /// served is unknown, so `requestRate` is a lower bound.
+    public var silentPods: [String]
 
     public init(
         requestRate: SignalSample, promptTokenRate: SignalSample = .missing("not read"),
         generatedTokenRate: SignalSample = .missing("not read"), queueTime: SignalSample = .missing("not read"),
         timeToFirstToken: SignalSample = .missing("not read"), interTokenLatency: SignalSample = .missing("not read"),
-        kvCacheUsage: SignalSample = .missing("not read")
+        kvCacheUsage: SignalSample = .missing("not read"), silentPods: [String] = []
     ) {
         self.requestRate = requestRate
         self.promptTokenRate = promptTokenRate
@@ -31,6 +34,7 @@ public struct WorkloadSample: Sendable, Equatable {
         self.timeToFirstToken = timeToFirstToken
         self.interTokenLatency = interTokenLatency
         self.kvCacheUsage = kvCacheUsage
+        self.silentPods = silentPods
     }
 
     /// Every reading missing for one reason (Prometheus unreachable).

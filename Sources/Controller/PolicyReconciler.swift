@@ -62,7 +62,8 @@ public final class PolicyReconciler: Sendable {
             let ready = Set(observation.pods.filter { $0.ready && !$0.terminating }.map(\.name))
             let samples = await signals.samples(for: resolved, pods: pods, ready: ready, at: now)
             let workload =
-                resolved.objective == nil ? nil : await signals.workload(for: resolved, pods: pods, at: now)
+                resolved.objective == nil
+                ? nil : await signals.workload(for: resolved, pods: pods, ready: ready, at: now)
             let remembered = memory.withLock { $0[key] }
             let lastStatusWrite = remembered?.lastStatusWrite ?? .distantPast
             let decision = ScalingDecider.decide(

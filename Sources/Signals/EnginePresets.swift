@@ -84,6 +84,7 @@ public enum EnginePresets {
     /// The planner's queries for one policy, each one fleet-wide number over `window` seconds (nil: the engine
     /// exports no such metric).
     public struct PlannerQueries: Sendable, Equatable {
+        /// Per pod (`sum by (pod)`): a ready pod without a series is seen, not summed away.
         public var requestRate: String?
         public var promptTokenRate: String?
         public var generatedTokenRate: String?
@@ -107,7 +108,7 @@ public enum EnginePresets {
         let q = objective.timeToFirstToken.quantile
         let generated = names.generatedTokensIsHistogram ? "\(names.generatedTokens)_sum" : names.generatedTokens
         return PlannerQueries(
-            requestRate: names.timeToFirstToken.map { rate("\($0)_count") },
+            requestRate: names.timeToFirstToken.map { "sum by (pod) (rate(\($0)_count{\(selector)}\(range)))" },
             promptTokenRate: planner.promptTokens.map(rate), generatedTokenRate: rate(generated),
             queueTime: planner.queueTime.map { quantile(q, $0) },
             timeToFirstToken: names.timeToFirstToken.map { quantile(q, $0) },

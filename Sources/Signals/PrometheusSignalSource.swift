@@ -51,13 +51,15 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
         return await reader.readAll(policy, scope: scope, ready: ready, at: time).map(\.sample)
     }
 
-    public func workload(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> WorkloadSample {
+    public func workload(
+        for policy: ResolvedPolicy, pods: [String], ready: Set<String>, at time: Date
+    ) async -> WorkloadSample {
         switch await endpoint(for: policy) {
         case .failure(let unavailable): return .missing(unavailable.reason)
         case .success(let endpoint):
             let reader = SignalReader(client: endpoint.client, staleAfter: staleAfter)
             return await reader.workload(
-                policy, scope: PodScope(namespace: policy.namespace, pods: .names(pods)), at: time)
+                policy, scope: PodScope(namespace: policy.namespace, pods: .names(pods)), ready: ready, at: time)
         }
     }
 

@@ -26,14 +26,18 @@ public struct SignalReader: Sendable {
     public var batching: Batching?
     /// In batches, a pod's series with no sample for this many seconds is absent.
     public var staleAfter: Double
+    /// The planner's rate window, in seconds.
+    public var plannerWindow: Double
 
     public init(
-        client: PrometheusQueryClient, maxAge: Double = 120, batching: Batching? = nil, staleAfter: Double = 60
+        client: PrometheusQueryClient, maxAge: Double = 120, batching: Batching? = nil, staleAfter: Double = 60,
+        plannerWindow: Double = PolicyDefaults.rateWindow
     ) {
         self.client = client
         self.maxAge = maxAge
         self.batching = batching
         self.staleAfter = staleAfter
+        self.plannerWindow = plannerWindow
     }
 
     /// - Parameter ready: the pods that should each report (nil: no such check, for `inference-autoscaler query`).
@@ -78,10 +82,14 @@ public struct SignalReader: Sendable {
 
     /// What the objective planner needs, read per policy. A latency quantile over no requests (NaN) is 0 when the
     /// request rate is 0; with no pods the rates are 0.
-    public func workload(_ policy: ResolvedPolicy, scope: PodScope, at time: Date) async -> WorkloadSample {
+    /// - Parameter ready: the pods that should each have a request counter (nil: no such check).
+    public func workload(
+        _ policy: ResolvedPolicy, scope: PodScope, ready: Set<String>? = nil, at time: Date
+    ) async -> WorkloadSample {
         guard let objective = policy.objective else { return .missing("the policy has no objective") }
         if case .names(let pods) = scope.pods, pods.isEmpty { return WorkloadSample(requestRate: .value(0)) }
-        let queries = EnginePresets.plannerQueries(objective: objective, engine: policy.engine, scope: scope)
+        let queries = EnginePresets.plannerQueries(
+            objective: objective, engine: policy.engine, scope: scope, window: plannerWindow)
         func read(_ query: String?, what: String) async -> SignalSample {
             guard let query else { return .missing("engine \(policy.engine.rawValue) exports no \(what)") }
             switch await client.value(query, at: time, maxAge: maxAge) {
@@ -90,7 +98,7 @@ public struct SignalReader: Sendable {
             case .failure(let error): return .missing("\(what): \(error.message)")
             }
         }
-        let rate = await read(queries.requestRate, what: "request counter")
+        let (rate, silent) = await requestRate(queries.requestRate, engine: policy.engine, ready: ready, at: time)
         func latency(_ sample: SignalSample) -> SignalSample { sample.latency(servedRate: rate) }
         return WorkloadSample(
             requestRate: rate, promptTokenRate: await read(queries.promptTokenRate, what: "prompt-token counter"),
@@ -98,7 +106,30 @@ public struct SignalReader: Sendable {
             queueTime: latency(await read(queries.queueTime, what: "queue-time histogram")),
             timeToFirstToken: latency(await read(queries.timeToFirstToken, what: "TTFT histogram")),
             interTokenLatency: latency(await read(queries.interTokenLatency, what: "inter-token latency histogram")),
-            kvCacheUsage: await read(queries.kvCacheUsage, what: "KV-cache gauge"))
+            kvCacheUsage: await read(queries.kvCacheUsage, what: "KV-cache gauge"), silentPods: silent)
+    }
+
+    /// The fleet's request rate, summed from the per-pod rates, and the ready pods that have none.
+    private func requestRate(
+        _ query: String?, engine: Engine, ready: Set<String>?, at time: Date
+    ) async -> (SignalSample, [String]) {
+        guard let query else { return (.missing("engine \(engine.rawValue) exports no request counter"), []) }
+        switch await client.query(query, at: time) {
+        case .failure(let error):
+            return (.missing("request counter: \(error.message)"), [])
+        case .success(let response):
+            switch response.result {
+            case .scalar(_, let value):
+                return (.value(value), [])
+            case .vector(let samples) where samples.isEmpty:
+                return (.missing("request counter: no series matched"), [])
+            case .vector(let samples):
+                let reporting = Set(samples.compactMap { $0.labels["pod"] })
+                return (
+                    .value(samples.reduce(0) { $0 + $1.value }), ready.map { $0.subtracting(reporting).sorted() } ?? []
+                )
+            }
+        }
     }
 
     /// A per-pod preset from the namespace's batch: this policy's pods only.

@@ -97,6 +97,66 @@ import Testing
         }
     }
 
+    /// A stale counter: the TTFT histogram's count stops moving (a wedged engine, a broken exporter) while the
+    /// replicas still generate tokens or hold requests in their KV cache. Read as a rate of 0 it would be an idle
+    /// fleet and shrink it; it holds instead, and nothing is learned or remembered from the round.
+    @Test func aStaleCounterHoldsAndLearnsNothing() {
+        let learned = DecisionHistory.Planner(
+            capacity: 2, calmCeiling: 2, observations: 9, promptTokens: 800, generatedTokens: 200,
+            rates: [.init(time: t0.addingTimeInterval(-60), value: 40)])
+        let generating = WorkloadSample(
+            requestRate: .value(0), promptTokenRate: .value(0), generatedTokenRate: .value(7_000), queueTime: .value(0))
+        let cacheInUse = WorkloadSample(
+            requestRate: .value(0), promptTokenRate: .value(0), generatedTokenRate: .value(0), queueTime: .value(0),
+            kvCacheUsage: .value(0.45))
+        for sample in [generating, cacheInUse] {
+            let plan = Self.plan(sample, state: learned)
+            #expect(plan.recommendation == nil)
+            #expect(plan.condition.reason == "CounterStale")
+            #expect(plan.state == learned)
+        }
+        #expect(Self.plan(generating, state: learned).error?.contains("7000 tokens/s") == true)
+        #expect(Self.plan(cacheInUse, state: learned).error?.contains("45 %") == true)
+
+        // Really idle (nothing generated, the cache empty): the learned model may scale the fleet down.
+        let idle = WorkloadSample(
+            requestRate: .value(0), promptTokenRate: .value(0), generatedTokenRate: .value(0), queueTime: .value(0),
+            kvCacheUsage: .value(0))
+        let plan = Self.plan(idle, state: learned)
+        #expect(plan.condition.reason == "CapacityLearned")
+        #expect(plan.recommendation == 0)
+
+        // Through the decision: the stale round keeps the count.
+        var objectiveOnly = policy(min: 1, max: 20, signals: [])
+        objectiveOnly.objective = Self.objective
+        let decision = ScalingDecider.decide(
+            policy: objectiveOnly, observed: ObservedScale(desiredReplicas: 6, readyReplicas: 6), samples: [],
+            history: DecisionHistory(planner: learned), workload: cacheInUse, now: t0)
+        #expect(decision.desiredReplicas == 6)
+        #expect(decision.limitedBy == .missingMetrics)
+    }
+
+    /// A ready pod without a request counter (not scraped yet after it became ready, or no longer): the fleet's rate
+    /// is a lower bound, so the count may rise on it but not fall, and nothing is learned or remembered.
+    @Test func aSilentReadyPodMakesTheRateALowerBound() {
+        let learned = DecisionHistory.Planner(
+            capacity: 2, calmCeiling: 2, observations: 9, promptTokens: 800, generatedTokens: 200)
+        var calm = Self.sample(rate: 20, queue: 0.05)
+        // Complete, 20 req/s at 9.1 a replica needs 3 of the 4.
+        #expect(Self.plan(calm, state: learned).recommendation == 3)
+        calm.silentPods = ["vllm-3"]
+        let plan = Self.plan(calm, state: learned)
+        #expect(plan.recommendation == 4)
+        #expect(plan.state == learned)
+        #expect(plan.condition.reason == "CountersPartial")
+        #expect(plan.condition.message.contains("vllm-3"))
+
+        // Queueing beyond the share still asks for more at once.
+        var queued = Self.sample(rate: 40, queue: 1.5)
+        queued.silentPods = ["vllm-3"]
+        #expect(Self.plan(queued, state: learned).recommendation == 6)
+    }
+
     @Test func theDecisionHoldsWhenThePlannerCannotRead() {
         var objectiveOnly = policy(min: 1, max: 20, signals: [])
         objectiveOnly.objective = Self.objective

@@ -84,6 +84,62 @@ import Testing
         await exporter.stop()
     }
 
+    /// The planner's request counter through a restart and a stop. vllm-0 serves 20 requests/s; its counter drops
+    /// to 0 at 8 s (the engine restarted in the pod) and its series ends at 14 s (the exporter broke); vllm-1 is ready
+    /// but never exports one. The rate stays 20 across the reset (read as a drop it would be negative, or 0), the
+    /// silent pod is named, and once the series is gone the rate is missing, not 0.
+    @Test func thePlannersRequestRateSurvivesAResetAndGoesMissingWhenTheCounterStops() async throws {
+        let start = Date()
+        let exporter = try await LoopbackHTTPServer.start { _ in
+            let elapsed = Date().timeIntervalSince(start)
+            let count = elapsed < 8 ? 20 * elapsed : 20 * (elapsed - 8)
+            let series =
+                elapsed < 14
+                ? "vllm:time_to_first_token_seconds_count{namespace=\"team\",pod=\"vllm-0\"} \(count)\n" : ""
+            return .init(status: 200, contentType: "text/plain; version=0.0.4", body: series + "up_fixture 1\n")
+        }
+        let prometheus = try await PrometheusServer.start(scraping: [exporter.address])
+        do {
+            try await prometheus.waitForSeries(#"vllm:time_to_first_token_seconds_count{pod="vllm-0"}"#)
+            let json = """
+                {"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy",
+                 "metadata":{"name":"p","namespace":"team"},
+                 "spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"maxReplicas":4,
+                         "engine":"vllm","objective":{"timeToFirstToken":{"percentile":99,"target":"2s"}}}}
+                """
+            let policy = try PolicyValidator.resolve(
+                JSONDecoder().decode(InferenceAutoscalePolicy.self, from: Data(json.utf8))
+            ).get()
+            let client = PrometheusQueryClient(configuration: .init(address: prometheus.url, timeout: 5))
+            let reader = SignalReader(client: client, plannerWindow: 5)
+            let scope = PodScope(namespace: "team", pods: .names(["vllm-0", "vllm-1"]))
+            func read(at second: Double) async throws -> WorkloadSample {
+                let wait = second - Date().timeIntervalSince(start)
+                if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+                return await reader.workload(policy, scope: scope, ready: ["vllm-0", "vllm-1"], at: Date())
+            }
+
+            // At 11 s the 5 s window holds the reset.
+            let afterReset = try await read(at: 11)
+            if case .value(let rate) = afterReset.requestRate {
+                #expect(abs(rate - 20) < 5, "rate \(rate)")
+            } else {
+                Issue.record("no rate: \(afterReset.requestRate)")
+            }
+            #expect(afterReset.silentPods == ["vllm-1"])
+
+            // 6 s after the last sample no series is left in the window.
+            let stopped = try await read(at: 20.5)
+            #expect(stopped.requestRate == .missing("request counter: no series matched"))
+        } catch {
+            prometheus.stop()
+            await exporter.stop()
+            throw error
+        }
+        prometheus.stop()
+        await exporter.stop()
+    }
+
     @Test func everyPresetReadsItsEnginesMetrics() async throws {
         let engines: [(Engine, String)] = [(.vllm, "inference"), (.sglang, "sg"), (.tgi, "tgi"), (.nim, "nim")]
         try await Self.withPrometheus({ exporter in
