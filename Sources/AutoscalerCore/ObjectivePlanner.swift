@@ -175,10 +175,18 @@ public enum ObjectivePlanner {
         if ready > 0, rate > 1e-6, let queueing, !partial {
             let load = rate / referenceRate / Double(ready)
             if queued || tokenLatencyMissed {
-                // Queueing: a replica sustains less than this load, or the traffic comes in bursts a replica must
-                // keep room for. Multiplicative decrease, and probing stays below this load for a while.
-                state.capacity = min((state.capacity ?? load) * decrease, max(load, (state.capacity ?? load) * 0.7))
-                state.saturatedLoad = load
+                let estimate = state.capacity ?? load
+                if load <= estimate {
+                    // Queueing at a load the estimate says a replica carries: it sustains less, or the traffic comes
+                    // in bursts a replica must keep room for. Multiplicative decrease, and probing stays below this
+                    // load for a while.
+                    state.capacity = min(estimate * decrease, max(load, estimate * 0.7))
+                    state.saturatedLoad = load
+                } else {
+                    // Queueing beyond the estimate says only that the fleet was too small (a burst, a cold start):
+                    // the estimate stands, and the override below adds replicas.
+                    state.saturatedLoad = min(state.saturatedLoad ?? load, load)
+                }
                 state.observations += 1
             } else if calm {
                 // A load that queued once is forgotten slowly: a burst must not cap the estimate for good.

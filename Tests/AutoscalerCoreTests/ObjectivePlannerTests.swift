@@ -61,6 +61,21 @@ import Testing
         #expect(abs((state.capacity ?? 0) - 1.89) < 1e-9)
     }
 
+    /// Queueing at a load beyond the estimate (a burst the fleet was too small for, pods still loading) is what the
+    /// estimate predicts: it stands, and the queue asks for more replicas.
+    @Test func queueingBeyondTheEstimateLeavesIt() {
+        let learned = DecisionHistory.Planner(
+            capacity: 2, calmCeiling: 2, observations: 5, promptTokens: 800, generatedTokens: 200)
+        // 60 req/s on 4 replicas is 3 reference replicas' worth each, above the estimate of 2.
+        let plan = Self.plan(Self.sample(rate: 60, queue: 3), current: 7, state: learned)
+        #expect(plan.state.capacity == 2)
+        #expect(plan.state.saturatedLoad == 3)
+        #expect(plan.state.observations == 6)
+        // 60 ÷ (2 × 5 ÷ 1.1) needs 7; the 3 s queue on 4 ready asks 4 × 3 ÷ 1 = 12, within the up step of 8.
+        #expect(plan.recommendation == 8)
+        #expect(plan.overloaded)
+    }
+
     @Test func aNewRequestMixMakesTheEstimateUncertain() {
         let learned = DecisionHistory.Planner(
             capacity: 2, calmCeiling: 2, saturatedLoad: 2.4, observations: 9, promptTokens: 800, generatedTokens: 200)
