@@ -37,6 +37,14 @@ public enum ObjectivePlanner {
     public static let fullCache = 0.8
     /// A request mix whose reference cost moves by more than this share is a new mix.
     public static let mixShift = 0.5
+    /// The error budget's memory, in seconds: misses older than this weigh less than a third.
+    public static let budgetHorizon = 86_400.0
+    /// Headroom added per round in which requests miss the target while the budget is overspent, and taken back
+    /// per round while it is not: the budget is there to be spent, not hoarded.
+    public static let budgetStep = 0.05
+    public static let budgetRelax = 0.005
+    /// The most headroom the budget adds.
+    public static let maxExtraHeadroom = 2.0
     /// KV-cache use above which a replica holds requests: with no first token served, the counter is not moving.
     public static let busyCache = 0.02
     static let trendWindow = 600.0
@@ -194,7 +202,7 @@ public enum ObjectivePlanner {
                 var capacity = max(state.capacity ?? 1, min(load, (state.saturatedLoad ?? .infinity) * saturatedMargin))
                 let ceiling = max(state.calmCeiling ?? 0, load)
                 state.calmCeiling = ceiling
-                if !cacheFull, load >= 0.8 * capacity / (1 + objective.headroom) {
+                if !cacheFull, load >= 0.8 * capacity / (1 + objective.headroom + (state.extraHeadroom ?? 0)) {
                     var probed = min(capacity * (1 + probeStep), ceiling * probeCeiling)
                     if let saturated = state.saturatedLoad { probed = min(probed, saturated * saturatedMargin) }
                     capacity = max(capacity, probed)
@@ -202,6 +210,27 @@ public enum ObjectivePlanner {
                 state.capacity = capacity
                 state.observations += 1
             }
+        }
+
+        // The error budget: the objective allows `1 - quantile` of first tokens beyond the target. While more than
+        // that missed over the horizon, each round that misses now adds headroom (the capacity rules answer the
+        // moment; this remembers that the traffic needs more than they keep); within the budget, it is taken back.
+        if !partial, rate > 1e-6, let within = sample.withinTarget.usable {
+            let served = rate * pollingInterval
+            let keep = exp(-pollingInterval / budgetHorizon)
+            let requests = (state.recentRequests ?? 0) * keep + served
+            let misses = (state.recentMisses ?? 0) * keep + served * (1 - min(within, 1))
+            state.recentRequests = requests
+            state.recentMisses = misses
+            let allowed = 1 - objective.timeToFirstToken.quantile
+            let spent = misses / requests / allowed
+            var extra = state.extraHeadroom ?? 0
+            if spent > 1, 1 - within > allowed {
+                extra = min(maxExtraHeadroom, extra + budgetStep)
+            } else if spent < 1 {
+                extra = max(0, extra - budgetRelax)
+            }
+            state.extraHeadroom = extra > 0 ? extra : nil
         }
 
         // The rate history, bounded: a point a minute for the trend, a point a quarter hour for the daily pattern.
@@ -217,7 +246,7 @@ public enum ObjectivePlanner {
         let (forecast, method) = DemandForecast.forecast(
             current: rate, rates: state.rates, daily: state.daily, lead: lead, now: now)
         let capacity = state.capacity ?? 1
-        let perReplica = capacity * referenceRate / (1 + objective.headroom)
+        let perReplica = capacity * referenceRate / (1 + objective.headroom + (state.extraHeadroom ?? 0))
         var recommendation = forecast > 0 ? ScalingDecider.ceilReplicas(forecast / perReplica) : 0
         let trusted = state.observations >= trustedAfter
         if !trusted || partial { recommendation = max(recommendation, current) }
@@ -276,7 +305,13 @@ public enum ObjectivePlanner {
         return ObjectiveStatus(
             capacityPerReplica: rounded(perReplica), tokensPerSecondPerReplica: rounded(perReplica * tokens),
             capacitySource: state.observations >= trustedAfter ? "Learned" : "Prior", leadTimeSeconds: rounded(lead),
-            demand: demand.map(rounded), forecast: forecast.map(rounded), forecastMethod: method)
+            demand: demand.map(rounded), forecast: forecast.map(rounded), forecastMethod: method,
+            attainmentPercent: state.recentRequests.flatMap { requests in
+                guard requests > 0 else { return nil }
+                // Two decimals: 99.x is what matters against a p99.
+                return ((1 - (state.recentMisses ?? 0) / requests) * 10_000).rounded() / 100
+            },
+            extraHeadroomPercent: state.extraHeadroom.map { ($0 * 1000).rounded() / 10 })
     }
 
     /// Three significant digits: status is for people, and exact floats would make every round a write.

@@ -17,6 +17,8 @@ public struct WorkloadSample: Sendable, Equatable {
     public var interTokenLatency: SignalSample
     /// KV-cache use averaged over ready pods, 0–1: how close the replicas are to full before requests queue.
     public var kvCacheUsage: SignalSample
+    /// The share of first tokens in the window within the objective's TTFT target (from the TTFT histogram), 0–1.
+    public var withinTarget: SignalSample
     /// Ready pods without a request-counter series in the rate window (not scraped yet, or no longer): what they
     /// served is unknown, so `requestRate` is a lower bound.
     public var silentPods: [String]
@@ -25,7 +27,8 @@ public struct WorkloadSample: Sendable, Equatable {
         requestRate: SignalSample, promptTokenRate: SignalSample = .missing("not read"),
         generatedTokenRate: SignalSample = .missing("not read"), queueTime: SignalSample = .missing("not read"),
         timeToFirstToken: SignalSample = .missing("not read"), interTokenLatency: SignalSample = .missing("not read"),
-        kvCacheUsage: SignalSample = .missing("not read"), silentPods: [String] = []
+        kvCacheUsage: SignalSample = .missing("not read"), withinTarget: SignalSample = .missing("not read"),
+        silentPods: [String] = []
     ) {
         self.requestRate = requestRate
         self.promptTokenRate = promptTokenRate
@@ -34,6 +37,7 @@ public struct WorkloadSample: Sendable, Equatable {
         self.timeToFirstToken = timeToFirstToken
         self.interTokenLatency = interTokenLatency
         self.kvCacheUsage = kvCacheUsage
+        self.withinTarget = withinTarget
         self.silentPods = silentPods
     }
 
@@ -42,7 +46,7 @@ public struct WorkloadSample: Sendable, Equatable {
         let sample = SignalSample.missing(reason)
         return WorkloadSample(
             requestRate: sample, promptTokenRate: sample, generatedTokenRate: sample, queueTime: sample,
-            timeToFirstToken: sample, interTokenLatency: sample, kvCacheUsage: sample)
+            timeToFirstToken: sample, interTokenLatency: sample, kvCacheUsage: sample, withinTarget: sample)
     }
 }
 

@@ -94,6 +94,7 @@ struct QueryCommand: AsyncParsableCommand {
                     workload.timeToFirstToken
                 ),
                 ("KV-cache use", queries.kvCacheUsage, workload.kvCacheUsage),
+                ("first tokens within target", queries.ttftBuckets, workload.withinTarget),
             ]
             for (label, query, sample) in rows {
                 print("objective: \(label):")

@@ -56,11 +56,17 @@ public struct DecisionHistory: Codable, Sendable, Equatable {
         public var rates: [RatePoint]
         /// One point per quarter hour over the last day and a bit (the daily pattern).
         public var daily: [RatePoint]
+        /// First tokens served, and those of them beyond the TTFT target, decayed over the error budget's horizon.
+        public var recentRequests: Double?
+        public var recentMisses: Double?
+        /// Headroom added to the configured one while the error budget is overspent (0.5: 50 points).
+        public var extraHeadroom: Double?
 
         public init(
             capacity: Double? = nil, calmCeiling: Double? = nil, saturatedLoad: Double? = nil, observations: Int = 0,
             promptTokens: Double? = nil,
-            generatedTokens: Double? = nil, rates: [RatePoint] = [], daily: [RatePoint] = []
+            generatedTokens: Double? = nil, rates: [RatePoint] = [], daily: [RatePoint] = [],
+            recentRequests: Double? = nil, recentMisses: Double? = nil, extraHeadroom: Double? = nil
         ) {
             self.capacity = capacity
             self.calmCeiling = calmCeiling
@@ -70,10 +76,14 @@ public struct DecisionHistory: Codable, Sendable, Equatable {
             self.generatedTokens = generatedTokens
             self.rates = rates
             self.daily = daily
+            self.recentRequests = recentRequests
+            self.recentMisses = recentMisses
+            self.extraHeadroom = extraHeadroom
         }
 
         private enum CodingKeys: String, CodingKey {
             case capacity, calmCeiling, saturatedLoad, observations, promptTokens, generatedTokens, rates, daily
+            case recentRequests, recentMisses, extraHeadroom
         }
 
         public init(from decoder: any Decoder) throws {
@@ -86,6 +96,9 @@ public struct DecisionHistory: Codable, Sendable, Equatable {
             generatedTokens = try container.decodeIfPresent(Double.self, forKey: .generatedTokens)
             rates = try container.decodeIfPresent([RatePoint].self, forKey: .rates) ?? []
             daily = try container.decodeIfPresent([RatePoint].self, forKey: .daily) ?? []
+            recentRequests = try container.decodeIfPresent(Double.self, forKey: .recentRequests)
+            recentMisses = try container.decodeIfPresent(Double.self, forKey: .recentMisses)
+            extraHeadroom = try container.decodeIfPresent(Double.self, forKey: .extraHeadroom)
         }
     }
 

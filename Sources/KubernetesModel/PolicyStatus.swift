@@ -50,10 +50,15 @@ public struct ObjectiveStatus: Codable, Sendable, Equatable {
     public var forecast: Double?
     /// `Current`, `Trend` or `Daily`.
     public var forecastMethod: String?
+    /// Share of first tokens within the TTFT target over the error budget's horizon, in percent.
+    public var attainmentPercent: Double?
+    /// Headroom added to the configured one while the error budget is overspent, in percentage points.
+    public var extraHeadroomPercent: Double?
 
     public init(
         capacityPerReplica: Double? = nil, tokensPerSecondPerReplica: Double? = nil, capacitySource: String? = nil,
-        leadTimeSeconds: Double? = nil, demand: Double? = nil, forecast: Double? = nil, forecastMethod: String? = nil
+        leadTimeSeconds: Double? = nil, demand: Double? = nil, forecast: Double? = nil, forecastMethod: String? = nil,
+        attainmentPercent: Double? = nil, extraHeadroomPercent: Double? = nil
     ) {
         self.capacityPerReplica = capacityPerReplica
         self.tokensPerSecondPerReplica = tokensPerSecondPerReplica
@@ -62,6 +67,8 @@ public struct ObjectiveStatus: Codable, Sendable, Equatable {
         self.demand = demand
         self.forecast = forecast
         self.forecastMethod = forecastMethod
+        self.attainmentPercent = attainmentPercent
+        self.extraHeadroomPercent = extraHeadroomPercent
     }
 }
 

@@ -868,6 +868,12 @@ enum EmbeddedCRD {
                             forecastMethod:
                               type: string
                               description: Current, Trend (the last ten minutes' slope) or Daily (the same time yesterday).
+                            attainmentPercent:
+                              type: number
+                              description: Share of first tokens within the TTFT target over the error budget's horizon (about a day).
+                            extraHeadroomPercent:
+                              type: number
+                              description: Headroom added to the configured one because the error budget was overspent.
                         conditions:
                           type: array
                           description: >-
@@ -1020,5 +1026,14 @@ enum EmbeddedCRD {
                                       value:
                                         type: number
                                         description: Requests per second.
+                                recentRequests:
+                                  type: number
+                                  description: First tokens served, decayed over the error budget's day-long horizon.
+                                recentMisses:
+                                  type: number
+                                  description: Those of them beyond the TTFT target, decayed the same way.
+                                extraHeadroom:
+                                  type: number
+                                  description: Headroom the error budget adds to spec.objective.headroomPercent (0.5 is 50 points).
         """##
 }

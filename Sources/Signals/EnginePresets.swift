@@ -92,6 +92,8 @@ public enum EnginePresets {
         public var timeToFirstToken: String?
         public var interTokenLatency: String?
         public var kvCacheUsage: String?
+        /// The TTFT histogram's buckets, summed by `le`: the share of first tokens within the target.
+        public var ttftBuckets: String?
     }
 
     public static func plannerQueries(
@@ -117,7 +119,8 @@ public enum EnginePresets {
                     ? nil : planner.interTokenLatency.map { quantile(itl.quantile, $0) }.joined(separator: " or ")
             },
             kvCacheUsage: names.kvCache.isEmpty
-                ? nil : names.kvCache.map { "avg(\($0){\(selector)})" }.joined(separator: " or "))
+                ? nil : names.kvCache.map { "avg(\($0){\(selector)})" }.joined(separator: " or "),
+            ttftBuckets: names.timeToFirstToken.map { "sum by (le) (rate(\($0)_bucket{\(selector)}\(range)))" })
     }
 
     /// DCGM exporter's GPU utilization (%), matched under both label spellings: the Helm chart's ServiceMonitor

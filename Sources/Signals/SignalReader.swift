@@ -106,7 +106,43 @@ public struct SignalReader: Sendable {
             queueTime: latency(await read(queries.queueTime, what: "queue-time histogram")),
             timeToFirstToken: latency(await read(queries.timeToFirstToken, what: "TTFT histogram")),
             interTokenLatency: latency(await read(queries.interTokenLatency, what: "inter-token latency histogram")),
-            kvCacheUsage: await read(queries.kvCacheUsage, what: "KV-cache gauge"), silentPods: silent)
+            kvCacheUsage: await read(queries.kvCacheUsage, what: "KV-cache gauge"),
+            withinTarget: await share(queries.ttftBuckets, atOrBelow: objective.timeToFirstToken.seconds, at: time),
+            silentPods: silent)
+    }
+
+    /// The share of first tokens within `seconds`, from the TTFT histogram's buckets.
+    private func share(_ query: String?, atOrBelow seconds: Double, at time: Date) async -> SignalSample {
+        guard let query else { return .missing("the engine exports no TTFT histogram") }
+        switch await client.query(query, at: time) {
+        case .failure(let error): return .missing("TTFT buckets: \(error.message)")
+        case .success(let response):
+            guard case .vector(let samples) = response.result else { return .missing("TTFT buckets: not a vector") }
+            return Self.share(of: samples, atOrBelow: seconds)
+        }
+    }
+
+    /// From `sum by (le)` of a histogram's bucket rates: every `le` but `+Inf` a bound, `+Inf` the total. No request
+    /// in the window (a total of 0) missed nothing.
+    static func share(of buckets: [VectorSample], atOrBelow seconds: Double) -> SignalSample {
+        var finite: [(bound: Double, count: Double)] = []
+        var total: Double?
+        for bucket in buckets {
+            guard let le = bucket.labels["le"] else { return .missing("TTFT buckets: a series without le") }
+            if le == "+Inf" {
+                total = bucket.value
+            } else if let bound = Double(le) {
+                finite.append((bound, bucket.value))
+            } else {
+                return .missing("TTFT buckets: le=\"\(le)\" is not a number")
+            }
+        }
+        guard let total, total.isFinite else { return .missing("TTFT buckets: no +Inf bucket") }
+        if total == 0 { return .value(1) }
+        finite.sort { $0.bound < $1.bound }
+        let share = HistogramShare.atOrBelow(
+            seconds, bounds: finite.map(\.bound), cumulative: finite.map(\.count) + [total])
+        return share.map(SignalSample.value) ?? .missing("TTFT buckets: counts do not add up")
     }
 
     /// The fleet's request rate, summed from the per-pod rates, and the ready pods that have none.

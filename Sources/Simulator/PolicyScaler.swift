@@ -53,7 +53,8 @@ public struct PolicyScaler: FleetScaler {
             generatedTokenRate: sample(metrics.rate(.generatedTokens, window: window)),
             queueTime: latency(metrics.queueTimeQuantile(quantile, window: window)),
             timeToFirstToken: latency(metrics.ttftQuantile(quantile, window: window)),
-            interTokenLatency: .missing("not simulated"), kvCacheUsage: sample(metrics.gauge(.kvUsage, .avg)))
+            interTokenLatency: .missing("not simulated"), kvCacheUsage: sample(metrics.gauge(.kvUsage, .avg)),
+            withinTarget: sample(metrics.ttftShare(atOrBelow: objective.timeToFirstToken.seconds, window: window)))
     }
 
     /// What `PrometheusSignalSource` would read for one signal (the engine presets' queries, evaluated on the

@@ -1,3 +1,4 @@
+import AutoscalerCore
 import Foundation
 
 /// One scrape of every ready pod, summed over the fleet: gauges as read, counters cumulative since the start.
@@ -184,6 +185,14 @@ public struct PrometheusView {
     /// request got its first token inside the window.
     public func ttftQuantile(_ q: Double, window: Double) -> Double? {
         increase(\.ttftBuckets, window: window).map { TTFTBuckets.quantile(q, cumulative: $0) }
+    }
+
+    /// The share of first tokens within `seconds`, from the TTFT buckets' increase over `window`: nil without two
+    /// scrapes or with no first token in the window.
+    public func ttftShare(atOrBelow seconds: Double, window: Double) -> Double? {
+        increase(\.ttftBuckets, window: window).flatMap {
+            HistogramShare.atOrBelow(seconds, bounds: TTFTBuckets.bounds, cumulative: $0)
+        }
     }
 
     /// The same over `vllm:request_queue_time_seconds`.

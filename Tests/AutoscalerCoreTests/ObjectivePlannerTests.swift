@@ -76,6 +76,45 @@ import Testing
         #expect(plan.overloaded)
     }
 
+    /// The error budget of a p99 objective is 1 % of first tokens beyond the target. Overspent and missing now, the
+    /// planner adds headroom, so a replica is planned to carry less; within the budget, it takes it back.
+    @Test func anOverspentErrorBudgetAddsHeadroomAndASparedOneTakesItBack() {
+        let learned = DecisionHistory.Planner(
+            capacity: 2, calmCeiling: 2, observations: 9, promptTokens: 800, generatedTokens: 200,
+            recentRequests: 10_000, recentMisses: 150)
+        var missing = Self.sample(rate: 40, queue: 0.1)
+        missing.withinTarget = .value(0.95)
+        let overspent = Self.plan(missing, state: learned)
+        // 40 req/s × 15 s = 600 first tokens, 30 of them late: (150 × keep + 30) / (10,000 × keep + 600) ≈ 1.7 %.
+        let keep = exp(-15 / ObjectivePlanner.budgetHorizon)
+        #expect(abs((overspent.state.recentRequests ?? 0) - (10_000 * keep + 600)) < 1e-6)
+        #expect(abs((overspent.state.recentMisses ?? 0) - (150 * keep + 30)) < 1e-6)
+        #expect(overspent.state.extraHeadroom == ObjectivePlanner.budgetStep)
+        // 2.04 (the probe) × 5 req/s ÷ (1 + 0.1 + 0.05) = 8.87 req/s a replica; without the extra, 9.27.
+        #expect(abs((overspent.perReplica ?? 0) - 2.04 * 5 / 1.15) < 1e-9)
+        #expect(overspent.status.extraHeadroomPercent == 5)
+        #expect(overspent.status.attainmentPercent == 98.3)
+
+        // Overspent but on time now: the extra stays.
+        var onTime = Self.sample(rate: 40, queue: 0.1)
+        onTime.withinTarget = .value(1)
+        #expect(Self.plan(onTime, state: overspent.state).state.extraHeadroom == ObjectivePlanner.budgetStep)
+
+        // Within the budget (0.5 % late): it is taken back, a step at a time, down to none.
+        var spared = overspent.state
+        spared.recentRequests = 100_000
+        spared.recentMisses = 500
+        spared.extraHeadroom = 0.007
+        let relaxed = Self.plan(onTime, state: spared).state
+        #expect(abs((relaxed.extraHeadroom ?? 0) - 0.002) < 1e-12)
+        #expect(Self.plan(onTime, state: relaxed).state.extraHeadroom == nil)
+
+        // Without a reading of the buckets the budget is left as it was.
+        let unread = Self.plan(Self.sample(rate: 40, queue: 0.1), state: overspent.state)
+        #expect(unread.state.recentRequests == overspent.state.recentRequests)
+        #expect(unread.state.extraHeadroom == ObjectivePlanner.budgetStep)
+    }
+
     @Test func aNewRequestMixMakesTheEstimateUncertain() {
         let learned = DecisionHistory.Planner(
             capacity: 2, calmCeiling: 2, saturatedLoad: 2.4, observations: 9, promptTokens: 800, generatedTokens: 200)

@@ -294,14 +294,16 @@ import Testing
             ],
             objective: ObjectiveStatus(
                 capacityPerReplica: 17.2, tokensPerSecondPerReplica: 23_400, capacitySource: "Learned",
-                leadTimeSeconds: 105, demand: 131, forecast: 148, forecastMethod: "Trend"),
+                leadTimeSeconds: 105, demand: 131, forecast: 148, forecastMethod: "Trend", attainmentPercent: 99.42,
+                extraHeadroomPercent: 15),
             history: DecisionHistory(
                 recommendations: [.init(time: time, replicas: 5)], scaleEvents: [.init(time: time, change: 1)],
                 consecutiveFailures: 0, idleSince: time, learnedStartupSeconds: 85.5,
                 planner: .init(
                     capacity: 3.4, calmCeiling: 3.1, saturatedLoad: 3.9, observations: 12, promptTokens: 1150,
-                    generatedTokens: 210, rates: [.init(time: time, value: 131)], daily: [.init(time: time, value: 120)]
-                )))
+                    generatedTokens: 210, rates: [.init(time: time, value: 131)],
+                    daily: [.init(time: time, value: 120)],
+                    recentRequests: 9.1e6, recentMisses: 5.3e4, extraHeadroom: 0.15)))
         return InferenceAutoscalePolicy(
             metadata: ObjectMeta(name: "llama3-8b", namespace: "inference"), spec: spec, status: status)
     }

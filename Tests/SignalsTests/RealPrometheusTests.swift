@@ -93,9 +93,17 @@ import Testing
         let exporter = try await LoopbackHTTPServer.start { _ in
             let elapsed = Date().timeIntervalSince(start)
             let count = elapsed < 8 ? 20 * elapsed : 20 * (elapsed - 8)
+            // Half the first tokens within 1 s, 90 % within 2.5 s.
+            let labels = #"namespace="team",pod="vllm-0""#
             let series =
                 elapsed < 14
-                ? "vllm:time_to_first_token_seconds_count{namespace=\"team\",pod=\"vllm-0\"} \(count)\n" : ""
+                ? """
+                vllm:time_to_first_token_seconds_count{\(labels)} \(count)
+                vllm:time_to_first_token_seconds_bucket{\(labels),le="1.0"} \(count * 0.5)
+                vllm:time_to_first_token_seconds_bucket{\(labels),le="2.5"} \(count * 0.9)
+                vllm:time_to_first_token_seconds_bucket{\(labels),le="+Inf"} \(count)
+
+                """ : ""
             return .init(status: 200, contentType: "text/plain; version=0.0.4", body: series + "up_fixture 1\n")
         }
         let prometheus = try await PrometheusServer.start(scraping: [exporter.address])
@@ -127,6 +135,12 @@ import Testing
                 Issue.record("no rate: \(afterReset.requestRate)")
             }
             #expect(afterReset.silentPods == ["vllm-1"])
+            // Within the 2 s target: 50 % + 40 % × (2 - 1) / (2.5 - 1), as histogram_quantile interpolates.
+            if case .value(let share) = afterReset.withinTarget {
+                #expect(abs(share - (0.5 + 0.4 / 1.5)) < 0.01, "share \(share)")
+            } else {
+                Issue.record("no share: \(afterReset.withinTarget)")
+            }
 
             // 6 s after the last sample no series is left in the window.
             let stopped = try await read(at: 20.5)
