@@ -222,8 +222,10 @@ public enum ObjectivePlanner {
             let misses = (state.recentMisses ?? 0) * keep + served * (1 - min(within, 1))
             state.recentRequests = requests
             state.recentMisses = misses
+            // A percentile says little over few requests: the budget is judged as if `100 / allowed` more had been
+            // on time (10,000 for a p99), so the first late minutes of a new workload do not spend it alone.
             let allowed = 1 - objective.timeToFirstToken.quantile
-            let spent = misses / requests / allowed
+            let spent = misses / (requests + 100 / allowed) / allowed
             var extra = state.extraHeadroom ?? 0
             if spent > 1, 1 - within > allowed {
                 extra = min(maxExtraHeadroom, extra + budgetStep)
