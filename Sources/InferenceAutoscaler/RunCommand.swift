@@ -93,6 +93,8 @@ struct RunCommand: AsyncParsableCommand {
             },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = .seconds(options.shutdownTimeout)
+        let release = Task { await StartUpPages.release(once: { controller.hasSynced }, logger: logger) }
+        defer { release.cancel() }
         try await ServiceGroup(configuration: configuration).run()
         logger.info("stopped")
     }

@@ -53,6 +53,8 @@ struct ScaleBench: AsyncParsableCommand {
         var policies: Int
         var cpuSecondsPerMinute: Double
         var peakRSSMiB: Double
+        /// VmRSS at the end of the run: the steady state, after start-up's code pages were released.
+        var endRSSMiB: Double
         var apiPerMinute: [String: Double]
         var writesPerMinute: Double
         var queriesPerMinute: Double
@@ -69,6 +71,7 @@ struct ScaleBench: AsyncParsableCommand {
             if verbs.isEmpty { verbs = ["none"] }
             return [
                 "\(policies)", String(format: "%.2f", cpuSecondsPerMinute / 60), String(format: "%.1f", peakRSSMiB),
+                String(format: "%.1f", endRSSMiB),
                 verbs.joined(separator: ", "), String(format: "%.0f", writesPerMinute),
                 String(format: "%.0f", queriesPerMinute), String(format: "%.1f", queriesPerRound),
                 Self.latency(reconcileP50), Self.latency(reconcileP99),
@@ -253,7 +256,8 @@ struct ScaleBench: AsyncParsableCommand {
             // A random moment within the next polling interval.
             try await Task.sleep(for: .seconds(Double.random(in: 1..<15)))
         }
-        let rss = peakRSS(process.processIdentifier)
+        let rss = statusMiB(process.processIdentifier, "VmHWM")
+        let endRSS = statusMiB(process.processIdentifier, "VmRSS")
         let resident = residentByMapping(process.processIdentifier)
         let histogram = await reconcileHistogram(port: metricsPort)
         process.terminate()
@@ -261,7 +265,7 @@ struct ScaleBench: AsyncParsableCommand {
         await prometheusServer.stop()
         try await server.stop()
         return Row(
-            policies: count, cpuSecondsPerMinute: cpu * 60 / elapsed, peakRSSMiB: rss, apiPerMinute: verbs,
+            policies: count, cpuSecondsPerMinute: cpu * 60 / elapsed, peakRSSMiB: rss, endRSSMiB: endRSS, apiPerMinute: verbs,
             writesPerMinute: writes, queriesPerMinute: queries * 60 / elapsed, queriesPerRound: queries * 15 / elapsed,
             reconcileP50: quantile(histogram, 0.5), reconcileP99: quantile(histogram, 0.99), reaction: reaction,
             firstRound: firstRound, resident: resident)
@@ -278,10 +282,10 @@ struct ScaleBench: AsyncParsableCommand {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// VmHWM, MiB.
-    static func peakRSS(_ pid: Int32) -> Double {
+    /// A memory line of `/proc/PID/status` (VmHWM, the peak resident set; VmRSS, the current one), MiB.
+    static func statusMiB(_ pid: Int32, _ field: String) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("\(field):") }),
             let kib = Double(line.split(separator: " ").dropFirst().first ?? "")
         else { return 0 }
         return kib / 1024
@@ -354,8 +358,8 @@ struct ScaleBench: AsyncParsableCommand {
             workloads (1,000 per namespace, in namespaces without policies, each shaped like a real pod with managed
             fields and a full spec and status), which the controller must not pay for.
 
-            | policies | CPU (cores) | peak RSS (MiB) | API requests / min by verb | API writes / min | Prometheus queries / min | queries / poll round | reconcile p50 | reconcile p99 | reaction p50 | reaction p99 | first round |
-            | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+            | policies | CPU (cores) | peak RSS (MiB) | RSS at the end (MiB) | API requests / min by verb | API writes / min | Prometheus queries / min | queries / poll round | reconcile p50 | reconcile p99 | reaction p50 | reaction p99 | first round |
+            | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 
             """
         for row in rows { text += "| " + row.cells.joined(separator: " | ") + " |\n" }
@@ -376,7 +380,13 @@ struct ScaleBench: AsyncParsableCommand {
         }
         if let one = rows.first(where: { $0.policies == 1 }) {
             text +=
-                "- 1 policy: peak RSS \(String(format: "%.0f", one.peakRSSMiB)) MiB, target <= 25: \(verdict(one.peakRSSMiB <= 25)).\n"
+                "- 1 policy: RSS at the end of the run \(String(format: "%.1f", one.endRSSMiB)) MiB, target <= 25: "
+                + "\(verdict(one.endRSSMiB <= 25)); peak RSS \(String(format: "%.1f", one.peakRSSMiB)) MiB, target <= 25: "
+                + "\(verdict(one.peakRSSMiB <= 25)). The peak is start-up's: in its first 50 ms the controller maps "
+                + "most of the code it will ever run plus flag parsing, the kubeconfig and TLS set-up, and this "
+                + "machine's kernel (6.18) maps a whole large page-cache folio at each fault; 20 s after the caches "
+                + "synced the controller pages its read-only file mappings out (they fault back in page by page), "
+                + "which is the steady state the end of the run shows.\n"
             let top = one.resident.prefix(8).map { "\($0.0) \(String(format: "%.1f", $0.1))" }
             let rest = one.resident.dropFirst(8)
             text +=
