@@ -21,20 +21,20 @@ import Testing
     }
 
     #if os(Linux)
-        /// The test binary's own code: once released, its resident file pages drop, and the process goes on running
-        /// (they fault back in).
-        @Test func releasingTheMappingsLowersTheResidentFilePages() throws {
-            func residentFileKiB() -> Int {
-                let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-                let line = status.split(separator: "\n").first { $0.hasPrefix("RssFile:") } ?? ""
-                return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
-            }
-            let before = residentFileKiB()
-            let advised = StartUpPages.adviseFileMappings()
-            let after = residentFileKiB()
-            #expect(advised > 1 << 20)
-            #expect(after < before, "RssFile \(before) KiB before, \(after) KiB after")
-            #expect(StartUpPages.readOnlyFileMappings("garbage\n\n").isEmpty)
+    /// The test binary's own code: once released, its resident file pages drop, and the process goes on running
+    /// (they fault back in).
+    @Test func releasingTheMappingsLowersTheResidentFilePages() throws {
+        func residentFileKiB() -> Int {
+            let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("RssFile:") } ?? ""
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
         }
+        let before = residentFileKiB()
+        let advised = StartUpPages.adviseFileMappings()
+        let after = residentFileKiB()
+        #expect(advised > 1 << 20)
+        #expect(after < before, "RssFile \(before) KiB before, \(after) KiB after")
+        #expect(StartUpPages.readOnlyFileMappings("garbage\n\n").isEmpty)
+    }
     #endif
 }

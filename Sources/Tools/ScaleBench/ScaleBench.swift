@@ -265,7 +265,8 @@ struct ScaleBench: AsyncParsableCommand {
         await prometheusServer.stop()
         try await server.stop()
         return Row(
-            policies: count, cpuSecondsPerMinute: cpu * 60 / elapsed, peakRSSMiB: rss, endRSSMiB: endRSS, apiPerMinute: verbs,
+            policies: count, cpuSecondsPerMinute: cpu * 60 / elapsed, peakRSSMiB: rss, endRSSMiB: endRSS,
+            apiPerMinute: verbs,
             writesPerMinute: writes, queriesPerMinute: queries * 60 / elapsed, queriesPerRound: queries * 15 / elapsed,
             reconcileP50: quantile(histogram, 0.5), reconcileP99: quantile(histogram, 0.99), reaction: reaction,
             firstRound: firstRound, resident: resident)
