@@ -33,7 +33,7 @@ enum StartUpPages {
             guard range.count == 2, let low = UInt(range[0], radix: 16), let high = UInt(range[1], radix: 16),
                 high > low
             else { return nil }
-            return (low, high - low, fields.count > 5 ? fields[5...].joined(separator: " ") : "")
+            return (low, high - low, fields[5...].joined(separator: " "))
         }
     }
 
