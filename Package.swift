@@ -70,6 +70,13 @@ let package = Package(
         ),
         // Trace-driven simulation of a fleet of inference pods, driving the same decision as the controller.
         .target(name: "Simulator", dependencies: ["AutoscalerCore", "KubernetesModel"], exclude: ["README.md"]),
+        // `convert`: KEDA ScaledObjects and autoscaling/v2 HPAs to policies, recognizing the engines' metrics.
+        .target(
+            name: "Migration",
+            dependencies: [
+                "AutoscalerCore", "KubernetesModel", "Signals", .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // The `run` command's flags, shared by the controller and the tools that start it.
         .target(
             name: "ControllerOptions",
@@ -83,7 +90,7 @@ let package = Package(
             name: "InferenceAutoscaler",
             dependencies: [
                 "KubernetesModel", "AutoscalerCore", "PolicyFiles", "KubernetesClient", "Signals", "Controller",
-                "Simulator", "ControllerOptions",
+                "Simulator", "ControllerOptions", "Migration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -154,6 +161,11 @@ let package = Package(
                 .product(name: "Clocks", package: "swift-clocks"),
                 .product(name: "Yams", package: "Yams"),
             ]
+        ),
+        .testTarget(
+            name: "MigrationTests",
+            dependencies: ["Migration", "AutoscalerCore", "KubernetesModel", "PolicyFiles"],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "AutoscalerCore", "KubernetesModel"]),
         .testTarget(

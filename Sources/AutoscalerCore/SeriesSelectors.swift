@@ -12,6 +12,9 @@ public enum SeriesSelectors {
         public var matchers: [Matcher]
         /// The selector as written, for messages.
         public var text: String
+        /// Where it stands in the query, in unicode scalars: from the metric name (or the brace) to the end of the
+        /// name or the closing brace.
+        public var offsets: Range<Int> = 0..<0
     }
 
     public struct Matcher: Sendable, Equatable {
@@ -167,9 +170,10 @@ public enum SeriesSelectors {
                     selectors.append(
                         Selector(
                             metric: nil, matchers: found,
-                            text: String(String.UnicodeScalarView(characters[start..<index]))))
+                            text: String(String.UnicodeScalarView(characters[start..<index])), offsets: start..<index))
                 } else if isIdentifierStart(c) {
                     let word = identifier()
+                    let nameEnd = index
                     let lower = word.lowercased()
                     skipSpace()
                     let next = peek().map(isIdentifierStart) == true ? lookAheadWord() : ""
@@ -180,12 +184,16 @@ public enum SeriesSelectors {
                         // An operator, or a function or aggregation: its arguments are read as the loop goes on.
                     } else {
                         var found: [Matcher] = []
-                        if peek() == "{" { found = try matchers() }
+                        var end = nameEnd
+                        if peek() == "{" {
+                            found = try matchers()
+                            end = index
+                        }
                         selectors.append(
                             Selector(
                                 metric: word, matchers: found,
                                 text: String(String.UnicodeScalarView(characters[start..<index]))
-                                    .replacingOccurrences(of: "\n", with: " ")))
+                                    .replacingOccurrences(of: "\n", with: " "), offsets: start..<end))
                     }
                 } else {
                     if c == "(" { depth += 1 }
@@ -199,6 +207,25 @@ public enum SeriesSelectors {
             return .failure(error)
         }
         return .success(selectors)
+    }
+
+    /// `query` with `namespace="<ns>"` added to every selector that has no namespace matcher (a selector that names
+    /// another namespace is left as it is, for `namespaceProblem` to report).
+    public static func scoped(_ query: String, to namespace: String) -> Result<String, ParseError> {
+        parse(query).map { selectors in
+            var scalars = Array(query.unicodeScalars)
+            let matcher = Array("namespace=\"\(namespace)\"".unicodeScalars)
+            for selector in selectors.reversed() where !selector.matchers.contains(where: { $0.label == "namespace" }) {
+                let range = selector.offsets
+                if let brace = scalars[range].firstIndex(of: "{") {
+                    let empty = selector.matchers.isEmpty
+                    scalars.insert(contentsOf: matcher + (empty ? [] : Array(", ".unicodeScalars)), at: brace + 1)
+                } else {
+                    scalars.insert(contentsOf: ["{"] + matcher + ["}"], at: range.upperBound)
+                }
+            }
+            return String(String.UnicodeScalarView(scalars))
+        }
     }
 
     /// Why `query` may read series outside `namespace`, or nil when every selector carries `namespace="<ns>"`.

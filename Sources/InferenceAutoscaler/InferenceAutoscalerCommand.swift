@@ -9,7 +9,7 @@ struct InferenceAutoscalerCommand: AsyncParsableCommand {
         version: AutoscalerVersion.current,
         subcommands: [
             RunCommand.self, ValidateCommand.self, DecideCommand.self, QueryCommand.self, SimulateCommand.self,
-            VersionCommand.self,
+            ConvertCommand.self, VersionCommand.self,
         ]
     )
 }
