@@ -166,7 +166,6 @@ enum BehaviorConversion {
         var tolerances: [Double] = []
         for direction in ["scaleUp", "scaleDown"] {
             guard let rules = behavior[direction] else { continue }
-            let at = "\(path).\(direction)"
             var spec = ScalingRulesSpec()
             if let seconds = rules["stabilizationWindowSeconds"]?.numberValue {
                 spec.stabilizationWindow = PolicyDuration.format(seconds)

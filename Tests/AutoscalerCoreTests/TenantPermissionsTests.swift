@@ -5,6 +5,22 @@ import Testing
 @testable import AutoscalerCore
 
 @Suite struct SeriesSelectorsTests {
+    @Test func scopingAddsTheNamespaceToEverySelectorThatHasNone() throws {
+        let query =
+            #"sum(rate(a_total{code="5xx"}[2m])) / sum(rate(a_total [2m])) + b{namespace="other"} + {__name__="c"}"#
+        let scoped = try SeriesSelectors.scoped(query, to: "ns").get()
+        #expect(
+            scoped
+                == #"sum(rate(a_total{namespace="ns", code="5xx"}[2m])) / sum(rate(a_total{namespace="ns"} [2m])) + b{namespace="other"} + {namespace="ns", __name__="c"}"#
+        )
+        // A selector naming another namespace is left for the check to report, not rewritten.
+        #expect(
+            SeriesSelectors.namespaceProblem(in: scoped, namespace: "ns")?.contains("b{namespace=\"other\"}") == true)
+        #expect(
+            SeriesSelectors.namespaceProblem(
+                in: try SeriesSelectors.scoped("sum(x) or vector(0)", to: "ns").get(), namespace: "ns") == nil)
+    }
+
     @Test func selectorsAreFoundBesideFunctionsGroupingsAndStrings() throws {
         let query = #"""
             sum by (pod, namespace) (rate(http_requests_total{namespace="a", code=~"5.."}[5m] offset 1m))
