@@ -9,8 +9,7 @@ import Synchronization
 /// Deployments and StatefulSets (the targets' replica counts and selectors, so that a steady state reads no
 /// `/scale`).
 public final class ControllerCaches: Sendable {
-    static let scaledObjectResource = APIResource(
-        group: "keda.sh", version: "v1alpha1", name: "scaledobjects", kind: "ScaledObject")
+    static let scaledObjectResource = APIResource.kedaScaledObjects
 
     let policies: [Informer<InferenceAutoscalePolicy>]
     let pods: PodCaches

@@ -50,6 +50,10 @@ public struct APIResource: Sendable, Hashable, CustomStringConvertible {
     public static let leases = APIResource(group: "coordination.k8s.io", version: "v1", name: "leases", kind: "Lease")
     public static let horizontalPodAutoscalers = APIResource(
         group: "autoscaling", version: "v2", name: "horizontalpodautoscalers", kind: "HorizontalPodAutoscaler")
+    public static let kedaScaledObjects = APIResource(
+        group: "keda.sh", version: "v1alpha1", name: "scaledobjects", kind: "ScaledObject")
+    public static let kedaTriggerAuthentications = APIResource(
+        group: "keda.sh", version: "v1alpha1", name: "triggerauthentications", kind: "TriggerAuthentication")
     public static let inferenceAutoscalePolicies = APIResource(
         group: "autoscaling.inference.dev", version: "v1alpha1", name: "inferenceautoscalepolicies",
         kind: "InferenceAutoscalePolicy")
