@@ -52,9 +52,10 @@ enum HPAConversion {
                     if type == "Object" {
                         notes.changed(
                             "\(path).object.target",
-                            "an Object metric with a Value target asked for ceil(ready × value / target): with a "
-                                + "total over the \(source.value(at: "describedObject.kind")?.stringValue ?? "object") "
-                                + "that grows with the fleet it sizes; an engine's preset asks for ceil(total / target)"
+                            "an Object metric with a Value target asked for ceil(ready × value / target) replicas: "
+                                + "on a total over the \(source.value(at: "describedObject.kind")?.stringValue ?? "object"), "
+                                + "a number that grows with the very fleet it sizes; the preset asks for "
+                                + "ceil(total / target)"
                         )
                     }
                 default:

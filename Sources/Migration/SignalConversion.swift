@@ -109,8 +109,8 @@ struct SignalConversion {
         if let current = found.currentName {
             notes.changed(
                 path,
-                "\(found.metric) is read as \(current), its name in today's \(found.engine.rawValue); the preset "
-                    + "also reads the older names")
+                "\(found.metric) is read as \(current), the \(found.engine.rawValue) engine's name for it today; "
+                    + "the preset also reads the older names")
         }
         if found.defaultsToZero {
             notes.changed(
