@@ -1,4 +1,5 @@
 import ArgumentParser
+import AutoscalerCore
 import Foundation
 import KubernetesClient
 import KubernetesModel
@@ -65,15 +66,18 @@ struct ConvertCommand: AsyncParsableCommand {
                 let yaml = try conversion.yaml(from: file == "-" || fromCluster ? nil : file)
                 converted += 1
                 // The same checks as `validate`: the CRD's schema and the controller's rules.
-                let problems = (try? PolicyFiles.parse(yaml, file: file))?.policies.flatMap(\.violations)
-                if let problems, problems.isEmpty {
-                    output.append(yaml)
-                } else {
+                output.append(yaml)
+                let problems: [PolicyViolation]
+                do {
+                    problems = try PolicyFiles.parse(yaml, file: file).policies.flatMap(\.violations)
+                } catch {
                     invalid += 1
-                    output.append(yaml)
-                    for problem in problems ?? [] {
-                        printError("\(file): \(conversion.source): \(problem.path): \(problem.message)")
-                    }
+                    printError("\(file): \(conversion.source): the policy written does not read back: \(error)")
+                    continue
+                }
+                if !problems.isEmpty { invalid += 1 }
+                for problem in problems {
+                    printError("\(file): \(conversion.source): \(problem.path): \(problem.message)")
                 }
             }
         }

@@ -88,9 +88,17 @@ public enum Converter {
         return result
     }
 
+    /// An object's namespace (`default` when the file names none, as kubectl applies it) and name.
+    static func identity(_ object: JSONValue) -> (namespace: String, name: String) {
+        (
+            object.value(at: "metadata.namespace")?.stringValue ?? "default",
+            object.value(at: "metadata.name")?.stringValue ?? ""
+        )
+    }
+
     static func key(_ object: JSONValue) -> String {
-        "\(object.value(at: "metadata.namespace")?.stringValue ?? "default")/"
-            + (object.value(at: "metadata.name")?.stringValue ?? "")
+        let (namespace, name) = identity(object)
+        return "\(namespace)/\(name)"
     }
 
     private static func ownerScaledObject(_ object: JSONValue) -> String? {
@@ -131,7 +139,7 @@ extension JSONValue {
     var text: String? {
         switch self {
         case .string(let text): text
-        case .number(let value): value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+        case .number(let value): plainText(value)
         case .bool(let value): String(value)
         default: nil
         }
@@ -187,13 +195,14 @@ enum BehaviorConversion {
             if tolerances.count == 2, tolerances[0] != tolerances[1] {
                 notes.changed(
                     "\(path).scaleUp.tolerance",
-                    "one tolerance for both directions here: \(format(tolerances.min() ?? first)), the smaller")
+                    "one tolerance for both directions here: \(plainText(tolerances.min() ?? first)), the smaller")
             }
         }
         return result
     }
+}
 
-    static func format(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
-    }
+/// A number as a reader writes it: `25`, `0.8`.
+func plainText(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
 }

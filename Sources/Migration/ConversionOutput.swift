@@ -26,8 +26,7 @@ extension Conversion {
             let prefix = Range(match.range(at: 1), in: line), let number = Range(match.range(at: 2), in: line),
             let value = Double(line[number])
         else { return line }
-        let text = value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
-        return String(line[prefix]) + text
+        return String(line[prefix]) + plainText(value)
     }
 
     // A plain scalar that is a whole value after `key: ` or `- `: Yams quotes any string that would read as a number.

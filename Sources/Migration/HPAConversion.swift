@@ -9,8 +9,7 @@ import KubernetesModel
 enum HPAConversion {
     static func convert(_ object: JSONValue) -> Conversion {
         var notes = NoteList()
-        let namespace = object.value(at: "metadata.namespace")?.stringValue ?? "default"
-        let name = object.value(at: "metadata.name")?.stringValue ?? ""
+        let (namespace, name) = Converter.identity(object)
         let spec = object["spec"] ?? .object([:])
         var policy = PolicySpec()
         let target = spec["scaleTargetRef"]

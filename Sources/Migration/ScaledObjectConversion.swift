@@ -7,8 +7,7 @@ import KubernetesModel
 enum ScaledObjectConversion {
     static func convert(_ object: JSONValue, authentications: [String: JSONValue]) -> Conversion {
         var notes = NoteList()
-        let namespace = object.value(at: "metadata.namespace")?.stringValue ?? "default"
-        let name = object.value(at: "metadata.name")?.stringValue ?? ""
+        let (namespace, name) = Converter.identity(object)
         let spec = object["spec"] ?? .object([:])
         var policy = PolicySpec()
 
@@ -250,24 +249,18 @@ enum ScaledObjectConversion {
         }
         for reference in found.value(at: "spec.secretTargetRef")?.arrayValue ?? [] {
             let secret = SecretKeySelector(name: reference["name"]?.stringValue, key: reference["key"]?.stringValue)
-            switch reference["parameter"]?.stringValue ?? "" {
-            case "bearerToken": prometheus.bearerTokenSecretRef = secret
-            case "username":
-                prometheus.basicAuth = prometheus.basicAuth ?? BasicAuthSpec()
-                prometheus.basicAuth?.usernameSecretRef = secret
-            case "password":
-                prometheus.basicAuth = prometheus.basicAuth ?? BasicAuthSpec()
-                prometheus.basicAuth?.passwordSecretRef = secret
-            case "ca":
-                prometheus.tls = prometheus.tls ?? PrometheusTLSSpec()
-                prometheus.tls?.caSecretRef = secret
-            case "cert":
-                prometheus.tls = prometheus.tls ?? PrometheusTLSSpec()
-                prometheus.tls?.certSecretRef = secret
-            case "key":
-                prometheus.tls = prometheus.tls ?? PrometheusTLSSpec()
-                prometheus.tls?.keySecretRef = secret
-            case let parameter:
+            let parameter = reference["parameter"]?.stringValue ?? ""
+            if parameter == "bearerToken" {
+                prometheus.bearerTokenSecretRef = secret
+            } else if let field = basicAuthFields[parameter] {
+                var basicAuth = prometheus.basicAuth ?? BasicAuthSpec()
+                basicAuth[keyPath: field] = secret
+                prometheus.basicAuth = basicAuth
+            } else if let field = tlsFields[parameter] {
+                var tls = prometheus.tls ?? PrometheusTLSSpec()
+                tls[keyPath: field] = secret
+                prometheus.tls = tls
+            } else {
                 notes.dropped(
                     "TriggerAuthentication \(name) secretTargetRef \(parameter)",
                     "no Prometheus credential of that kind")
@@ -278,6 +271,14 @@ enum ScaledObjectConversion {
             notes.dropped("TriggerAuthentication \(name) spec.\(key)", "credentials are read from Secrets only")
         }
     }
+
+    /// A TriggerAuthentication's `secretTargetRef` parameters, by where the policy keeps each Secret.
+    private static let basicAuthFields: [String: WritableKeyPath<BasicAuthSpec, SecretKeySelector?> & Sendable] = [
+        "username": \.usernameSecretRef, "password": \.passwordSecretRef,
+    ]
+    private static let tlsFields: [String: WritableKeyPath<PrometheusTLSSpec, SecretKeySelector?> & Sendable] = [
+        "ca": \.caSecretRef, "cert": \.certSecretRef, "key": \.keySecretRef,
+    ]
 
     /// `advanced.scalingModifiers`: a formula over the triggers' names becomes one Custom signal whose query is the
     /// formula with each name replaced by its trigger's query. Only arithmetic converts.
