@@ -3,7 +3,7 @@ import KubernetesModel
 
 /// The serving engine whose metric names the presets use.
 public enum Engine: String, Sendable, Codable, CaseIterable {
-    case vllm, tgi, sglang, nim, custom
+    case vllm, tgi, sglang, nim, trtllm, custom
 }
 
 public enum SignalType: String, Sendable, Codable, CaseIterable {

@@ -64,8 +64,29 @@ struct QueryCommand: AsyncParsableCommand {
                 authorization: authorization, headers: extra))
         let scope = PodScope(
             namespace: resolved.namespace, pods: .named(after: resolved.target.kind, resolved.target.name))
-        let readings = await SignalReader(client: client).readAll(resolved, scope: scope, at: Date())
+        let reader = SignalReader(client: client, discovery: .init(cache: MetricDiscovery(), key: "query"))
         var missing = 0
+        if resolved.engine != .custom {
+            // Which of the engine's names the namespace exports, as the controller finds them.
+            switch await reader.names(
+                engine: resolved.engine, namespace: resolved.namespace, roles: MetricRole.allCases, at: Date())
+            {
+            case .success(let names):
+                print("metric names of engine \(resolved.engine.rawValue) exported in namespace \(resolved.namespace):")
+                for role in MetricRole.allCases {
+                    guard let candidates = names.candidates[role] else { continue }
+                    let found = names[role]
+                    print(
+                        "  \(role.label): "
+                            + (found.isEmpty
+                                ? "none (looked for \(candidates.joined(separator: ", ")))"
+                                : found.joined(separator: ", ")))
+                }
+            case .failure(let error):
+                print("metric names of engine \(resolved.engine.rawValue): error: \(error.message)")
+            }
+        }
+        let readings = await reader.readAll(resolved, scope: scope, at: Date())
         for (signal, reading) in zip(resolved.signals, readings) {
             print("\(signal.name) (target \(Self.format(signal.target))):")
             print("  query: \(reading.query.isEmpty ? "-" : reading.query)")
@@ -79,8 +100,12 @@ struct QueryCommand: AsyncParsableCommand {
         }
         if let objective = resolved.objective {
             // What the objective planner reads (the capacity it learned lives in the policy's status).
-            let queries = EnginePresets.plannerQueries(objective: objective, engine: resolved.engine, scope: scope)
-            let workload = await SignalReader(client: client).workload(resolved, scope: scope, at: Date())
+            let names =
+                (try? await reader.names(
+                    engine: resolved.engine, namespace: resolved.namespace, roles: MetricRole.allCases, at: Date()
+                ).get()) ?? EnginePresets.names(for: resolved.engine)
+            let queries = EnginePresets.plannerQueries(objective: objective, names: names, scope: scope)
+            let workload = await reader.workload(resolved, scope: scope, at: Date())
             let rows: [(String, String?, SignalSample)] = [
                 ("request rate (req/s)", queries.requestRate, workload.requestRate),
                 ("prompt tokens/s", queries.promptTokenRate, workload.promptTokenRate),

@@ -39,21 +39,19 @@ public enum QueryRecognizer {
     static let entries: [String: Entry] = {
         var table: [String: Entry] = [:]
         // Engines in a fixed order, so that a name two engines share (none today) resolves the same way each time.
-        for engine in [Engine.vllm, .sglang, .tgi, .nim] {
-            guard let names = EnginePresets.names(for: engine) else { continue }
+        for engine in [Engine.vllm, .sglang, .tgi, .nim, .trtllm] {
+            let names = EnginePresets.names(for: engine)
             func add(_ name: String, _ type: SignalType, current: String) {
                 if table[name] == nil { table[name] = Entry(engine: engine, type: type, current: current) }
                 // prometheus-adapter rewrites `vllm:x` as `vllm_x`.
                 let adapted = name.replacingOccurrences(of: ":", with: "_")
                 if table[adapted] == nil { table[adapted] = Entry(engine: engine, type: type, current: current) }
             }
-            add(names.waiting, .queueDepth, current: names.waiting)
-            add(names.running, .runningRequests, current: names.running)
-            for name in names.kvCache { add(name, .kvCacheUtilization, current: names.kvCache[0]) }
-            let tokens = names.generatedTokensIsHistogram ? names.generatedTokens + "_sum" : names.generatedTokens
-            add(tokens, .tokenThroughput, current: tokens)
-            if let histogram = names.timeToFirstToken {
-                add(histogram + "_bucket", .timeToFirstToken, current: histogram + "_bucket")
+            for type in SignalType.allCases {
+                guard let role = EnginePresets.role(of: type), let candidates = names.candidates[role] else { continue }
+                // A histogram is recognized by its buckets.
+                let suffix = role.isHistogram ? "_bucket" : ""
+                for name in candidates { add(name + suffix, type, current: candidates[0] + suffix) }
             }
         }
         return table

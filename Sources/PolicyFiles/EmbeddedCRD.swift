@@ -174,11 +174,13 @@ enum EmbeddedCRD {
                           type: string
                           description: >-
                             The serving engine, which picks the metric names and PromQL behind the preset signal types:
-                            vllm, tgi, sglang (started with --enable-metrics), nim (NVIDIA NIM for LLMs) or custom (no presets:
-                            every signal is type Custom with its own query, or GPUUtilization from DCGM). Default vllm.
+                            vllm, tgi, sglang (started with --enable-metrics), nim (NVIDIA NIM for LLMs), trtllm (TensorRT-LLM's
+                            trtllm-serve, scraped at /prometheus/metrics) or custom (no presets: every signal is type Custom with
+                            its own query, or GPUUtilization from DCGM). Default vllm. Each engine's current and earlier metric
+                            names are accepted: the controller finds which ones the namespace's pods export.
                           default: vllm
                           maxLength: 16
-                          enum: [vllm, tgi, sglang, nim, custom]
+                          enum: [vllm, tgi, sglang, nim, trtllm, custom]
                         prometheus:
                           type: object
                           description: >-

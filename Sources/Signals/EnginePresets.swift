@@ -1,88 +1,174 @@
 import AutoscalerCore
 import Foundation
 
+/// What a metric is for, across engines: each engine names it differently, and renames it between releases.
+public enum MetricRole: String, Sendable, CaseIterable, Comparable {
+    case waiting, running, kvCache, timeToFirstToken, interTokenLatency, queueTime, promptTokens, generatedTokens
+
+    /// Histograms are looked for by their `_count` series and read through `_bucket`/`_count`.
+    public var isHistogram: Bool {
+        switch self {
+        case .timeToFirstToken, .interTokenLatency, .queueTime: true
+        default: false
+        }
+    }
+
+    /// What `query` and status call it.
+    public var label: String {
+        switch self {
+        case .waiting: "waiting requests"
+        case .running: "running requests"
+        case .kvCache: "KV-cache gauge"
+        case .timeToFirstToken: "TTFT histogram"
+        case .interTokenLatency: "inter-token latency histogram"
+        case .queueTime: "queue-time histogram"
+        case .promptTokens: "prompt-token counter"
+        case .generatedTokens: "generated-token counter"
+        }
+    }
+
+    public static func < (lhs: MetricRole, rhs: MetricRole) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// An engine's metric names per role, newest first: every name it has used (what discovery looks for), and the ones
+/// in use. Until discovery narrows them, every name is in use and queries join them with `or` (per series, the newer
+/// name wins), so a fleet halfway through an upgrade is read on both.
+public struct MetricNames: Sendable, Equatable {
+    public let engine: Engine
+    /// Every name the engine has used for each role, newest first.
+    public let candidates: [MetricRole: [String]]
+    /// The names in use, newest first.
+    public private(set) var inUse: [MetricRole: [String]]
+    /// Where discovery looked (a namespace), or nil when the names were not narrowed to what Prometheus holds.
+    public private(set) var detectedIn: String?
+
+    public init(engine: Engine, candidates: [MetricRole: [String]]) {
+        self.engine = engine
+        self.candidates = candidates.filter { !$0.value.isEmpty }
+        self.inUse = self.candidates
+    }
+
+    public subscript(role: MetricRole) -> [String] { inUse[role] ?? [] }
+
+    /// The series that shows a name is exported: a histogram's `_count`, any other metric itself.
+    public static func series(_ name: String, role: MetricRole) -> String {
+        role.isHistogram ? name + "_count" : name
+    }
+
+    /// Every series discovery looks for.
+    public var lookedFor: [String] {
+        candidates.sorted { $0.key < $1.key }.flatMap { role, names in names.map { Self.series($0, role: role) } }
+    }
+
+    /// Narrowed to the names whose series Prometheus holds in `namespace`.
+    public func restricted(to exported: Set<String>, in namespace: String) -> MetricNames {
+        var narrowed = self
+        narrowed.inUse = [:]
+        for (role, names) in candidates {
+            let kept = names.filter { exported.contains(Self.series($0, role: role)) }
+            if !kept.isEmpty { narrowed.inUse[role] = kept }
+        }
+        narrowed.detectedIn = namespace
+        return narrowed
+    }
+
+    /// Why a role cannot be read: the engine never had it, or none of its names is exported.
+    public func absence(_ role: MetricRole) -> String {
+        guard let names = candidates[role] else { return "engine \(engine.rawValue) exports no \(role.label)" }
+        let where_ = detectedIn.map { " in namespace \($0)" } ?? ""
+        return "no \(role.label) of engine \(engine.rawValue) is exported\(where_) (looked for "
+            + names.map { Self.series($0, role: role) }.joined(separator: ", ") + ")"
+    }
+}
+
 /// The PromQL behind each signal type, per serving engine (DESIGN §6), scoped to the policy's namespace and the
 /// target's pods. `Custom` signals are the user's query as written.
 public enum EnginePresets {
-    /// Metric names as each engine exports them today.
-    public struct MetricNames: Sendable, Equatable {
-        public var waiting: String
-        public var running: String
-        /// KV-cache use 0–1, newest name first; older names are fallbacks (`or`).
-        public var kvCache: [String]
-        /// The TTFT histogram's base name (without `_bucket`).
-        public var timeToFirstToken: String?
-        /// A counter of generated tokens.
-        public var generatedTokens: String
-        /// TGI exports generated tokens as a histogram of per-request counts: its `_sum` is the counter.
-        public var generatedTokensIsHistogram: Bool
-    }
-
-    public static func names(for engine: Engine) -> MetricNames? {
+    /// Every name each engine has exported for each role, newest first. vLLM renamed its KV gauge in 0.9.2 (the old
+    /// name was removed in 0.12) and `time_per_output_token_seconds` to `inter_token_latency_seconds`; SGLang's
+    /// `token_usage` also counts Mamba state on hybrid models, where `full_token_usage` is the attention KV cache;
+    /// trtllm-serve exported five unprefixed metrics before its `trtllm_` names; NIM 2 serves through vLLM.
+    public static func names(for engine: Engine) -> MetricNames {
         switch engine {
         case .vllm:
             MetricNames(
-                waiting: "vllm:num_requests_waiting", running: "vllm:num_requests_running",
-                // vLLM >= 0.9.2 renamed the KV gauge; the old name was removed in 0.12.
-                kvCache: ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"],
-                timeToFirstToken: "vllm:time_to_first_token_seconds", generatedTokens: "vllm:generation_tokens_total",
-                generatedTokensIsHistogram: false)
+                engine: engine,
+                candidates: [
+                    .waiting: ["vllm:num_requests_waiting"], .running: ["vllm:num_requests_running"],
+                    .kvCache: ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"],
+                    .timeToFirstToken: ["vllm:time_to_first_token_seconds"],
+                    .interTokenLatency: ["vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"],
+                    .queueTime: ["vllm:request_queue_time_seconds"], .promptTokens: ["vllm:prompt_tokens_total"],
+                    .generatedTokens: ["vllm:generation_tokens_total"],
+                ])
         case .sglang:
             MetricNames(
-                waiting: "sglang:num_queue_reqs", running: "sglang:num_running_reqs", kvCache: ["sglang:token_usage"],
-                timeToFirstToken: "sglang:time_to_first_token_seconds",
-                generatedTokens: "sglang:generation_tokens_total", generatedTokensIsHistogram: false)
+                engine: engine,
+                candidates: [
+                    .waiting: ["sglang:num_queue_reqs"], .running: ["sglang:num_running_reqs"],
+                    .kvCache: ["sglang:full_token_usage", "sglang:token_usage"],
+                    .timeToFirstToken: ["sglang:time_to_first_token_seconds"],
+                    .interTokenLatency: ["sglang:inter_token_latency_seconds", "sglang:time_per_output_token_seconds"],
+                    .queueTime: ["sglang:queue_time_seconds"], .promptTokens: ["sglang:prompt_tokens_total"],
+                    .generatedTokens: ["sglang:generation_tokens_total"],
+                ])
         case .tgi:
-            // TGI has no TTFT histogram: the time a request waits in the queue is the nearest measure.
+            // No KV gauge and no TTFT histogram: the time a request waits in the queue is the nearest measure. Token
+            // counts are per-request histograms whose `_sum` counts.
             MetricNames(
-                waiting: "tgi_queue_size", running: "tgi_batch_current_size", kvCache: [],
-                timeToFirstToken: "tgi_request_queue_duration", generatedTokens: "tgi_request_generated_tokens",
-                generatedTokensIsHistogram: true)
+                engine: engine,
+                candidates: [
+                    .waiting: ["tgi_queue_size"], .running: ["tgi_batch_current_size"],
+                    .timeToFirstToken: ["tgi_request_queue_duration"],
+                    .interTokenLatency: ["tgi_request_mean_time_per_token_duration"],
+                    .queueTime: ["tgi_request_queue_duration"], .promptTokens: ["tgi_request_input_length_sum"],
+                    .generatedTokens: ["tgi_request_generated_tokens_sum"],
+                ])
         case .nim:
             MetricNames(
-                waiting: "num_requests_waiting", running: "num_requests_running", kvCache: ["gpu_cache_usage_perc"],
-                timeToFirstToken: "time_to_first_token_seconds", generatedTokens: "generation_tokens_total",
-                generatedTokensIsHistogram: false)
+                engine: engine,
+                candidates: [
+                    .waiting: ["num_requests_waiting", "vllm:num_requests_waiting"],
+                    .running: ["num_requests_running", "vllm:num_requests_running"],
+                    .kvCache: ["gpu_cache_usage_perc", "vllm:kv_cache_usage_perc"],
+                    .timeToFirstToken: ["time_to_first_token_seconds", "vllm:time_to_first_token_seconds"],
+                    .interTokenLatency: ["time_per_output_token_seconds", "vllm:inter_token_latency_seconds"],
+                    .queueTime: ["vllm:request_queue_time_seconds"],
+                    .promptTokens: ["prompt_tokens_total", "vllm:prompt_tokens_total"],
+                    .generatedTokens: ["generation_tokens_total", "vllm:generation_tokens_total"],
+                ])
+        case .trtllm:
+            MetricNames(
+                engine: engine,
+                candidates: [
+                    .waiting: ["trtllm_num_requests_waiting"], .running: ["trtllm_num_requests_running"],
+                    .kvCache: ["trtllm_kv_cache_utilization"],
+                    .timeToFirstToken: ["trtllm_time_to_first_token_seconds", "time_to_first_token_seconds"],
+                    .interTokenLatency: ["trtllm_time_per_output_token_seconds", "time_per_output_token_seconds"],
+                    .queueTime: ["trtllm_request_queue_time_seconds", "request_queue_time_seconds"],
+                    .promptTokens: ["trtllm_prompt_tokens_total"], .generatedTokens: ["trtllm_generation_tokens_total"],
+                ])
         case .custom:
-            nil
+            MetricNames(engine: engine, candidates: [:])
         }
     }
 
-    /// What the objective planner reads, per engine: a prompt-token counter (TGI: a per-request histogram whose
-    /// `_sum` counts), the queue-time histogram (the part of TTFT more replicas remove) and the inter-token latency
-    /// histogram, newest name first.
-    public struct PlannerNames: Sendable, Equatable {
-        public var promptTokens: String?
-        public var queueTime: String?
-        public var interTokenLatency: [String]
-    }
-
-    public static func plannerNames(for engine: Engine) -> PlannerNames {
-        switch engine {
-        case .vllm:
-            // vLLM renamed `time_per_output_token_seconds` to `inter_token_latency_seconds`.
-            PlannerNames(
-                promptTokens: "vllm:prompt_tokens_total", queueTime: "vllm:request_queue_time_seconds",
-                interTokenLatency: ["vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"])
-        case .sglang:
-            PlannerNames(
-                promptTokens: "sglang:prompt_tokens_total", queueTime: nil,
-                interTokenLatency: ["sglang:inter_token_latency_seconds", "sglang:time_per_output_token_seconds"])
-        case .tgi:
-            PlannerNames(
-                promptTokens: "tgi_request_input_length_sum", queueTime: "tgi_request_queue_duration",
-                interTokenLatency: ["tgi_request_mean_time_per_token_duration"])
-        case .nim:
-            PlannerNames(
-                promptTokens: "prompt_tokens_total", queueTime: nil,
-                interTokenLatency: ["time_per_output_token_seconds"])
-        case .custom:
-            PlannerNames(promptTokens: nil, queueTime: nil, interTokenLatency: [])
+    /// The role a preset signal reads; nil for `Custom` and DCGM's GPU utilization.
+    public static func role(of type: SignalType) -> MetricRole? {
+        switch type {
+        case .queueDepth: .waiting
+        case .runningRequests: .running
+        case .kvCacheUtilization: .kvCache
+        case .timeToFirstToken: .timeToFirstToken
+        case .tokenThroughput: .generatedTokens
+        case .gpuUtilization, .custom: nil
         }
     }
 
-    /// The planner's queries for one policy, each one fleet-wide number over `window` seconds (nil: the engine
-    /// exports no such metric).
+    /// The planner's queries for one policy, each one fleet-wide number over `window` seconds (nil: no name of the
+    /// role is in use; `MetricNames.absence` says why).
     public struct PlannerQueries: Sendable, Equatable {
         /// Per pod (`sum by (pod)`): a ready pod without a series is seen, not summed away.
         public var requestRate: String?
@@ -96,31 +182,31 @@ public enum EnginePresets {
         public var ttftBuckets: String?
     }
 
+    /// One expression per name in use, joined with `or` (per series, the newer name wins); nil when none is.
+    static func either(_ names: [String], _ expression: (String) -> String) -> String? {
+        names.isEmpty ? nil : names.map(expression).joined(separator: " or ")
+    }
+
     public static func plannerQueries(
-        objective: ResolvedPolicy.Objective, engine: Engine, scope: PodScope, window: Double = PolicyDefaults.rateWindow
+        objective: ResolvedPolicy.Objective, names: MetricNames, scope: PodScope,
+        window: Double = PolicyDefaults.rateWindow
     ) -> PlannerQueries {
-        guard let names = names(for: engine) else { return PlannerQueries() }
-        let planner = plannerNames(for: engine)
         let selector = scope.matchers()
         let range = "[\(Int(window.rounded()))s]"
-        func rate(_ counter: String) -> String { "sum(rate(\(counter){\(selector)}\(range)))" }
-        func quantile(_ q: Double, _ histogram: String) -> String {
-            "histogram_quantile(\(q), sum by (le) (rate(\(histogram)_bucket{\(selector)}\(range))))"
+        func rate(_ role: MetricRole) -> String? {
+            either(names[role]) { "sum(rate(\($0){\(selector)}\(range)))" }
+        }
+        func quantile(_ q: Double, _ role: MetricRole) -> String? {
+            either(names[role]) { "histogram_quantile(\(q), sum by (le) (rate(\($0)_bucket{\(selector)}\(range))))" }
         }
         let q = objective.timeToFirstToken.quantile
-        let generated = names.generatedTokensIsHistogram ? "\(names.generatedTokens)_sum" : names.generatedTokens
         return PlannerQueries(
-            requestRate: names.timeToFirstToken.map { "sum by (pod) (rate(\($0)_count{\(selector)}\(range)))" },
-            promptTokenRate: planner.promptTokens.map(rate), generatedTokenRate: rate(generated),
-            queueTime: planner.queueTime.map { quantile(q, $0) },
-            timeToFirstToken: names.timeToFirstToken.map { quantile(q, $0) },
-            interTokenLatency: objective.interTokenLatency.flatMap { itl in
-                planner.interTokenLatency.isEmpty
-                    ? nil : planner.interTokenLatency.map { quantile(itl.quantile, $0) }.joined(separator: " or ")
-            },
-            kvCacheUsage: names.kvCache.isEmpty
-                ? nil : names.kvCache.map { "avg(\($0){\(selector)})" }.joined(separator: " or "),
-            ttftBuckets: names.timeToFirstToken.map { "sum by (le) (rate(\($0)_bucket{\(selector)}\(range)))" })
+            requestRate: either(names[.timeToFirstToken]) { "sum by (pod) (rate(\($0)_count{\(selector)}\(range)))" },
+            promptTokenRate: rate(.promptTokens), generatedTokenRate: rate(.generatedTokens),
+            queueTime: quantile(q, .queueTime), timeToFirstToken: quantile(q, .timeToFirstToken),
+            interTokenLatency: objective.interTokenLatency.flatMap { quantile($0.quantile, .interTokenLatency) },
+            kvCacheUsage: either(names[.kvCache]) { "avg(\($0){\(selector)})" },
+            ttftBuckets: either(names[.timeToFirstToken]) { "sum by (le) (rate(\($0)_bucket{\(selector)}\(range)))" })
     }
 
     /// DCGM exporter's GPU utilization (%), matched under both label spellings: the Helm chart's ServiceMonitor
@@ -128,11 +214,12 @@ public enum EnginePresets {
     public static let gpuUtilization = "DCGM_FI_DEV_GPU_UTIL"
 
     public enum PresetError: Error, Equatable, CustomStringConvertible {
-        case notExported(SignalType, Engine)
+        /// The engine has no such metric, or none of its names is exported: the message says which.
+        case notExported(String)
 
         public var description: String {
             switch self {
-            case .notExported(let type, let engine): "engine \(engine.rawValue) exports no metric for \(type.rawValue)"
+            case .notExported(let message): message
             }
         }
     }
@@ -140,7 +227,7 @@ public enum EnginePresets {
     /// The query for one signal. Its result is one number: a per-replica average for `AverageValue`, a fleet total
     /// for `Value` (as the decision expects).
     public static func query(
-        for signal: ResolvedPolicy.Signal, engine: Engine, scope: PodScope
+        for signal: ResolvedPolicy.Signal, names: MetricNames, scope: PodScope
     ) throws(PresetError) -> String {
         if signal.type == .custom { return signal.query ?? "" }
         let aggregate = signal.targetType == .value ? "sum" : "avg"
@@ -150,40 +237,44 @@ public enum EnginePresets {
             let exported = "\(gpuUtilization){\(scope.matchers(prefix: "exported_"))}"
             return "\(aggregate)(\(direct)) or \(aggregate)(\(exported))"
         }
-        guard let names = names(for: engine) else { throw .notExported(signal.type, engine) }
+        guard let role = role(of: signal.type) else { return "" }
         let window = "\(Int((signal.window ?? PolicyDefaults.rateWindow).rounded()))s"
-        switch signal.type {
-        case .queueDepth:
-            return "\(aggregate)(\(names.waiting){\(selector)})"
-        case .runningRequests:
-            return "\(aggregate)(\(names.running){\(selector)})"
-        case .kvCacheUtilization:
-            guard !names.kvCache.isEmpty else { throw .notExported(signal.type, engine) }
-            return names.kvCache.map { "\(aggregate)(\($0){\(selector)})" }.joined(separator: " or ")
+        let query: String?
+        switch role {
         case .timeToFirstToken:
-            guard let histogram = names.timeToFirstToken else { throw .notExported(signal.type, engine) }
             let quantile = signal.quantile ?? PolicyDefaults.quantile
-            return "histogram_quantile(\(quantile), sum by (le) (rate(\(histogram)_bucket{\(selector)}[\(window)])))"
-        case .tokenThroughput:
-            let counter = names.generatedTokensIsHistogram ? "\(names.generatedTokens)_sum" : names.generatedTokens
-            return "\(aggregate)(rate(\(counter){\(selector)}[\(window)]))"
-        case .gpuUtilization, .custom:
-            return ""
+            query = either(names[role]) {
+                "histogram_quantile(\(quantile), sum by (le) (rate(\($0)_bucket{\(selector)}[\(window)])))"
+            }
+        case .generatedTokens:
+            query = either(names[role]) { "\(aggregate)(rate(\($0){\(selector)}[\(window)]))" }
+        default:
+            query = either(names[role]) { "\(aggregate)(\($0){\(selector)})" }
         }
+        guard let query else { throw .notExported(names.absence(role)) }
+        return query
+    }
+
+    /// `query(for:names:scope:)` with every name the engine has used.
+    public static func query(
+        for signal: ResolvedPolicy.Signal, engine: Engine, scope: PodScope
+    ) throws(PresetError) -> String {
+        try query(for: signal, names: names(for: engine), scope: scope)
     }
 
     /// One query for a whole namespace, `by (namespace, pod)`, that serves every policy there with this signal: each
-    /// takes only its own pods' values and aggregates them as `query(for:engine:scope:)` would (an average over the
+    /// takes only its own pods' values and aggregates them as `query(for:names:scope:)` would (an average over the
     /// pods, or their sum for `Value`; for TTFT, per-pod bucket rates that each policy merges over its own pods before
-    /// taking the quantile). Nil for signals read per policy: `Custom` queries and DCGM's GPU utilization.
+    /// taking the quantile). Nil for signals read per policy (`Custom` queries and DCGM's GPU utilization) and for a
+    /// role with no name in use.
     ///
     /// With `staleAfter`, a series whose last sample is older than that many seconds at the query's evaluation time
     /// is left out (`and timestamp(...) > time() - staleAfter`): an instant query otherwise returns a pod's last value
     /// for up to five minutes after it stopped reporting.
     public static func namespaceQuery(
-        for signal: ResolvedPolicy.Signal, engine: Engine, namespace: String, staleAfter: Double? = nil
+        for signal: ResolvedPolicy.Signal, names: MetricNames, namespace: String, staleAfter: Double? = nil
     ) -> String? {
-        guard let names = names(for: engine) else { return nil }
+        guard let role = role(of: signal.type) else { return nil }
         let selector = PodScope.namespaceMatcher(namespace)
         let window = "\(Int((signal.window ?? PolicyDefaults.rateWindow).rounded()))s"
         /// `expression` (of `series`) limited to series with a recent sample.
@@ -191,40 +282,45 @@ public enum EnginePresets {
             guard let staleAfter else { return expression }
             return "\(expression) and timestamp(\(series)) > time() - \(Int(staleAfter.rounded(.up)))"
         }
-        func gauge(_ metric: String) -> String {
-            "sum by (namespace, pod) (\(fresh("\(metric){\(selector)}", of: "\(metric){\(selector)}")))"
-        }
-        switch signal.type {
-        case .queueDepth: return gauge(names.waiting)
-        case .runningRequests: return gauge(names.running)
-        case .kvCacheUtilization:
-            guard !names.kvCache.isEmpty else { return nil }
-            return names.kvCache.map(gauge).joined(separator: " or ")
-        case .tokenThroughput:
-            let counter = names.generatedTokensIsHistogram ? "\(names.generatedTokens)_sum" : names.generatedTokens
-            let series = "\(counter){\(selector)}"
-            return "sum by (namespace, pod) (\(fresh("rate(\(series)[\(window)])", of: series)))"
+        switch role {
+        case .generatedTokens:
+            return either(names[role]) {
+                let series = "\($0){\(selector)}"
+                return "sum by (namespace, pod) (\(fresh("rate(\(series)[\(window)])", of: series)))"
+            }
         case .timeToFirstToken:
-            guard let histogram = names.timeToFirstToken else { return nil }
-            let series = "\(histogram)_bucket{\(selector)}"
-            return "sum by (namespace, pod, le) (\(fresh("rate(\(series)[\(window)])", of: series)))"
-        case .gpuUtilization, .custom:
-            return nil
+            return either(names[role]) {
+                let series = "\($0)_bucket{\(selector)}"
+                return "sum by (namespace, pod, le) (\(fresh("rate(\(series)[\(window)])", of: series)))"
+            }
+        default:
+            return either(names[role]) {
+                let series = "\($0){\(selector)}"
+                return "sum by (namespace, pod) (\(fresh(series, of: series)))"
+            }
         }
     }
 
     /// Requests each pod is running, `by (pod)`: how much work a scale-down would cut off on each. Nil for engines
     /// without the gauge.
-    public static func runningByPod(engine: Engine, scope: PodScope) -> String? {
-        guard let names = names(for: engine) else { return nil }
-        return "sum by (pod) (\(names.running){\(scope.matchers())})"
+    public static func runningByPod(names: MetricNames, scope: PodScope) -> String? {
+        either(names[.running]) { "sum by (pod) (\($0){\(scope.matchers())})" }
     }
 
     /// For TTFT: the request rate over the same window. A quantile of no requests is NaN; when this is 0 the fleet
     /// served nothing, so there was no latency to miss (0), which is not the same as a missing metric.
-    public static func requestRate(for signal: ResolvedPolicy.Signal, engine: Engine, scope: PodScope) -> String? {
-        guard signal.type == .timeToFirstToken, let histogram = names(for: engine)?.timeToFirstToken else { return nil }
+    public static func requestRate(for signal: ResolvedPolicy.Signal, names: MetricNames, scope: PodScope) -> String? {
+        guard signal.type == .timeToFirstToken else { return nil }
         let window = "\(Int((signal.window ?? PolicyDefaults.rateWindow).rounded()))s"
-        return "sum(rate(\(histogram)_count{\(scope.matchers())}[\(window)]))"
+        return either(names[.timeToFirstToken]) { "sum(rate(\($0)_count{\(scope.matchers())}[\(window)]))" }
+    }
+
+    /// The query that finds which of the engine's names have series in a namespace: one per engine and namespace,
+    /// answered with one series per name found.
+    public static func discoveryQuery(_ names: MetricNames, namespace: String) -> String? {
+        let series = names.lookedFor
+        guard !series.isEmpty else { return nil }
+        let pattern = Array(Set(series)).sorted().map(PromQL.regexLiteral).joined(separator: "|")
+        return "group by (__name__) ({__name__=~\(PromQL.string(pattern)),\(PodScope.namespaceMatcher(namespace))})"
     }
 }

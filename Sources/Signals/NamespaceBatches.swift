@@ -1,6 +1,5 @@
 import AutoscalerCore
 import Foundation
-import Synchronization
 
 /// One Prometheus query per namespace and signal for every policy polled in the same round: policies of a namespace
 /// share a polling phase, so their reconciles come together, and the first to ask runs the `by (namespace, pod)`
@@ -10,25 +9,7 @@ public final class NamespaceBatches: Sendable {
     public typealias PodValues = [String: [String: Double]]
     typealias Answer = Result<PodValues, PrometheusError>
 
-    private struct Entry {
-        var fetchedAt: ContinuousClock.Instant
-        var result: Answer
-    }
-
-    private struct State {
-        var entries: [String: Entry] = [:]
-        /// Keys being fetched, with the callers waiting for the answer.
-        var inFlight: [String: [CheckedContinuation<Answer, Never>]] = [:]
-    }
-
-    private enum Step {
-        case answered(Answer)
-        case wait
-        case fetch
-    }
-
-    private let state = Mutex(State())
-    private let clock = ContinuousClock()
+    private let answers = SharedAnswers<Answer>()
 
     public init() {}
 
@@ -37,39 +18,8 @@ public final class NamespaceBatches: Sendable {
     func values(
         key: String, query: String, client: PrometheusQueryClient, at time: Date, maxAge: Double
     ) async -> Answer {
-        let now = clock.now
-        let step = state.withLock { state -> Step in
-            if let entry = state.entries[key], now - entry.fetchedAt < .seconds(maxAge) {
-                return .answered(entry.result)
-            }
-            if state.inFlight[key] != nil { return .wait }
-            state.inFlight[key] = []
-            return .fetch
-        }
-        switch step {
-        case .answered(let result):
-            return result
-        case .wait:
-            return await withCheckedContinuation { waiter in
-                // The fetch may have ended between the two locks: then its answer is in the entries.
-                let answered = state.withLock { state -> Answer? in
-                    guard state.inFlight[key] != nil else {
-                        return state.entries[key]?.result
-                            ?? .failure(PrometheusError(.malformed, "the batch was dropped"))
-                    }
-                    state.inFlight[key]!.append(waiter)
-                    return nil
-                }
-                if let answered { waiter.resume(returning: answered) }
-            }
-        case .fetch:
-            let result = await Self.fetch(query, client: client, at: time)
-            let waiters = state.withLock { state in
-                state.entries[key] = Entry(fetchedAt: clock.now, result: result)
-                return state.inFlight.removeValue(forKey: key) ?? []
-            }
-            for waiter in waiters { waiter.resume(returning: result) }
-            return result
+        await answers.answer(key: key, fresh: { _, age in age < maxAge }) {
+            await Self.fetch(query, client: client, at: time)
         }
     }
 

@@ -13,6 +13,7 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
     /// By identity (address, options, which credentials): the TLS material's fingerprint and the client made with it.
     private let clients = Mutex<[String: (tls: TLSSettings, client: PrometheusQueryClient)]>([:])
     private let batches = NamespaceBatches()
+    private let discovery = MetricDiscovery()
 
     /// - Parameters:
     ///   - defaultCredentials: used only for `defaultAddress`, never sent to an address a policy names.
@@ -46,7 +47,7 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
         let reader = SignalReader(
             client: endpoint.client,
             batching: .init(batches: batches, key: endpoint.key, maxAge: policy.pollingInterval / 2),
-            staleAfter: staleAfter)
+            discovery: .init(cache: discovery, key: endpoint.key), staleAfter: staleAfter)
         let scope = PodScope(namespace: policy.namespace, pods: .names(pods))
         return await reader.readAll(policy, scope: scope, ready: ready, at: time).map(\.sample)
     }
@@ -57,7 +58,8 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
         switch await endpoint(for: policy) {
         case .failure(let unavailable): return .missing(unavailable.reason)
         case .success(let endpoint):
-            let reader = SignalReader(client: endpoint.client, staleAfter: staleAfter)
+            let reader = SignalReader(
+                client: endpoint.client, discovery: .init(cache: discovery, key: endpoint.key), staleAfter: staleAfter)
             return await reader.workload(
                 policy, scope: PodScope(namespace: policy.namespace, pods: .names(pods)), ready: ready, at: time)
         }
@@ -65,8 +67,11 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
 
     public func runningRequests(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [String: Double] {
         guard !pods.isEmpty, case .success(let endpoint) = await endpoint(for: policy),
+            case .success(let names) = await discovery.names(
+                engine: policy.engine, namespace: policy.namespace, roles: [.running], client: endpoint.client,
+                key: endpoint.key, at: time),
             let query = EnginePresets.runningByPod(
-                engine: policy.engine, scope: PodScope(namespace: policy.namespace, pods: .names(pods))),
+                names: names, scope: PodScope(namespace: policy.namespace, pods: .names(pods))),
             case .success(let response) = await endpoint.client.query(query, at: time),
             case .vector(let samples) = response.result
         else { return [:] }

@@ -20,7 +20,21 @@ public struct SignalReader: Sendable {
         let maxAge: Double
     }
 
+    /// Which of the engine's metric names the namespace exports, cached across rounds.
+    public struct Discovery: Sendable {
+        let cache: MetricDiscovery
+        /// Which client the discoveries belong to (address, timeout, TLS, headers).
+        let key: String
+
+        public init(cache: MetricDiscovery, key: String) {
+            self.cache = cache
+            self.key = key
+        }
+    }
+
     public let client: PrometheusQueryClient
+    /// Without it, every name the engine has used is queried (joined with `or`), and an unexported one reads empty.
+    public var discovery: Discovery?
     /// The oldest sample accepted, in seconds.
     public var maxAge: Double
     public var batching: Batching?
@@ -30,36 +44,66 @@ public struct SignalReader: Sendable {
     public var plannerWindow: Double
 
     public init(
-        client: PrometheusQueryClient, maxAge: Double = 120, batching: Batching? = nil, staleAfter: Double = 60,
-        plannerWindow: Double = PolicyDefaults.rateWindow
+        client: PrometheusQueryClient, maxAge: Double = 120, batching: Batching? = nil, discovery: Discovery? = nil,
+        staleAfter: Double = 60, plannerWindow: Double = PolicyDefaults.rateWindow
     ) {
         self.client = client
+        self.discovery = discovery
         self.maxAge = maxAge
         self.batching = batching
         self.staleAfter = staleAfter
         self.plannerWindow = plannerWindow
     }
 
+    /// The engine's metric names, narrowed to those the namespace exports when there is a discovery.
+    public func names(
+        engine: Engine, namespace: String, roles: [MetricRole], at time: Date
+    ) async -> Result<MetricNames, PrometheusError> {
+        guard let discovery else { return .success(EnginePresets.names(for: engine)) }
+        return await discovery.cache.names(
+            engine: engine, namespace: namespace, roles: roles, client: client, key: discovery.key, at: time)
+    }
+
     /// - Parameter ready: the pods that should each report (nil: no such check, for `inference-autoscaler query`).
     public func read(
         _ signal: ResolvedPolicy.Signal, engine: Engine, scope: PodScope, ready: Set<String>? = nil, at time: Date
+    ) async -> Reading {
+        let roles = EnginePresets.role(of: signal.type).map { [$0] } ?? []
+        return await read(
+            signal, names: names(engine: engine, namespace: scope.namespace, roles: roles, at: time), scope: scope,
+            ready: ready, at: time)
+    }
+
+    func read(
+        _ signal: ResolvedPolicy.Signal, names found: Result<MetricNames, PrometheusError>, scope: PodScope,
+        ready: Set<String>?, at time: Date
     ) async -> Reading {
         if case .names(let pods) = scope.pods {
             // With no pods, nothing waits at, runs on or is served by a pod: a preset's value is 0. A Custom query
             // (a gateway's queue) is still read: it is how a workload comes back from zero.
             if pods.isEmpty, signal.type != .custom { return Reading(query: "", sample: .value(0)) }
-            if let batching,
-                let query = EnginePresets.namespaceQuery(
-                    for: signal, engine: engine, namespace: scope.namespace, staleAfter: staleAfter)
-            {
-                let sample = await batched(
-                    signal, query: query, pods: pods, ready: ready ?? [], batching, at: time)
-                return Reading(query: query, sample: sample)
+        }
+        let names: MetricNames
+        switch found {
+        case .success(let value):
+            names = value
+        case .failure(let error):
+            // Custom and DCGM signals do not depend on the engine's names.
+            guard EnginePresets.role(of: signal.type) == nil else {
+                return Reading(query: "", sample: .missing("finding the engine's metric names: \(error.message)"))
             }
+            names = EnginePresets.names(for: .custom)
+        }
+        if case .names(let pods) = scope.pods, let batching,
+            let query = EnginePresets.namespaceQuery(
+                for: signal, names: names, namespace: scope.namespace, staleAfter: staleAfter)
+        {
+            let sample = await batched(signal, query: query, pods: pods, ready: ready ?? [], batching, at: time)
+            return Reading(query: query, sample: sample)
         }
         let query: String
         do {
-            query = try EnginePresets.query(for: signal, engine: engine, scope: scope)
+            query = try EnginePresets.query(for: signal, names: names, scope: scope)
         } catch {
             return Reading(query: "", sample: .missing(error.description))
         }
@@ -69,7 +113,7 @@ public struct SignalReader: Sendable {
         case .failure(let error) where error.code == .notANumber:
             // A latency quantile over no requests is NaN. With series present and a zero request rate the fleet
             // served nothing: there was no latency to miss. Anything else stays missing.
-            if let rateQuery = EnginePresets.requestRate(for: signal, engine: engine, scope: scope),
+            if let rateQuery = EnginePresets.requestRate(for: signal, names: names, scope: scope),
                 case .success(let rate) = await client.value(rateQuery, at: time, maxAge: maxAge), rate == 0
             {
                 return Reading(query: query, sample: .value(0))
@@ -88,32 +132,43 @@ public struct SignalReader: Sendable {
     ) async -> WorkloadSample {
         guard let objective = policy.objective else { return .missing("the policy has no objective") }
         if case .names(let pods) = scope.pods, pods.isEmpty { return WorkloadSample(requestRate: .value(0)) }
+        let names: MetricNames
+        switch await self.names(
+            engine: policy.engine, namespace: scope.namespace, roles: Self.plannerRoles, at: time)
+        {
+        case .success(let value): names = value
+        case .failure(let error): return .missing("finding the engine's metric names: \(error.message)")
+        }
         let queries = EnginePresets.plannerQueries(
-            objective: objective, engine: policy.engine, scope: scope, window: plannerWindow)
-        func read(_ query: String?, what: String) async -> SignalSample {
-            guard let query else { return .missing("engine \(policy.engine.rawValue) exports no \(what)") }
+            objective: objective, names: names, scope: scope, window: plannerWindow)
+        func read(_ query: String?, _ role: MetricRole) async -> SignalSample {
+            guard let query else { return .missing(names.absence(role)) }
             switch await client.value(query, at: time, maxAge: maxAge) {
             case .success(let value): return .value(value)
             case .failure(let error) where error.code == .notANumber: return .value(.nan)
-            case .failure(let error): return .missing("\(what): \(error.message)")
+            case .failure(let error): return .missing("\(role.label): \(error.message)")
             }
         }
-        let (rate, silent) = await requestRate(queries.requestRate, engine: policy.engine, ready: ready, at: time)
+        let (rate, silent) = await requestRate(queries.requestRate, names: names, ready: ready, at: time)
         func latency(_ sample: SignalSample) -> SignalSample { sample.latency(servedRate: rate) }
         return WorkloadSample(
-            requestRate: rate, promptTokenRate: await read(queries.promptTokenRate, what: "prompt-token counter"),
-            generatedTokenRate: await read(queries.generatedTokenRate, what: "generated-token counter"),
-            queueTime: latency(await read(queries.queueTime, what: "queue-time histogram")),
-            timeToFirstToken: latency(await read(queries.timeToFirstToken, what: "TTFT histogram")),
-            interTokenLatency: latency(await read(queries.interTokenLatency, what: "inter-token latency histogram")),
-            kvCacheUsage: await read(queries.kvCacheUsage, what: "KV-cache gauge"),
-            withinTarget: await share(queries.ttftBuckets, atOrBelow: objective.timeToFirstToken.seconds, at: time),
+            requestRate: rate, promptTokenRate: await read(queries.promptTokenRate, .promptTokens),
+            generatedTokenRate: await read(queries.generatedTokenRate, .generatedTokens),
+            queueTime: latency(await read(queries.queueTime, .queueTime)),
+            timeToFirstToken: latency(await read(queries.timeToFirstToken, .timeToFirstToken)),
+            interTokenLatency: latency(await read(queries.interTokenLatency, .interTokenLatency)),
+            kvCacheUsage: await read(queries.kvCacheUsage, .kvCache),
+            withinTarget: await share(
+                queries.ttftBuckets, absent: names.absence(.timeToFirstToken),
+                atOrBelow: objective.timeToFirstToken.seconds, at: time),
             silentPods: silent)
     }
 
     /// The share of first tokens within `seconds`, from the TTFT histogram's buckets.
-    private func share(_ query: String?, atOrBelow seconds: Double, at time: Date) async -> SignalSample {
-        guard let query else { return .missing("the engine exports no TTFT histogram") }
+    private func share(
+        _ query: String?, absent: String, atOrBelow seconds: Double, at time: Date
+    ) async -> SignalSample {
+        guard let query else { return .missing(absent) }
         switch await client.query(query, at: time) {
         case .failure(let error): return .missing("TTFT buckets: \(error.message)")
         case .success(let response):
@@ -147,9 +202,9 @@ public struct SignalReader: Sendable {
 
     /// The fleet's request rate, summed from the per-pod rates, and the ready pods that have none.
     private func requestRate(
-        _ query: String?, engine: Engine, ready: Set<String>?, at time: Date
+        _ query: String?, names: MetricNames, ready: Set<String>?, at time: Date
     ) async -> (SignalSample, [String]) {
-        guard let query else { return (.missing("engine \(engine.rawValue) exports no request counter"), []) }
+        guard let query else { return (.missing(names.absence(.timeToFirstToken)), []) }
         switch await client.query(query, at: time) {
         case .failure(let error):
             return (.missing("request counter: \(error.message)"), [])
@@ -187,14 +242,24 @@ public struct SignalReader: Sendable {
         }
     }
 
-    /// Every signal of a policy, concurrently, in the policy's order.
+    /// What the objective planner reads.
+    static let plannerRoles: [MetricRole] = [
+        .timeToFirstToken, .promptTokens, .generatedTokens, .queueTime, .interTokenLatency, .kvCache,
+    ]
+
+    /// Every signal of a policy, concurrently, in the policy's order, with one discovery of the engine's names.
     public func readAll(
         _ policy: ResolvedPolicy, scope: PodScope, ready: Set<String>? = nil, at time: Date
     ) async -> [Reading] {
-        await withTaskGroup(of: (Int, Reading).self) { group in
+        let roles = policy.signals.compactMap { EnginePresets.role(of: $0.type) }
+        let names =
+            roles.isEmpty
+            ? .success(EnginePresets.names(for: policy.engine))
+            : await names(engine: policy.engine, namespace: scope.namespace, roles: roles, at: time)
+        return await withTaskGroup(of: (Int, Reading).self) { group in
             for (index, signal) in policy.signals.enumerated() {
                 group.addTask {
-                    (index, await read(signal, engine: policy.engine, scope: scope, ready: ready, at: time))
+                    (index, await read(signal, names: names, scope: scope, ready: ready, at: time))
                 }
             }
             var readings = [Reading?](repeating: nil, count: policy.signals.count)

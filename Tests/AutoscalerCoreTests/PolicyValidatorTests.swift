@@ -141,7 +141,7 @@ import Testing
             message: "unknown unit \" minutes\" (use ns, us, ms, s, m or h)"),
         Case(
             spec: #""maxReplicas": 2, "engine": "triton""#, path: "spec.engine",
-            message: "unsupported value \"triton\" (one of: vllm, tgi, sglang, nim, custom)"),
+            message: "unsupported value \"triton\" (one of: vllm, tgi, sglang, nim, trtllm, custom)"),
         Case(
             spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth"}, {"type": "Custom", "target": 3}]"#,
             path: "spec.signals[1].query", message: "required for type Custom"),

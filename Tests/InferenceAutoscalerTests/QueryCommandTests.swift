@@ -46,5 +46,14 @@ import Testing
         #expect(lines.contains("value: 4"))
         #expect(lines.contains("value: 0.6"))
         #expect(lines.contains("error: no series matched"))
+        // What was detected: today's KV name only, so the query reads it alone.
+        #expect(lines.contains("metric names of engine vllm exported in namespace inference:"))
+        #expect(lines.contains("KV-cache gauge: vllm:kv_cache_usage_perc"))
+        #expect(lines.contains("waiting requests: vllm:num_requests_waiting"))
+        #expect(lines.contains("queue-time histogram: none (looked for vllm:request_queue_time_seconds)"))
+        #expect(
+            lines.contains(
+                #"query: avg(vllm:kv_cache_usage_perc{namespace="inference",pod=~"vllm-llama3-[a-z0-9]{1,10}-[a-z0-9]{5}"})"#
+            ))
     }
 }

@@ -18,14 +18,17 @@ import Testing
         (SignalType.queueDepth, Engine.vllm, "avg(vllm:num_requests_waiting{SEL})"),
         (.queueDepth, .sglang, "avg(sglang:num_queue_reqs{SEL})"),
         (.queueDepth, .tgi, "avg(tgi_queue_size{SEL})"),
-        (.queueDepth, .nim, "avg(num_requests_waiting{SEL})"),
+        (.queueDepth, .nim, "avg(num_requests_waiting{SEL}) or avg(vllm:num_requests_waiting{SEL})"),
+        (.queueDepth, .trtllm, "avg(trtllm_num_requests_waiting{SEL})"),
         (.runningRequests, .vllm, "avg(vllm:num_requests_running{SEL})"),
         (.runningRequests, .sglang, "avg(sglang:num_running_reqs{SEL})"),
         (.runningRequests, .tgi, "avg(tgi_batch_current_size{SEL})"),
-        (.runningRequests, .nim, "avg(num_requests_running{SEL})"),
+        (.runningRequests, .nim, "avg(num_requests_running{SEL}) or avg(vllm:num_requests_running{SEL})"),
+        (.runningRequests, .trtllm, "avg(trtllm_num_requests_running{SEL})"),
         (.kvCacheUtilization, .vllm, "avg(vllm:kv_cache_usage_perc{SEL}) or avg(vllm:gpu_cache_usage_perc{SEL})"),
-        (.kvCacheUtilization, .sglang, "avg(sglang:token_usage{SEL})"),
-        (.kvCacheUtilization, .nim, "avg(gpu_cache_usage_perc{SEL})"),
+        (.kvCacheUtilization, .sglang, "avg(sglang:full_token_usage{SEL}) or avg(sglang:token_usage{SEL})"),
+        (.kvCacheUtilization, .nim, "avg(gpu_cache_usage_perc{SEL}) or avg(vllm:kv_cache_usage_perc{SEL})"),
+        (.kvCacheUtilization, .trtllm, "avg(trtllm_kv_cache_utilization{SEL})"),
         (
             .timeToFirstToken, .vllm,
             "histogram_quantile(0.95, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{SEL}[60s])))"
@@ -40,7 +43,13 @@ import Testing
         ),
         (
             .timeToFirstToken, .nim,
-            "histogram_quantile(0.95, sum by (le) (rate(time_to_first_token_seconds_bucket{SEL}[60s])))"
+            "histogram_quantile(0.95, sum by (le) (rate(time_to_first_token_seconds_bucket{SEL}[60s]))) or "
+                + "histogram_quantile(0.95, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{SEL}[60s])))"
+        ),
+        (
+            .timeToFirstToken, .trtllm,
+            "histogram_quantile(0.95, sum by (le) (rate(trtllm_time_to_first_token_seconds_bucket{SEL}[60s]))) or "
+                + "histogram_quantile(0.95, sum by (le) (rate(time_to_first_token_seconds_bucket{SEL}[60s])))"
         ),
         (.tokenThroughput, .vllm, "avg(rate(vllm:generation_tokens_total{SEL}[60s]))"),
         (.tokenThroughput, .tgi, "avg(rate(tgi_request_generated_tokens_sum{SEL}[60s]))"),
@@ -65,9 +74,36 @@ import Testing
     }
 
     @Test func tgiHasNoKVCacheMetric() {
-        #expect(throws: EnginePresets.PresetError.notExported(.kvCacheUtilization, .tgi)) {
+        #expect(throws: EnginePresets.PresetError.notExported("engine tgi exports no KV-cache gauge")) {
             try Self.query(.kvCacheUtilization, .tgi)
         }
+    }
+
+    @Test func discoveredNamesNarrowTheQueryAndAnAbsentRoleSaysWhatWasLookedFor() throws {
+        let all = EnginePresets.names(for: .vllm)
+        // A fleet that exports the old KV name only, and no queue gauge at all.
+        let exported: Set = ["vllm:gpu_cache_usage_perc", "vllm:time_to_first_token_seconds_count"]
+        let names = all.restricted(to: exported, in: "inference")
+        #expect(names[.kvCache] == ["vllm:gpu_cache_usage_perc"])
+        #expect(names[.timeToFirstToken] == ["vllm:time_to_first_token_seconds"])
+        let kv = ResolvedPolicy.Signal(type: .kvCacheUtilization, target: 0.8)
+        #expect(
+            try EnginePresets.query(for: kv, names: names, scope: Self.scope)
+                == "avg(vllm:gpu_cache_usage_perc{\(Self.selector)})")
+        let queue = ResolvedPolicy.Signal(type: .queueDepth, target: 5)
+        #expect(
+            throws: EnginePresets.PresetError.notExported(
+                "no waiting requests of engine vllm is exported in namespace inference (looked for "
+                    + "vllm:num_requests_waiting)")
+        ) { try EnginePresets.query(for: queue, names: names, scope: Self.scope) }
+        #expect(EnginePresets.namespaceQuery(for: queue, names: names, namespace: "inference") == nil)
+        // Every name the engine ever used is looked for, histograms by their _count series.
+        #expect(all.lookedFor.contains("vllm:inter_token_latency_seconds_count"))
+        #expect(all.lookedFor.contains("vllm:time_per_output_token_seconds_count"))
+        let discovery = try #require(EnginePresets.discoveryQuery(all, namespace: "inference"))
+        #expect(discovery.hasPrefix(#"group by (__name__) ({__name__=~""#))
+        #expect(discovery.hasSuffix(#",namespace="inference"})"#))
+        #expect(EnginePresets.discoveryQuery(EnginePresets.names(for: .custom), namespace: "x") == nil)
     }
 
     @Test func hostileNamesCannotLeaveTheirStringOrWidenTheMatch() throws {
@@ -93,10 +129,12 @@ import Testing
     @Test func theRequestRateAccompaniesTTFT() {
         let ttft = ResolvedPolicy.Signal(type: .timeToFirstToken, target: 0.5, quantile: 0.9, window: 120)
         #expect(
-            EnginePresets.requestRate(for: ttft, engine: .vllm, scope: Self.scope)
+            EnginePresets.requestRate(for: ttft, names: EnginePresets.names(for: .vllm), scope: Self.scope)
                 == "sum(rate(vllm:time_to_first_token_seconds_count{\(Self.selector)}[120s]))")
         #expect(
-            EnginePresets.requestRate(for: .init(type: .queueDepth, target: 5), engine: .vllm, scope: Self.scope) == nil
+            EnginePresets.requestRate(
+                for: .init(type: .queueDepth, target: 5), names: EnginePresets.names(for: .vllm), scope: Self.scope)
+                == nil
         )
     }
 }

@@ -92,13 +92,17 @@ import Testing
         }
         for type in [SignalType.queueDepth, .runningRequests, .kvCacheUtilization, .tokenThroughput, .timeToFirstToken]
         {
-            let query = try #require(EnginePresets.namespaceQuery(for: signal(type), engine: .vllm, namespace: "ml"))
+            let query = try #require(
+                EnginePresets.namespaceQuery(for: signal(type), names: EnginePresets.names(for: .vllm), namespace: "ml")
+            )
             #expect(query.contains("by (namespace, pod"))
             #expect(query.contains(#"namespace="ml""#))
             #expect(!query.contains("pod=~"))
         }
         for type in [SignalType.gpuUtilization, .custom] {
-            #expect(EnginePresets.namespaceQuery(for: signal(type), engine: .vllm, namespace: "ml") == nil)
+            #expect(
+                EnginePresets.namespaceQuery(for: signal(type), names: EnginePresets.names(for: .vllm), namespace: "ml")
+                    == nil)
         }
     }
 

@@ -216,7 +216,7 @@ import Testing
     @Test func renamedAndRelabelledMetricsAreFound() async throws {
         try await Self.withPrometheus({ exporter in
             exporter.set(
-                PodMetrics(namespace: "legacy", pod: "old-0", engine: .vllm, kvCacheUsage: 0.7, legacyKVCacheName: true)
+                PodMetrics(namespace: "legacy", pod: "old-0", engine: .vllm, kvCacheUsage: 0.7, release: .previous)
             )
             exporter.set(
                 PodMetrics(namespace: "dcgm", pod: "gpu-0", engine: .vllm, gpuUtilization: 55, dcgmExportedLabels: true)
@@ -329,7 +329,7 @@ extension RealPrometheusTests {
             let notExported = await reader.read(
                 Self.signal(.kvCacheUtilization), engine: .tgi, scope: .init(namespace: "idle", pods: .names(["x"])),
                 at: Date())
-            #expect(notExported.sample == .missing("engine tgi exports no metric for KVCacheUtilization"))
+            #expect(notExported.sample == .missing("engine tgi exports no KV-cache gauge"))
         }
     }
 }

@@ -17,20 +17,27 @@ public struct PodMetrics: Sendable, Equatable {
     public var generatedTokens: Double
     /// Prompt tokens so far (vLLM and SGLang's `prompt_tokens_total`).
     public var promptTokens: Double
+    /// Seconds between tokens, as the engine's inter-token (or time-per-output-token) histogram counts them.
+    public var interTokenLatency: Histogram
     /// Seconds requests waited before the engine took them (vLLM's `request_queue_time_seconds`); nil: none.
     public var queueTime: Histogram?
     /// DCGM GPU utilization (%), or nil for no GPU series.
     public var gpuUtilization: Double?
-    /// vLLM before 0.9.2 exported the KV gauge as `vllm:gpu_cache_usage_perc`.
-    public var legacyKVCacheName: Bool
+    /// Which release's metric names the pod exports.
+    public var release: Release
+    /// SGLang on a hybrid (Mamba) model: `token_usage` also counts Mamba state, `full_token_usage` is the attention KV
+    /// cache (`kvCacheUsage`); nil for a plain model, which exports `token_usage` only.
+    public var hybridTokenUsage: Double?
     /// DCGM series scraped through the Helm chart's ServiceMonitor carry `exported_pod`/`exported_namespace`.
     public var dcgmExportedLabels: Bool
 
     public init(
         namespace: String, pod: String, engine: Engine = .vllm, model: String = "meta-llama/Llama-3.1-8B-Instruct",
         waiting: Double = 0, running: Double = 0, kvCacheUsage: Double = 0, ttft: Histogram? = nil,
+        interTokenLatency: Histogram? = nil,
         generatedTokens: Double = 0, promptTokens: Double = 0, queueTime: Histogram? = nil,
-        gpuUtilization: Double? = nil, legacyKVCacheName: Bool = false, dcgmExportedLabels: Bool = false
+        gpuUtilization: Double? = nil, release: Release = .current, hybridTokenUsage: Double? = nil,
+        dcgmExportedLabels: Bool = false
     ) {
         self.promptTokens = promptTokens
         self.queueTime = queueTime
@@ -42,10 +49,25 @@ public struct PodMetrics: Sendable, Equatable {
         self.running = running
         self.kvCacheUsage = kvCacheUsage
         self.ttft = ttft ?? Histogram(bounds: Histogram.ttftBounds(for: engine))
+        self.interTokenLatency = interTokenLatency ?? Histogram(bounds: Histogram.vllmTTFTBounds)
         self.generatedTokens = generatedTokens
         self.gpuUtilization = gpuUtilization
-        self.legacyKVCacheName = legacyKVCacheName
+        self.release = release
+        self.hybridTokenUsage = hybridTokenUsage
         self.dcgmExportedLabels = dcgmExportedLabels
+    }
+}
+
+extension PodMetrics {
+    /// Engines rename metrics between releases; a fixture pod exports one release's names, written down here from the
+    /// engines' sources (not taken from the presets, which they test).
+    public enum Release: Sendable, Equatable {
+        /// vLLM V1 (0.12), SGLang 0.5, trtllm-serve with its `trtllm_` names.
+        case current
+        /// vLLM before 0.9.2 (`gpu_cache_usage_perc`, `time_per_output_token_seconds`); SGLang before its
+        /// `inter_token_latency_seconds`; trtllm-serve 1.1 (five unprefixed metrics: no queue, running or KV gauge).
+        /// TGI and NIM have not renamed theirs.
+        case previous
     }
 }
 
@@ -110,33 +132,46 @@ public enum Exposition {
             }
             families[name]!.lines.append(line)
         }
+        func gauge(_ name: String, _ labels: [(String, String)], _ value: Double) {
+            add(name, "gauge", sample(name, labels, value))
+        }
+        func counter(_ name: String, _ labels: [(String, String)], _ value: Double) {
+            add(name, "counter", sample(name, labels, value))
+        }
         for pod in pods.sorted(by: { ($0.namespace, $0.pod) < ($1.namespace, $1.pod) }) {
             let base = targetLabels ? [("namespace", pod.namespace), ("pod", pod.pod)] : []
+            let previous = pod.release == .previous
             switch pod.engine {
             case .vllm:
                 let labels = base + [("model_name", pod.model), ("engine", "0")]
-                add("vllm:num_requests_waiting", "gauge", sample("vllm:num_requests_waiting", labels, pod.waiting))
-                add("vllm:num_requests_running", "gauge", sample("vllm:num_requests_running", labels, pod.running))
-                let kv = pod.legacyKVCacheName ? "vllm:gpu_cache_usage_perc" : "vllm:kv_cache_usage_perc"
-                add(kv, "gauge", sample(kv, labels, pod.kvCacheUsage))
+                gauge("vllm:num_requests_waiting", labels, pod.waiting)
+                gauge("vllm:num_requests_running", labels, pod.running)
+                gauge(previous ? "vllm:gpu_cache_usage_perc" : "vllm:kv_cache_usage_perc", labels, pod.kvCacheUsage)
                 histogram("vllm:time_to_first_token_seconds", labels, pod.ttft, add)
-                add(
-                    "vllm:generation_tokens_total", "counter",
-                    sample("vllm:generation_tokens_total", labels, pod.generatedTokens))
-                add("vllm:prompt_tokens_total", "counter", sample("vllm:prompt_tokens_total", labels, pod.promptTokens))
+                let itl = previous ? "vllm:time_per_output_token_seconds" : "vllm:inter_token_latency_seconds"
+                histogram(itl, labels, pod.interTokenLatency, add)
+                counter("vllm:generation_tokens_total", labels, pod.generatedTokens)
+                counter("vllm:prompt_tokens_total", labels, pod.promptTokens)
                 if let queue = pod.queueTime { histogram("vllm:request_queue_time_seconds", labels, queue, add) }
             case .sglang:
                 let labels = base + [("model_name", pod.model)]
-                add("sglang:num_queue_reqs", "gauge", sample("sglang:num_queue_reqs", labels, pod.waiting))
-                add("sglang:num_running_reqs", "gauge", sample("sglang:num_running_reqs", labels, pod.running))
-                add("sglang:token_usage", "gauge", sample("sglang:token_usage", labels, pod.kvCacheUsage))
+                gauge("sglang:num_queue_reqs", labels, pod.waiting)
+                gauge("sglang:num_running_reqs", labels, pod.running)
+                if let hybrid = pod.hybridTokenUsage {
+                    gauge("sglang:token_usage", labels, hybrid)
+                    gauge("sglang:full_token_usage", labels, pod.kvCacheUsage)
+                } else {
+                    gauge("sglang:token_usage", labels, pod.kvCacheUsage)
+                }
                 histogram("sglang:time_to_first_token_seconds", labels, pod.ttft, add)
-                add(
-                    "sglang:generation_tokens_total", "counter",
-                    sample("sglang:generation_tokens_total", labels, pod.generatedTokens))
+                let itl = previous ? "sglang:time_per_output_token_seconds" : "sglang:inter_token_latency_seconds"
+                histogram(itl, labels, pod.interTokenLatency, add)
+                counter("sglang:generation_tokens_total", labels, pod.generatedTokens)
+                counter("sglang:prompt_tokens_total", labels, pod.promptTokens)
+                if let queue = pod.queueTime { histogram("sglang:queue_time_seconds", labels, queue, add) }
             case .tgi:
-                add("tgi_queue_size", "gauge", sample("tgi_queue_size", base, pod.waiting))
-                add("tgi_batch_current_size", "gauge", sample("tgi_batch_current_size", base, pod.running))
+                gauge("tgi_queue_size", base, pod.waiting)
+                gauge("tgi_batch_current_size", base, pod.running)
                 histogram("tgi_request_queue_duration", base, pod.ttft, add)
                 // TGI counts generated tokens per request in a histogram; only its _sum and _count matter here.
                 add(
@@ -150,13 +185,31 @@ public enum Exposition {
                     sample("tgi_request_generated_tokens_bucket", base + [("le", "+Inf")], pod.ttft.count))
             case .nim:
                 let labels = base + [("model_name", pod.model)]
-                add("num_requests_waiting", "gauge", sample("num_requests_waiting", labels, pod.waiting))
-                add("num_requests_running", "gauge", sample("num_requests_running", labels, pod.running))
-                add("gpu_cache_usage_perc", "gauge", sample("gpu_cache_usage_perc", labels, pod.kvCacheUsage))
+                gauge("num_requests_waiting", labels, pod.waiting)
+                gauge("num_requests_running", labels, pod.running)
+                gauge("gpu_cache_usage_perc", labels, pod.kvCacheUsage)
                 histogram("time_to_first_token_seconds", labels, pod.ttft, add)
-                add(
-                    "generation_tokens_total", "counter", sample("generation_tokens_total", labels, pod.generatedTokens)
-                )
+                histogram("time_per_output_token_seconds", labels, pod.interTokenLatency, add)
+                counter("generation_tokens_total", labels, pod.generatedTokens)
+                counter("prompt_tokens_total", labels, pod.promptTokens)
+            case .trtllm:
+                let labels = base + [("model_name", pod.model), ("engine_type", "trtllm")]
+                if previous {
+                    histogram("time_to_first_token_seconds", labels, pod.ttft, add)
+                    histogram("time_per_output_token_seconds", labels, pod.interTokenLatency, add)
+                    if let queue = pod.queueTime { histogram("request_queue_time_seconds", labels, queue, add) }
+                } else {
+                    gauge("trtllm_num_requests_waiting", labels, pod.waiting)
+                    gauge("trtllm_num_requests_running", labels, pod.running)
+                    gauge("trtllm_kv_cache_utilization", labels, pod.kvCacheUsage)
+                    histogram("trtllm_time_to_first_token_seconds", labels, pod.ttft, add)
+                    histogram("trtllm_time_per_output_token_seconds", labels, pod.interTokenLatency, add)
+                    counter("trtllm_generation_tokens_total", labels, pod.generatedTokens)
+                    counter("trtllm_prompt_tokens_total", labels, pod.promptTokens)
+                    if let queue = pod.queueTime {
+                        histogram("trtllm_request_queue_time_seconds", labels, queue, add)
+                    }
+                }
             case .custom:
                 break
             }
