@@ -180,7 +180,7 @@ public enum ObjectivePlanner {
         // longer) the rate is only a lower bound: nothing is learned from it, and the count may rise, not fall.
         let partial = !sample.silentPods.isEmpty
         let cacheFull = sample.kvCacheUsage.usable.map { $0 > fullCache } ?? false
-        if ready > 0, rate > 1e-6, let queueing, !partial {
+        if ready > 0, rate > 1e-6, queueing != nil, !partial {
             let load = rate / referenceRate / Double(ready)
             if queued || tokenLatencyMissed {
                 let estimate = state.capacity ?? load

@@ -99,7 +99,8 @@ public enum PolicyValidator {
 
         let prometheus = resolvePrometheus(spec.prometheus, check: &check)
         let objective = resolveObjective(spec.objective, engine: engine, check: &check)
-        let signals = resolveSignals(spec.signals, engine: engine, objective: objective != nil, check: &check)
+        let signals = resolveSignals(
+            spec.signals, engine: engine, objective: objective != nil, targetName: target?.name, check: &check)
         let schedules = resolveSchedules(spec.schedules, maxReplicas: maxReplicas, check: &check)
         let behavior = resolveBehavior(spec.behavior, objective: objective != nil, check: &check)
 
@@ -116,14 +117,15 @@ public enum PolicyValidator {
         }
 
         // At zero there are no pods, so per-pod presets read 0 and would never bring the target back.
-        if minReplicas == 0, !signals.isEmpty || objective != nil, !signals.contains(where: { $0.type == .custom }),
-            !schedules.contains(where: { $0.minReplicas > 0 })
+        if minReplicas == 0, !signals.isEmpty || objective != nil,
+            !signals.contains(where: { $0.type.existsWithoutPods }), !schedules.contains(where: { $0.minReplicas > 0 })
         {
             check.fail(
                 "spec.minReplicas",
-                "0 needs a signal that exists while no pod runs, to come back from zero: add a Custom signal (a "
-                    + "gateway's or queue's pending requests) or a schedule with minReplicas >= 1; the engine's "
-                    + "per-pod metrics are 0 when no pod runs")
+                "0 needs a signal that exists while no pod runs, to come back from zero: add a GatewayQueueDepth "
+                    + "signal (the inference gateway's queue for the pool), a Custom signal (a queue's pending "
+                    + "requests) or a schedule with minReplicas >= 1; the engine's per-pod metrics are 0 when no pod "
+                    + "runs")
         }
 
         var expectedStartup: Double?
@@ -268,7 +270,7 @@ public enum PolicyValidator {
     }
 
     private static func resolveSignals(
-        _ specs: [SignalSpec]?, engine: Engine, objective: Bool, check: inout Checker
+        _ specs: [SignalSpec]?, engine: Engine, objective: Bool, targetName: String?, check: inout Checker
     ) -> [ResolvedPolicy.Signal] {
         guard let specs else {
             if objective { return [] }
@@ -301,11 +303,23 @@ public enum PolicyValidator {
             let target = resolveTarget(spec.target, type: type, path: path, check: &check)
 
             var targetType = TargetType.averageValue
+            if spec.targetType == nil, type.isFleetTotal {
+                check.fail(
+                    "\(path).targetType",
+                    "required for \(type.rawValue), a total over the pool: set Value (the recommendation is "
+                        + "ceil(total / target))")
+            }
             if let text = spec.targetType {
                 if let value = TargetType(rawValue: text) {
                     targetType = value
-                    if value == .value, [.timeToFirstToken, .kvCacheUtilization, .gpuUtilization].contains(type) {
+                    if value == .value, type.isPerReplica {
                         check.fail("\(path).targetType", "\(type.rawValue) is a per-replica measure; use AverageValue")
+                    }
+                    if value == .averageValue, type.isFleetTotal {
+                        check.fail(
+                            "\(path).targetType",
+                            "\(type.rawValue) is the pool's total (it exists while no pod does); use Value: the "
+                                + "recommendation is ceil(total / target)")
                     }
                 } else {
                     check.fail("\(path).targetType", unsupported(text, TargetType.allCases.map(\.rawValue)))
@@ -343,11 +357,21 @@ public enum PolicyValidator {
                 check.fail("\(path).window", "only used by TimeToFirstToken and TokenThroughput")
             }
 
+            var pool: String?
+            if type.isGateway {
+                pool = spec.pool ?? targetName
+                if let name = spec.pool, let problem = dnsSubdomainProblem(name) {
+                    check.fail("\(path).pool", problem)
+                }
+            } else if spec.pool != nil {
+                check.fail("\(path).pool", "only used by the Gateway types (\(typeText) reads the model servers' pods)")
+            }
+
             let name = type == .custom && customCount > 1 ? "Custom[\(index)]" : type.rawValue
             result.append(
                 .init(
                     type: type, target: target ?? 1, targetType: targetType, activation: activation,
-                    quantile: quantile, query: query, window: window, name: name))
+                    quantile: quantile, query: query, window: window, name: name, pool: pool))
         }
         return result
     }
@@ -396,6 +420,7 @@ public enum PolicyValidator {
     private static func engineProblem(_ type: SignalType, _ engine: Engine) -> String? {
         switch (engine, type) {
         case (.custom, .custom), (.custom, .gpuUtilization): nil
+        case (_, let type) where type.isGateway: nil
         case (.custom, _): "engine custom has no preset for \(type.rawValue); use type Custom with a query"
         case (.tgi, .kvCacheUtilization): "engine tgi exports no KV-cache usage metric; use type Custom"
         default: nil

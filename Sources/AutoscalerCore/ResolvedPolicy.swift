@@ -19,18 +19,49 @@ public enum SignalType: String, Sendable, Codable, CaseIterable {
     case gpuUtilization = "GPUUtilization"
     /// Generated tokens per second.
     case tokenThroughput = "TokenThroughput"
+    /// Requests the inference gateway's endpoint picker holds in flow control for the pool: a fleet total that exists
+    /// while no pod does.
+    case gatewayQueueDepth = "GatewayQueueDepth"
+    /// The endpoint picker's saturation of the pool, 0–1 and more when it holds requests back.
+    case gatewaySaturation = "GatewaySaturation"
+    /// Requests running per endpoint of the pool, as the endpoint picker averages them.
+    case gatewayRunningRequests = "GatewayRunningRequests"
     case custom = "Custom"
+
+    /// Read from the inference gateway's endpoint picker (llm-d, Gateway API Inference Extension) for an
+    /// InferencePool, not from the model servers' pods.
+    public var isGateway: Bool {
+        self == .gatewayQueueDepth || self == .gatewaySaturation || self == .gatewayRunningRequests
+    }
+
+    /// Signals whose series exist while the target has no pod: they can bring it back from zero.
+    public var existsWithoutPods: Bool { self == .custom || self == .gatewayQueueDepth || self == .gatewaySaturation }
+
+    /// Fleet totals: only `targetType: Value` fits them.
+    public var isFleetTotal: Bool { self == .gatewayQueueDepth }
+
+    /// Per-replica measures: only `targetType: AverageValue` fits them.
+    public var isPerReplica: Bool {
+        [.timeToFirstToken, .kvCacheUtilization, .gpuUtilization, .gatewaySaturation, .gatewayRunningRequests]
+            .contains(self)
+    }
 
     /// Latency measures quality, not load: it scales up when over target and never votes for fewer replicas.
     public var isLatency: Bool { self == .timeToFirstToken }
 
     /// Signals that grow with a backlog while new pods load, and so would order the same capacity twice.
-    public var growsDuringColdStart: Bool { self == .queueDepth || self == .timeToFirstToken }
+    public var growsDuringColdStart: Bool {
+        self == .queueDepth || self == .timeToFirstToken || self == .gatewayQueueDepth
+    }
 
     /// Signals that measure in-flight work against what the replicas hold, so they can size a scale-down: an empty
     /// queue says only that the fleet keeps up, not by how much.
     public var measuresBusyness: Bool {
-        self == .kvCacheUtilization || self == .runningRequests || self == .gpuUtilization || self == .tokenThroughput
+        [
+            .kvCacheUtilization, .runningRequests, .gpuUtilization, .tokenThroughput, .gatewaySaturation,
+            .gatewayRunningRequests,
+        ]
+        .contains(self)
     }
 }
 
@@ -63,11 +94,15 @@ public struct ResolvedPolicy: Sendable, Equatable {
         public var window: Double?
         /// How status and `limitedBy` name it: the type, with its index when several Custom signals exist.
         public var name: String
+        /// The InferencePool the gateway types read (the target's name unless given).
+        public var pool: String?
 
         public init(
             type: SignalType, target: Double, targetType: TargetType = .averageValue, activation: Double = 0,
-            quantile: Double? = nil, query: String? = nil, window: Double? = nil, name: String? = nil
+            quantile: Double? = nil, query: String? = nil, window: Double? = nil, name: String? = nil,
+            pool: String? = nil
         ) {
+            self.pool = pool
             self.type = type
             self.target = target
             self.targetType = targetType
@@ -266,7 +301,11 @@ public enum PolicyDefaults {
         case .queueDepth: 5
         case .kvCacheUtilization: 0.85
         case .gpuUtilization: 80
-        case .runningRequests, .timeToFirstToken, .tokenThroughput, .custom: nil
+        // Held back above 1; 0.8 leaves room for a burst while new replicas load.
+        case .gatewaySaturation: 0.8
+        case .runningRequests, .timeToFirstToken, .tokenThroughput, .custom, .gatewayQueueDepth,
+            .gatewayRunningRequests:
+            nil
         }
     }
 }

@@ -191,7 +191,7 @@ public struct LatencyObjectiveSpec: Codable, Sendable, Equatable {
 /// One signal the replica count follows.
 public struct SignalSpec: Codable, Sendable, Equatable {
     /// `QueueDepth` | `RunningRequests` | `TimeToFirstToken` | `KVCacheUtilization` | `GPUUtilization` |
-    /// `TokenThroughput` | `Custom`.
+    /// `TokenThroughput` | `GatewayQueueDepth` | `GatewaySaturation` | `GatewayRunningRequests` | `Custom`.
     public var type: String?
     /// A number, or for `TimeToFirstToken` a duration such as `500ms`.
     public var target: NumberOrString?
@@ -205,11 +205,14 @@ public struct SignalSpec: Codable, Sendable, Equatable {
     public var query: String?
     /// The `rate()` window for `TimeToFirstToken` and `TokenThroughput` (default `1m`).
     public var window: String?
+    /// The InferencePool whose endpoint picker the `Gateway*` types read (default: the target's name).
+    public var pool: String?
 
     public init(
         type: String? = nil, target: NumberOrString? = nil, targetType: String? = nil, activation: Double? = nil,
-        quantile: Double? = nil, query: String? = nil, window: String? = nil
+        quantile: Double? = nil, query: String? = nil, window: String? = nil, pool: String? = nil
     ) {
+        self.pool = pool
         self.type = type
         self.target = target
         self.targetType = targetType

@@ -47,7 +47,8 @@ public enum QueryRecognizer {
                 let adapted = name.replacingOccurrences(of: ":", with: "_")
                 if table[adapted] == nil { table[adapted] = Entry(engine: engine, type: type, current: current) }
             }
-            for type in SignalType.allCases {
+            // The gateway's metrics are the endpoint picker's, not an engine's: their queries stay Custom.
+            for type in SignalType.allCases where !type.isGateway {
                 guard let role = EnginePresets.role(of: type), let candidates = names.candidates[role] else { continue }
                 // A histogram is recognized by its buckets.
                 let suffix = role.isHistogram ? "_bucket" : ""

@@ -111,8 +111,8 @@ enum EmbeddedCRD {
                         - rule: "!has(self.engine) || self.engine != 'custom' || has(self.signals)"
                           message: engine custom has no preset signals to default to; list signals (type Custom with a query, or GPUUtilization)
                           fieldPath: .signals
-                        - rule: "!has(self.engine) || self.engine != 'custom' || !has(self.signals) || self.signals.all(s, s.type == 'Custom' || s.type == 'GPUUtilization')"
-                          message: engine custom has presets only for GPUUtilization; use type Custom with a query for every other signal
+                        - rule: "!has(self.engine) || self.engine != 'custom' || !has(self.signals) || self.signals.all(s, s.type in ['Custom', 'GPUUtilization', 'GatewayQueueDepth', 'GatewaySaturation', 'GatewayRunningRequests'])"
+                          message: engine custom has presets only for GPUUtilization and the Gateway types; use type Custom with a query for every other signal
                           fieldPath: .signals
                         - rule: "!has(self.engine) || self.engine != 'tgi' || !has(self.signals) || !self.signals.exists(s, s.type == 'KVCacheUtilization')"
                           message: engine tgi exports no KV-cache usage metric; use type Custom with a query instead of KVCacheUtilization
@@ -426,9 +426,15 @@ enum EmbeddedCRD {
                               - rule: "!has(self.window) || self.type == 'TimeToFirstToken' || self.type == 'TokenThroughput'"
                                 message: window is only used by TimeToFirstToken and TokenThroughput
                                 fieldPath: .window
-                              - rule: "!has(self.targetType) || self.targetType != 'Value' || !(self.type in ['TimeToFirstToken', 'KVCacheUtilization', 'GPUUtilization'])"
-                                message: TimeToFirstToken, KVCacheUtilization and GPUUtilization are per-replica measures; use targetType AverageValue
+                              - rule: "!has(self.targetType) || self.targetType != 'Value' || !(self.type in ['TimeToFirstToken', 'KVCacheUtilization', 'GPUUtilization', 'GatewaySaturation', 'GatewayRunningRequests'])"
+                                message: TimeToFirstToken, KVCacheUtilization, GPUUtilization, GatewaySaturation and GatewayRunningRequests are per-replica measures; use targetType AverageValue
                                 fieldPath: .targetType
+                              - rule: "self.type != 'GatewayQueueDepth' || (has(self.targetType) && self.targetType == 'Value')"
+                                message: GatewayQueueDepth is the pool's total (it exists while no pod does); set targetType Value, the recommendation is ceil(total / target)
+                                fieldPath: .targetType
+                              - rule: "!has(self.pool) || self.type in ['GatewayQueueDepth', 'GatewaySaturation', 'GatewayRunningRequests']"
+                                message: pool is only used by the Gateway types
+                                fieldPath: .pool
                             properties:
                               type:
                                 type: string
@@ -438,10 +444,22 @@ enum EmbeddedCRD {
                                   TimeToFirstToken: a TTFT quantile, a latency SLO that only ever asks for more replicas (target
                                   required, a duration). KVCacheUtilization: KV-cache use as a fraction 0-1 (target 0.85;
                                   not exported by tgi). GPUUtilization: DCGM GPU utilization in percent 0-100 (target 80).
-                                  TokenThroughput: generated tokens per second (target required). Custom: the number returned
-                                  by your own PromQL query (target required).
+                                  TokenThroughput: generated tokens per second (target required). GatewayQueueDepth: requests
+                                  the inference gateway's endpoint picker (llm-d, Gateway API Inference Extension) holds in flow
+                                  control for the pool, a total that exists while no pod does, so it brings a workload back from
+                                  zero (targetType Value, target required: requests per replica). GatewaySaturation: the
+                                  endpoint picker's saturation of the pool, 1 when it holds requests back (target 0.8).
+                                  GatewayRunningRequests: running requests per endpoint of the pool as the picker averages them
+                                  (target required). Custom: the number returned by your own PromQL query (target required).
                                 maxLength: 32
-                                enum: [QueueDepth, RunningRequests, TimeToFirstToken, KVCacheUtilization, GPUUtilization, TokenThroughput, Custom]
+                                enum: [QueueDepth, RunningRequests, TimeToFirstToken, KVCacheUtilization, GPUUtilization, TokenThroughput, GatewayQueueDepth, GatewaySaturation, GatewayRunningRequests, Custom]
+                              pool:
+                                type: string
+                                description: >-
+                                  Gateway types only: the InferencePool whose endpoint picker metrics are read (default: the
+                                  target's name). The picker's series are read in the policy's namespace.
+                                maxLength: 253
+                                pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
                               target:
                                 # A number (5, 0.85) or, for TimeToFirstToken, a duration string ("500ms"). A structural schema
                                 # cannot say "number or string": `anyOf: [{type: number}, {type: string}]` is refused (type is
@@ -469,8 +487,9 @@ enum EmbeddedCRD {
                                   AverageValue (default): the value is an average per ready replica and the recommendation is
                                   ceil(ready * value / target), like an HPA AverageValue target. Value: the value is a fleet
                                   total (e.g. a gateway's queue) and the recommendation is ceil(value / target), which also
-                                  works at zero replicas. TimeToFirstToken, KVCacheUtilization and GPUUtilization are
-                                  per-replica measures and must use AverageValue.
+                                  works at zero replicas. TimeToFirstToken, KVCacheUtilization, GPUUtilization,
+                                  GatewaySaturation and GatewayRunningRequests are per-replica measures and must use
+                                  AverageValue; GatewayQueueDepth is a total and must use Value.
                                 default: AverageValue
                                 maxLength: 16
                                 enum: [AverageValue, Value]

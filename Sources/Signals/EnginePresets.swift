@@ -4,6 +4,17 @@ import Foundation
 /// What a metric is for, across engines: each engine names it differently, and renames it between releases.
 public enum MetricRole: String, Sendable, CaseIterable, Comparable {
     case waiting, running, kvCache, timeToFirstToken, interTokenLatency, queueTime, promptTokens, generatedTokens
+    /// The inference gateway's endpoint picker, per InferencePool.
+    case gatewayQueue, gatewaySaturation, gatewayRunning
+
+    /// The label that names the InferencePool on the endpoint picker's series (nil: a model server's metric).
+    public var poolLabel: String? {
+        switch self {
+        case .gatewayQueue, .gatewaySaturation: "inference_pool"
+        case .gatewayRunning: "name"
+        default: nil
+        }
+    }
 
     /// Histograms are looked for by their `_count` series and read through `_bucket`/`_count`.
     public var isHistogram: Bool {
@@ -24,6 +35,9 @@ public enum MetricRole: String, Sendable, CaseIterable, Comparable {
         case .queueTime: "queue-time histogram"
         case .promptTokens: "prompt-token counter"
         case .generatedTokens: "generated-token counter"
+        case .gatewayQueue: "gateway flow-control queue"
+        case .gatewaySaturation: "gateway pool saturation"
+        case .gatewayRunning: "gateway pool running requests"
         }
     }
 
@@ -78,7 +92,8 @@ public struct MetricNames: Sendable, Equatable {
     public func absence(_ role: MetricRole) -> String {
         guard let names = candidates[role] else { return "engine \(engine.rawValue) exports no \(role.label)" }
         let where_ = detectedIn.map { " in namespace \($0)" } ?? ""
-        return "no \(role.label) of engine \(engine.rawValue) is exported\(where_) (looked for "
+        let whose = role.poolLabel == nil ? " of engine \(engine.rawValue)" : ""
+        return "no \(role.label)\(whose) is exported\(where_) (looked for "
             + names.map { Self.series($0, role: role) }.joined(separator: ", ") + ")"
     }
 }
@@ -91,67 +106,71 @@ public enum EnginePresets {
     /// `token_usage` also counts Mamba state on hybrid models, where `full_token_usage` is the attention KV cache;
     /// trtllm-serve exported five unprefixed metrics before its `trtllm_` names; NIM 2 serves through vLLM.
     public static func names(for engine: Engine) -> MetricNames {
+        MetricNames(engine: engine, candidates: engineNames(engine).merging(gatewayNames) { own, _ in own })
+    }
+
+    /// The endpoint picker's metrics, whatever engine serves behind it: the Gateway API Inference Extension's names
+    /// (flow control from v1.1, with the `inference_pool` label from v1.5) and llm-d-router's `llm_d_epp_*` (v0.9).
+    static let gatewayNames: [MetricRole: [String]] = [
+        .gatewayQueue: ["llm_d_epp_flow_control_queue_size", "inference_extension_flow_control_queue_size"],
+        .gatewaySaturation: [
+            "llm_d_epp_flow_control_pool_saturation", "inference_extension_flow_control_pool_saturation",
+        ],
+        .gatewayRunning: ["llm_d_epp_average_running_requests", "inference_pool_average_running_requests"],
+    ]
+
+    private static func engineNames(_ engine: Engine) -> [MetricRole: [String]] {
         switch engine {
         case .vllm:
-            MetricNames(
-                engine: engine,
-                candidates: [
-                    .waiting: ["vllm:num_requests_waiting"], .running: ["vllm:num_requests_running"],
-                    .kvCache: ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"],
-                    .timeToFirstToken: ["vllm:time_to_first_token_seconds"],
-                    .interTokenLatency: ["vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"],
-                    .queueTime: ["vllm:request_queue_time_seconds"], .promptTokens: ["vllm:prompt_tokens_total"],
-                    .generatedTokens: ["vllm:generation_tokens_total"],
-                ])
+            [
+                .waiting: ["vllm:num_requests_waiting"], .running: ["vllm:num_requests_running"],
+                .kvCache: ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"],
+                .timeToFirstToken: ["vllm:time_to_first_token_seconds"],
+                .interTokenLatency: ["vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"],
+                .queueTime: ["vllm:request_queue_time_seconds"], .promptTokens: ["vllm:prompt_tokens_total"],
+                .generatedTokens: ["vllm:generation_tokens_total"],
+            ]
         case .sglang:
-            MetricNames(
-                engine: engine,
-                candidates: [
-                    .waiting: ["sglang:num_queue_reqs"], .running: ["sglang:num_running_reqs"],
-                    .kvCache: ["sglang:full_token_usage", "sglang:token_usage"],
-                    .timeToFirstToken: ["sglang:time_to_first_token_seconds"],
-                    .interTokenLatency: ["sglang:inter_token_latency_seconds", "sglang:time_per_output_token_seconds"],
-                    .queueTime: ["sglang:queue_time_seconds"], .promptTokens: ["sglang:prompt_tokens_total"],
-                    .generatedTokens: ["sglang:generation_tokens_total"],
-                ])
+            [
+                .waiting: ["sglang:num_queue_reqs"], .running: ["sglang:num_running_reqs"],
+                .kvCache: ["sglang:full_token_usage", "sglang:token_usage"],
+                .timeToFirstToken: ["sglang:time_to_first_token_seconds"],
+                .interTokenLatency: ["sglang:inter_token_latency_seconds", "sglang:time_per_output_token_seconds"],
+                .queueTime: ["sglang:queue_time_seconds"], .promptTokens: ["sglang:prompt_tokens_total"],
+                .generatedTokens: ["sglang:generation_tokens_total"],
+            ]
         case .tgi:
             // No KV gauge and no TTFT histogram: the time a request waits in the queue is the nearest measure. Token
             // counts are per-request histograms whose `_sum` counts.
-            MetricNames(
-                engine: engine,
-                candidates: [
-                    .waiting: ["tgi_queue_size"], .running: ["tgi_batch_current_size"],
-                    .timeToFirstToken: ["tgi_request_queue_duration"],
-                    .interTokenLatency: ["tgi_request_mean_time_per_token_duration"],
-                    .queueTime: ["tgi_request_queue_duration"], .promptTokens: ["tgi_request_input_length_sum"],
-                    .generatedTokens: ["tgi_request_generated_tokens_sum"],
-                ])
+            [
+                .waiting: ["tgi_queue_size"], .running: ["tgi_batch_current_size"],
+                .timeToFirstToken: ["tgi_request_queue_duration"],
+                .interTokenLatency: ["tgi_request_mean_time_per_token_duration"],
+                .queueTime: ["tgi_request_queue_duration"], .promptTokens: ["tgi_request_input_length_sum"],
+                .generatedTokens: ["tgi_request_generated_tokens_sum"],
+            ]
         case .nim:
-            MetricNames(
-                engine: engine,
-                candidates: [
-                    .waiting: ["num_requests_waiting", "vllm:num_requests_waiting"],
-                    .running: ["num_requests_running", "vllm:num_requests_running"],
-                    .kvCache: ["gpu_cache_usage_perc", "vllm:kv_cache_usage_perc"],
-                    .timeToFirstToken: ["time_to_first_token_seconds", "vllm:time_to_first_token_seconds"],
-                    .interTokenLatency: ["time_per_output_token_seconds", "vllm:inter_token_latency_seconds"],
-                    .queueTime: ["vllm:request_queue_time_seconds"],
-                    .promptTokens: ["prompt_tokens_total", "vllm:prompt_tokens_total"],
-                    .generatedTokens: ["generation_tokens_total", "vllm:generation_tokens_total"],
-                ])
+            [
+                .waiting: ["num_requests_waiting", "vllm:num_requests_waiting"],
+                .running: ["num_requests_running", "vllm:num_requests_running"],
+                .kvCache: ["gpu_cache_usage_perc", "vllm:kv_cache_usage_perc"],
+                .timeToFirstToken: ["time_to_first_token_seconds", "vllm:time_to_first_token_seconds"],
+                .interTokenLatency: ["time_per_output_token_seconds", "vllm:inter_token_latency_seconds"],
+                .queueTime: ["vllm:request_queue_time_seconds"],
+                .promptTokens: ["prompt_tokens_total", "vllm:prompt_tokens_total"],
+                .generatedTokens: ["generation_tokens_total", "vllm:generation_tokens_total"],
+            ]
         case .trtllm:
-            MetricNames(
-                engine: engine,
-                candidates: [
-                    .waiting: ["trtllm_num_requests_waiting"], .running: ["trtllm_num_requests_running"],
-                    .kvCache: ["trtllm_kv_cache_utilization"],
-                    .timeToFirstToken: ["trtllm_time_to_first_token_seconds", "time_to_first_token_seconds"],
-                    .interTokenLatency: ["trtllm_time_per_output_token_seconds", "time_per_output_token_seconds"],
-                    .queueTime: ["trtllm_request_queue_time_seconds", "request_queue_time_seconds"],
-                    .promptTokens: ["trtllm_prompt_tokens_total"], .generatedTokens: ["trtllm_generation_tokens_total"],
-                ])
+            [
+                .waiting: ["trtllm_num_requests_waiting"], .running: ["trtllm_num_requests_running"],
+                .kvCache: ["trtllm_kv_cache_utilization"],
+                .timeToFirstToken: ["trtllm_time_to_first_token_seconds", "time_to_first_token_seconds"],
+                .interTokenLatency: ["trtllm_time_per_output_token_seconds", "time_per_output_token_seconds"],
+                .queueTime: ["trtllm_request_queue_time_seconds", "request_queue_time_seconds"],
+                .promptTokens: ["trtllm_prompt_tokens_total"], .generatedTokens: ["trtllm_generation_tokens_total"],
+            ]
         case .custom:
-            MetricNames(engine: engine, candidates: [:])
+            [:]
         }
     }
 
@@ -163,6 +182,9 @@ public enum EnginePresets {
         case .kvCacheUtilization: .kvCache
         case .timeToFirstToken: .timeToFirstToken
         case .tokenThroughput: .generatedTokens
+        case .gatewayQueueDepth: .gatewayQueue
+        case .gatewaySaturation: .gatewaySaturation
+        case .gatewayRunningRequests: .gatewayRunning
         case .gpuUtilization, .custom: nil
         }
     }
@@ -240,6 +262,16 @@ public enum EnginePresets {
         guard let role = role(of: signal.type) else { return "" }
         let window = "\(Int((signal.window ?? PolicyDefaults.rateWindow).rounded()))s"
         let query: String?
+        if let label = role.poolLabel {
+            // The endpoint picker's series: the policy's namespace (where the picker runs beside its pool) and the
+            // pool's name; no pod matcher, as they are the picker's own and exist while the pool has no endpoint.
+            let pool = "\(PodScope.namespaceMatcher(scope.namespace)),\(label)=\(PromQL.string(signal.pool ?? ""))"
+            // The queue is summed over its priority bands; saturation is per stage (prefill, decode), the highest.
+            let aggregate = role == .gatewayQueue ? "sum" : role == .gatewaySaturation ? "max" : "avg"
+            query = either(names[role]) { "\(aggregate)(\($0){\(pool)})" }
+            guard let query else { throw .notExported(names.absence(role)) }
+            return query
+        }
         switch role {
         case .timeToFirstToken:
             let quantile = signal.quantile ?? PolicyDefaults.quantile
@@ -274,7 +306,7 @@ public enum EnginePresets {
     public static func namespaceQuery(
         for signal: ResolvedPolicy.Signal, names: MetricNames, namespace: String, staleAfter: Double? = nil
     ) -> String? {
-        guard let role = role(of: signal.type) else { return nil }
+        guard let role = role(of: signal.type), role.poolLabel == nil else { return nil }
         let selector = PodScope.namespaceMatcher(namespace)
         let window = "\(Int((signal.window ?? PolicyDefaults.rateWindow).rounded()))s"
         /// `expression` (of `series`) limited to series with a recent sample.

@@ -79,9 +79,9 @@ public struct SignalReader: Sendable {
         ready: Set<String>?, at time: Date
     ) async -> Reading {
         if case .names(let pods) = scope.pods {
-            // With no pods, nothing waits at, runs on or is served by a pod: a preset's value is 0. A Custom query
-            // (a gateway's queue) is still read: it is how a workload comes back from zero.
-            if pods.isEmpty, signal.type != .custom { return Reading(query: "", sample: .value(0)) }
+            // With no pods, nothing waits at, runs on or is served by a pod: a preset's value is 0. A gateway's queue
+            // and a Custom query are still read: they are how a workload comes back from zero.
+            if pods.isEmpty, !signal.type.existsWithoutPods { return Reading(query: "", sample: .value(0)) }
         }
         let names: MetricNames
         switch found {

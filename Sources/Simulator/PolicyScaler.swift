@@ -61,7 +61,7 @@ public struct PolicyScaler: FleetScaler {
     /// simulated scrapes).
     static func sample(_ signal: ResolvedPolicy.Signal, observation: FleetObservation) -> SignalSample {
         // With no pods nothing waits at or runs on a pod: presets read 0, as in the controller.
-        if observation.pods.isEmpty && signal.type != .custom { return .value(0) }
+        if observation.pods.isEmpty && !signal.type.existsWithoutPods { return .value(0) }
         let metrics = observation.metrics
         let aggregate: PrometheusView.Aggregate = signal.targetType == .value ? .sum : .avg
         let window = signal.window ?? PolicyDefaults.rateWindow
@@ -89,6 +89,8 @@ public struct PolicyScaler: FleetScaler {
             value = quantile
         case .custom:
             return .missing("Custom queries are not simulated")
+        case .gatewayQueueDepth, .gatewaySaturation, .gatewayRunningRequests:
+            return .missing("the inference gateway is not simulated")
         }
         return value.map(SignalSample.value) ?? .missing("no data")
     }

@@ -107,6 +107,7 @@ import Testing
             return
         }
         #expect(failure.violations.map(\.path) == ["spec.minReplicas"])
+        #expect(failure.description.contains("GatewayQueueDepth signal"))
         #expect(failure.description.contains("Custom signal"))
         let scheduled = try Self.document(
             Self.minimal(
@@ -114,6 +115,31 @@ import Testing
                     #""minReplicas": 0, "maxReplicas": 2, "schedules": [{"name": "day", "start": "0 8 * * *", "end": "0 18 * * *", "minReplicas": 1}]"#
             ))
         #expect(throws: Never.self) { try PolicyValidator.resolve(scheduled).get() }
+    }
+
+    @Test func theGatewaysQueueBringsAWorkloadBackFromZeroAndReadsTheTargetsPoolUnlessNamed() throws {
+        let policy = try Self.document(
+            Self.minimal(
+                spec: #""minReplicas": 0, "maxReplicas": 8, "signals": [{"type": "GatewayQueueDepth", "target": 4, "#
+                    + #""targetType": "Value"}, {"type": "GatewaySaturation", "pool": "llama-pool"}]"#))
+        let resolved = try PolicyValidator.resolve(policy).get()
+        #expect(
+            resolved.signals == [
+                .init(type: .gatewayQueueDepth, target: 4, targetType: .value, pool: "vllm-llama3"),
+                .init(type: .gatewaySaturation, target: 0.8, pool: "llama-pool"),
+            ])
+        // Engine custom has the gateway's presets too: they are the router's, not the engine's.
+        let custom = try Self.document(
+            Self.minimal(
+                spec: #""engine": "custom", "minReplicas": 0, "maxReplicas": 2, "signals": [{"type": "#
+                    + #""GatewayQueueDepth", "target": 1, "targetType": "Value"}]"#))
+        #expect(throws: Never.self) { try PolicyValidator.resolve(custom).get() }
+        // Running requests per endpoint vanish with the endpoints: not a way back from zero.
+        let running = try Self.document(
+            Self.minimal(
+                spec: #""minReplicas": 0, "maxReplicas": 2, "signals": [{"type": "GatewayRunningRequests", "#
+                    + #""target": 8}]"#))
+        #expect(PolicyValidator.violations(of: running).map(\.path) == ["spec.minReplicas"])
     }
 
     struct Case: CustomTestStringConvertible, Sendable {
@@ -146,6 +172,23 @@ import Testing
             spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth"}, {"type": "Custom", "target": 3}]"#,
             path: "spec.signals[1].query", message: "required for type Custom"),
         Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "GatewayQueueDepth", "target": 3}]"#,
+            path: "spec.signals[0].targetType", message: "required for GatewayQueueDepth, a total over the pool"),
+        Case(
+            spec:
+                #""maxReplicas": 2, "signals": [{"type": "GatewayQueueDepth", "target": 3, "targetType": "AverageValue"}]"#,
+            path: "spec.signals[0].targetType", message: "GatewayQueueDepth is the pool's total"),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "GatewaySaturation", "targetType": "Value"}]"#,
+            path: "spec.signals[0].targetType", message: "GatewaySaturation is a per-replica measure"),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth", "pool": "llama"}]"#,
+            path: "spec.signals[0].pool", message: "only used by the Gateway types"),
+        Case(
+            spec:
+                #""maxReplicas": 2, "signals": [{"type": "GatewayRunningRequests", "target": 8, "pool": "Llama_Pool"}]"#,
+            path: "spec.signals[0].pool", message: ""),
+        Case(
             spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth", "target": -5}]"#,
             path: "spec.signals[0].target", message: "must be > 0 (got -5.0)"),
         Case(
@@ -154,7 +197,7 @@ import Testing
         Case(
             spec: #""maxReplicas": 2, "signals": [{"type": "Latency"}]"#, path: "spec.signals[0].type",
             message:
-                "unsupported value \"Latency\" (one of: QueueDepth, RunningRequests, TimeToFirstToken, KVCacheUtilization, GPUUtilization, TokenThroughput, Custom)"
+                "unsupported value \"Latency\" (one of: QueueDepth, RunningRequests, TimeToFirstToken, KVCacheUtilization, GPUUtilization, TokenThroughput, GatewayQueueDepth, GatewaySaturation, GatewayRunningRequests, Custom)"
         ),
         Case(
             spec: #""maxReplicas": 2, "signals": [{"type": "TimeToFirstToken"}]"#, path: "spec.signals[0].target",

@@ -169,6 +169,10 @@ import Testing
         ("target neither number nor duration", "signals: [{type: QueueDepth, target: lots}]", "spec.signals[0].target"),
         ("quantile of 1", "signals: [{type: TimeToFirstToken, target: 1s, quantile: 1}]", "spec.signals[0].quantile"),
         ("empty signal list", "signals: []", "spec.signals"),
+        (
+            "pool that is no object name", "signals: [{type: GatewaySaturation, pool: Llama_Pool}]",
+            "spec.signals[0].pool"
+        ),
         ("percentage over 100", "disruptionBudget: {maxUnavailable: \"150%\"}", "spec.disruptionBudget.maxUnavailable"),
         ("negative count", "disruptionBudget: {minAvailable: -1}", "spec.disruptionBudget.minAvailable"),
         ("boolean for int-or-string", "disruptionBudget: {minAvailable: true}", "spec.disruptionBudget.minAvailable"),
@@ -258,7 +262,7 @@ import Testing
             signals: [
                 SignalSpec(
                     type: "TimeToFirstToken", target: .string("500ms"), targetType: "AverageValue", activation: 0,
-                    quantile: 0.95, query: "sum(x)", window: "1m")
+                    quantile: 0.95, query: "sum(x)", window: "1m", pool: "llama-pool")
             ],
             schedules: [
                 ScheduleSpec(

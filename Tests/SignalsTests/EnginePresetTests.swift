@@ -73,6 +73,26 @@ import Testing
         #expect(try EnginePresets.query(for: signal, engine: .custom, scope: Self.scope) == #"sum(x{a="b"})"#)
     }
 
+    @Test func gatewaySignalsReadTheEndpointPickersPoolInTheNamespaceWithoutAPodMatcher() throws {
+        let queue = ResolvedPolicy.Signal(type: .gatewayQueueDepth, target: 4, targetType: .value, pool: "llama")
+        #expect(
+            try EnginePresets.query(for: queue, engine: .vllm, scope: Self.scope)
+                == #"sum(llm_d_epp_flow_control_queue_size{namespace="inference",inference_pool="llama"}) or "#
+                + #"sum(inference_extension_flow_control_queue_size{namespace="inference",inference_pool="llama"})"#)
+        let saturation = ResolvedPolicy.Signal(type: .gatewaySaturation, target: 0.8, pool: #"x"} or up{"#)
+        #expect(
+            try EnginePresets.query(for: saturation, engine: .custom, scope: Self.scope)
+                .hasPrefix(
+                    #"max(llm_d_epp_flow_control_pool_saturation{namespace="inference",inference_pool="x\"} or up{"})"#)
+        )
+        let running = ResolvedPolicy.Signal(type: .gatewayRunningRequests, target: 8, pool: "llama")
+        #expect(
+            try EnginePresets.query(for: running, engine: .sglang, scope: Self.scope)
+                .hasPrefix(#"avg(llm_d_epp_average_running_requests{namespace="inference",name="llama"})"#))
+        // Read per policy, never from the namespace's per-pod batch.
+        #expect(EnginePresets.namespaceQuery(for: queue, names: EnginePresets.names(for: .vllm), namespace: "x") == nil)
+    }
+
     @Test func tgiHasNoKVCacheMetric() {
         #expect(throws: EnginePresets.PresetError.notExported("engine tgi exports no KV-cache gauge")) {
             try Self.query(.kvCacheUtilization, .tgi)
@@ -103,7 +123,9 @@ import Testing
         let discovery = try #require(EnginePresets.discoveryQuery(all, namespace: "inference"))
         #expect(discovery.hasPrefix(#"group by (__name__) ({__name__=~""#))
         #expect(discovery.hasSuffix(#",namespace="inference"})"#))
-        #expect(EnginePresets.discoveryQuery(EnginePresets.names(for: .custom), namespace: "x") == nil)
+        // Engine custom has only the gateway's names to look for.
+        let custom = try #require(EnginePresets.discoveryQuery(EnginePresets.names(for: .custom), namespace: "x"))
+        #expect(custom.contains("llm_d_epp_flow_control_queue_size") && !custom.contains("vllm"))
     }
 
     @Test func hostileNamesCannotLeaveTheirStringOrWidenTheMatch() throws {
