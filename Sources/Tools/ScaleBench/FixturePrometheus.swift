@@ -32,6 +32,13 @@ final class FixturePrometheus: Sendable {
     /// pod regex names a hot pod.
     func answer(_ query: String) -> String {
         let time = String(format: "%.3f", Date().timeIntervalSince1970)
+        if query.hasPrefix("group by (__name__)"), let names = Self.names(in: query) {
+            // Which metric names exist: the simulated pods export every one asked about.
+            state.withLock { $0.queries += 1 }
+            let samples = names.map { #"{"metric":{"__name__":"\#($0)"},"value":[\#(time),"1"]}"# }
+            return #"{"status":"success","data":{"resultType":"vector","result":["#
+                + samples.joined(separator: ",") + "]}}"
+        }
         if query.contains("by (namespace, pod)"), let namespace = Self.namespace(in: query) {
             let (pods, hotPods) = state.withLock { state in
                 state.queries += 1
@@ -51,6 +58,14 @@ final class FixturePrometheus: Sendable {
         let value = isHot ? hot : steady
         return
             #"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[\#(time),"\#(value)"]}]}}"#
+    }
+
+    /// The alternatives of a `__name__=~"a|b"` matcher (the engines' names hold no character a regex escapes).
+    static func names(in query: String) -> [String]? {
+        guard let start = query.range(of: #"__name__=~""#) else { return nil }
+        let rest = query[start.upperBound...]
+        guard let end = rest.firstIndex(of: "\"") else { return nil }
+        return rest[..<end].split(separator: "|").map(String.init)
     }
 
     static func namespace(in query: String) -> String? {
