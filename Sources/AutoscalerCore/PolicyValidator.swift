@@ -411,16 +411,16 @@ public enum PolicyValidator {
         if type == .kvCacheUtilization, value > 1 {
             check.fail("\(path).target", "KV-cache use is a fraction: must be <= 1 (got \(value))")
         }
-        if type == .gpuUtilization, value > 100 {
-            check.fail("\(path).target", "GPU utilization is a percentage: must be <= 100 (got \(value))")
+        if type == .gpuUtilization || type == .gpuMemoryCopyUtilization, value > 100 {
+            check.fail("\(path).target", "\(type.rawValue) is a percentage: must be <= 100 (got \(value))")
         }
         return value
     }
 
     private static func engineProblem(_ type: SignalType, _ engine: Engine) -> String? {
         switch (engine, type) {
-        case (.custom, .custom), (.custom, .gpuUtilization): nil
-        case (_, let type) where type.isGateway: nil
+        case (.custom, .custom): nil
+        case (_, let type) where type.isGateway || type.isGPU: nil
         case (.custom, _): "engine custom has no preset for \(type.rawValue); use type Custom with a query"
         case (.tgi, .kvCacheUtilization): "engine tgi exports no KV-cache usage metric; use type Custom"
         default: nil

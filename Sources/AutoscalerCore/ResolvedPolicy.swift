@@ -15,8 +15,14 @@ public enum SignalType: String, Sendable, Codable, CaseIterable {
     case timeToFirstToken = "TimeToFirstToken"
     /// KV-cache use, 0–1.
     case kvCacheUtilization = "KVCacheUtilization"
-    /// DCGM GPU utilization, 0–100.
+    /// DCGM GPU utilization, 0–100, per GPU.
     case gpuUtilization = "GPUUtilization"
+    /// DCGM memory-copy (bandwidth) utilization, 0–100, per GPU: decode is bound by it.
+    case gpuMemoryCopyUtilization = "GPUMemoryCopyUtilization"
+    /// DCGM framebuffer used, MiB per GPU (flat for engines that reserve their KV cache at start, as vLLM does).
+    case gpuFramebufferUsed = "GPUFramebufferUsed"
+    /// DCGM power draw, watts per GPU.
+    case gpuPower = "GPUPower"
     /// Generated tokens per second.
     case tokenThroughput = "TokenThroughput"
     /// Requests the inference gateway's endpoint picker holds in flow control for the pool: a fleet total that exists
@@ -27,6 +33,11 @@ public enum SignalType: String, Sendable, Codable, CaseIterable {
     /// Requests running per endpoint of the pool, as the endpoint picker averages them.
     case gatewayRunningRequests = "GatewayRunningRequests"
     case custom = "Custom"
+
+    /// Read from the DCGM exporter, one series per GPU, joined to the target's pods.
+    public var isGPU: Bool {
+        self == .gpuUtilization || self == .gpuMemoryCopyUtilization || self == .gpuFramebufferUsed || self == .gpuPower
+    }
 
     /// Read from the inference gateway's endpoint picker (llm-d, Gateway API Inference Extension) for an
     /// InferencePool, not from the model servers' pods.
@@ -42,8 +53,7 @@ public enum SignalType: String, Sendable, Codable, CaseIterable {
 
     /// Per-replica measures: only `targetType: AverageValue` fits them.
     public var isPerReplica: Bool {
-        [.timeToFirstToken, .kvCacheUtilization, .gpuUtilization, .gatewaySaturation, .gatewayRunningRequests]
-            .contains(self)
+        isGPU || [.timeToFirstToken, .kvCacheUtilization, .gatewaySaturation, .gatewayRunningRequests].contains(self)
     }
 
     /// Latency measures quality, not load: it scales up when over target and never votes for fewer replicas.
@@ -58,8 +68,8 @@ public enum SignalType: String, Sendable, Codable, CaseIterable {
     /// queue says only that the fleet keeps up, not by how much.
     public var measuresBusyness: Bool {
         [
-            .kvCacheUtilization, .runningRequests, .gpuUtilization, .tokenThroughput, .gatewaySaturation,
-            .gatewayRunningRequests,
+            .kvCacheUtilization, .runningRequests, .gpuUtilization, .gpuMemoryCopyUtilization, .gpuPower,
+            .tokenThroughput, .gatewaySaturation, .gatewayRunningRequests,
         ]
         .contains(self)
     }
@@ -304,7 +314,7 @@ public enum PolicyDefaults {
         // Held back above 1; 0.8 leaves room for a burst while new replicas load.
         case .gatewaySaturation: 0.8
         case .runningRequests, .timeToFirstToken, .tokenThroughput, .custom, .gatewayQueueDepth,
-            .gatewayRunningRequests:
+            .gatewayRunningRequests, .gpuMemoryCopyUtilization, .gpuFramebufferUsed, .gpuPower:
             nil
         }
     }

@@ -6,7 +6,10 @@ public protocol SignalSource: Sendable {
     ///   - pods: the target's pods.
     ///   - ready: those of them that are ready (and not terminating): each should report every per-pod signal, and
     ///     one that does not makes the value uncertain, never an average of the others.
-    func samples(for policy: ResolvedPolicy, pods: [String], ready: Set<String>, at time: Date) async -> [SignalSample]
+    ///   - gpus: each pod's `nvidia.com/gpu` (pods without GPUs absent): how many GPUs should report for it.
+    func samples(
+        for policy: ResolvedPolicy, pods: [String], ready: Set<String>, gpus: [String: Int], at time: Date
+    ) async -> [SignalSample]
     /// What the objective planner reads (policies with `spec.objective`); `ready` as for `samples`.
     func workload(for policy: ResolvedPolicy, pods: [String], ready: Set<String>, at time: Date) async -> WorkloadSample
     /// Requests each pod is serving now (the engine's running-requests gauge); pods without a value are absent.
@@ -14,6 +17,12 @@ public protocol SignalSource: Sendable {
 }
 
 extension SignalSource {
+    public func samples(
+        for policy: ResolvedPolicy, pods: [String], ready: Set<String>, at time: Date
+    ) async -> [SignalSample] {
+        await samples(for: policy, pods: pods, ready: ready, gpus: [:], at: time)
+    }
+
     public func workload(
         for policy: ResolvedPolicy, pods: [String], ready: Set<String>, at time: Date
     ) async -> WorkloadSample {

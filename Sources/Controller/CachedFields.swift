@@ -4,7 +4,7 @@ import KubernetesModel
 /// workloads and not the size of the cluster's objects (managed fields, pod specs, annotations, templates). The
 /// metadata is kept once, typed; `json` holds the rest.
 enum CachedFields {
-    /// Readiness, start time, deletion, labels (selectors) of a pod.
+    /// Readiness, start time, deletion, labels (selectors) of a pod, and how many GPUs it holds.
     @Sendable static func pod(_ object: DynamicObject) -> DynamicObject {
         var metadata = slim(object.metadata)
         if let deletion = object.metadata.additionalFields["deletionTimestamp"] {
@@ -17,7 +17,25 @@ enum CachedFields {
             for key in ["type", "status", "lastTransitionTime"] { condition[key] = ready[key] }
             status["conditions"] = .array([.object(condition)])
         }
-        return DynamicObject(json: .object(["status": .object(status)]), metadata: metadata)
+        var json: [String: JSONValue] = ["status": .object(status)]
+        if let gpus = gpus(object), gpus > 0 { json["gpus"] = .number(Double(gpus)) }
+        return DynamicObject(json: .object(json), metadata: metadata)
+    }
+
+    /// The pod's `nvidia.com/gpu`: an extended resource's request equals its limit, and either may be written alone.
+    static func gpus(_ pod: DynamicObject) -> Int? {
+        guard case .array(let containers)? = pod["spec", "containers"] else { return nil }
+        var total = 0
+        for container in containers {
+            let resources = container["resources"]
+            let quantity = resources?["limits"]?["nvidia.com/gpu"] ?? resources?["requests"]?["nvidia.com/gpu"]
+            // A quantity is a string ("1"); a whole number is accepted too. Anything else (fractions, suffixes) is no
+            // GPU count.
+            if let count = quantity?.intValue ?? quantity?.stringValue.flatMap({ Int($0) }), count > 0, count < 1024 {
+                total += count
+            }
+        }
+        return total
     }
 
     /// Replica counts and the selector of a Deployment or StatefulSet (what its `/scale` would answer).

@@ -11,11 +11,14 @@ public struct PodInfo: Sendable, Equatable {
     public var ready: Bool
     public var readySince: Date?
     public var terminating: Bool
+    /// `nvidia.com/gpu` of its containers (0: none asked for).
+    public var gpus: Int
 
     public init(
         name: String, labels: [String: String], createdAt: Date, ready: Bool, readySince: Date? = nil,
-        terminating: Bool = false
+        terminating: Bool = false, gpus: Int = 0
     ) {
+        self.gpus = gpus
         self.name = name
         self.labels = labels
         self.createdAt = createdAt

@@ -197,7 +197,8 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         }
         return PodInfo(
             name: name, labels: pod.metadata.labels ?? [:], createdAt: created, ready: ready, readySince: readySince,
-            terminating: pod.metadata.additionalFields["deletionTimestamp"] != nil)
+            terminating: pod.metadata.additionalFields["deletionTimestamp"] != nil,
+            gpus: pod["gpus"]?.intValue ?? CachedFields.gpus(pod) ?? 0)
     }
 
     public func updateStatus(of policy: InferenceAutoscalePolicy, status: PolicyStatus) async throws {

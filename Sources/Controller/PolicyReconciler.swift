@@ -60,7 +60,9 @@ public final class PolicyReconciler: Sendable {
             let key = "\(resolved.namespace)/\(resolved.name)"
             let pods = observation.pods.map(\.name)
             let ready = Set(observation.pods.filter { $0.ready && !$0.terminating }.map(\.name))
-            let samples = await signals.samples(for: resolved, pods: pods, ready: ready, at: now)
+            var gpus: [String: Int] = [:]
+            for pod in observation.pods where pod.gpus > 0 { gpus[pod.name] = pod.gpus }
+            let samples = await signals.samples(for: resolved, pods: pods, ready: ready, gpus: gpus, at: now)
             let workload =
                 resolved.objective == nil
                 ? nil : await signals.workload(for: resolved, pods: pods, ready: ready, at: now)

@@ -97,7 +97,8 @@ struct SignalConversion {
                     ? "KEDA asked for ceil(latency / threshold) replicas whatever the fleet's size; a latency signal "
                         + "asks for ceil(replicas × latency / target) while above its target and abstains below it"
                     : "a latency signal abstains below its target: it never shrinks the fleet on its own")
-        case .gpuUtilization, .custom, .gatewayQueueDepth, .gatewaySaturation, .gatewayRunningRequests:
+        case .gpuUtilization, .gpuMemoryCopyUtilization, .gpuFramebufferUsed, .gpuPower, .custom, .gatewayQueueDepth,
+            .gatewaySaturation, .gatewayRunningRequests:
             return nil
         }
         if !found.otherMatchers.isEmpty {

@@ -111,8 +111,8 @@ enum EmbeddedCRD {
                         - rule: "!has(self.engine) || self.engine != 'custom' || has(self.signals)"
                           message: engine custom has no preset signals to default to; list signals (type Custom with a query, or GPUUtilization)
                           fieldPath: .signals
-                        - rule: "!has(self.engine) || self.engine != 'custom' || !has(self.signals) || self.signals.all(s, s.type in ['Custom', 'GPUUtilization', 'GatewayQueueDepth', 'GatewaySaturation', 'GatewayRunningRequests'])"
-                          message: engine custom has presets only for GPUUtilization and the Gateway types; use type Custom with a query for every other signal
+                        - rule: "!has(self.engine) || self.engine != 'custom' || !has(self.signals) || self.signals.all(s, s.type in ['Custom', 'GPUUtilization', 'GPUMemoryCopyUtilization', 'GPUFramebufferUsed', 'GPUPower', 'GatewayQueueDepth', 'GatewaySaturation', 'GatewayRunningRequests'])"
+                          message: engine custom has presets only for the GPU (DCGM) and Gateway types; use type Custom with a query for every other signal
                           fieldPath: .signals
                         - rule: "!has(self.engine) || self.engine != 'tgi' || !has(self.signals) || !self.signals.exists(s, s.type == 'KVCacheUtilization')"
                           message: engine tgi exports no KV-cache usage metric; use type Custom with a query instead of KVCacheUtilization
@@ -426,8 +426,8 @@ enum EmbeddedCRD {
                               - rule: "!has(self.window) || self.type == 'TimeToFirstToken' || self.type == 'TokenThroughput'"
                                 message: window is only used by TimeToFirstToken and TokenThroughput
                                 fieldPath: .window
-                              - rule: "!has(self.targetType) || self.targetType != 'Value' || !(self.type in ['TimeToFirstToken', 'KVCacheUtilization', 'GPUUtilization', 'GatewaySaturation', 'GatewayRunningRequests'])"
-                                message: TimeToFirstToken, KVCacheUtilization, GPUUtilization, GatewaySaturation and GatewayRunningRequests are per-replica measures; use targetType AverageValue
+                              - rule: "!has(self.targetType) || self.targetType != 'Value' || !(self.type in ['TimeToFirstToken', 'KVCacheUtilization', 'GPUUtilization', 'GPUMemoryCopyUtilization', 'GPUFramebufferUsed', 'GPUPower', 'GatewaySaturation', 'GatewayRunningRequests'])"
+                                message: TimeToFirstToken, KVCacheUtilization, the GPU types, GatewaySaturation and GatewayRunningRequests are per-replica measures; use targetType AverageValue
                                 fieldPath: .targetType
                               - rule: "self.type != 'GatewayQueueDepth' || (has(self.targetType) && self.targetType == 'Value')"
                                 message: GatewayQueueDepth is the pool's total (it exists while no pod does); set targetType Value, the recommendation is ceil(total / target)
@@ -443,7 +443,14 @@ enum EmbeddedCRD {
                                   5 per replica). RunningRequests: requests in the running batch (target required).
                                   TimeToFirstToken: a TTFT quantile, a latency SLO that only ever asks for more replicas (target
                                   required, a duration). KVCacheUtilization: KV-cache use as a fraction 0-1 (target 0.85;
-                                  not exported by tgi). GPUUtilization: DCGM GPU utilization in percent 0-100 (target 80).
+                                  not exported by tgi). GPUUtilization: DCGM GPU utilization in percent 0-100 per GPU (target
+                                  80); a secondary signal, since an engine's GPU is busy at any batch size (utilization is not
+                                  load for vLLM). GPUMemoryCopyUtilization: DCGM memory bandwidth utilization in percent per GPU
+                                  (target required). GPUFramebufferUsed: GPU memory used in MiB per GPU (target required; flat
+                                  for engines that reserve their KV cache at start). GPUPower: power draw in watts per GPU
+                                  (target required). The GPU types join the DCGM exporter's series to the target's pods by pod
+                                  or exported_pod, and count each pod's nvidia.com/gpu: a GPU that does not report is not
+                                  averaged away.
                                   TokenThroughput: generated tokens per second (target required). GatewayQueueDepth: requests
                                   the inference gateway's endpoint picker (llm-d, Gateway API Inference Extension) holds in flow
                                   control for the pool, a total that exists while no pod does, so it brings a workload back from
@@ -452,7 +459,7 @@ enum EmbeddedCRD {
                                   GatewayRunningRequests: running requests per endpoint of the pool as the picker averages them
                                   (target required). Custom: the number returned by your own PromQL query (target required).
                                 maxLength: 32
-                                enum: [QueueDepth, RunningRequests, TimeToFirstToken, KVCacheUtilization, GPUUtilization, TokenThroughput, GatewayQueueDepth, GatewaySaturation, GatewayRunningRequests, Custom]
+                                enum: [QueueDepth, RunningRequests, TimeToFirstToken, KVCacheUtilization, GPUUtilization, GPUMemoryCopyUtilization, GPUFramebufferUsed, GPUPower, TokenThroughput, GatewayQueueDepth, GatewaySaturation, GatewayRunningRequests, Custom]
                               pool:
                                 type: string
                                 description: >-
@@ -487,7 +494,7 @@ enum EmbeddedCRD {
                                   AverageValue (default): the value is an average per ready replica and the recommendation is
                                   ceil(ready * value / target), like an HPA AverageValue target. Value: the value is a fleet
                                   total (e.g. a gateway's queue) and the recommendation is ceil(value / target), which also
-                                  works at zero replicas. TimeToFirstToken, KVCacheUtilization, GPUUtilization,
+                                  works at zero replicas. TimeToFirstToken, KVCacheUtilization, the GPU types,
                                   GatewaySaturation and GatewayRunningRequests are per-replica measures and must use
                                   AverageValue; GatewayQueueDepth is a total and must use Value.
                                 default: AverageValue

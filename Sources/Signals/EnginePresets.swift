@@ -185,7 +185,7 @@ public enum EnginePresets {
         case .gatewayQueueDepth: .gatewayQueue
         case .gatewaySaturation: .gatewaySaturation
         case .gatewayRunningRequests: .gatewayRunning
-        case .gpuUtilization, .custom: nil
+        case .gpuUtilization, .gpuMemoryCopyUtilization, .gpuFramebufferUsed, .gpuPower, .custom: nil
         }
     }
 
@@ -231,9 +231,32 @@ public enum EnginePresets {
             ttftBuckets: either(names[.timeToFirstToken]) { "sum by (le) (rate(\($0)_bucket{\(selector)}\(range)))" })
     }
 
-    /// DCGM exporter's GPU utilization (%), matched under both label spellings: the Helm chart's ServiceMonitor
-    /// (`honorLabels: false`) renames `pod`/`namespace` to `exported_pod`/`exported_namespace`.
-    public static let gpuUtilization = "DCGM_FI_DEV_GPU_UTIL"
+    /// The DCGM exporter's field behind each GPU type (one series per GPU, labelled with the pod that holds it).
+    public static func dcgmMetric(for type: SignalType) -> String? {
+        switch type {
+        case .gpuUtilization: "DCGM_FI_DEV_GPU_UTIL"
+        case .gpuMemoryCopyUtilization: "DCGM_FI_DEV_MEM_COPY_UTIL"
+        case .gpuFramebufferUsed: "DCGM_FI_DEV_FB_USED"
+        case .gpuPower: "DCGM_FI_DEV_POWER_USAGE"
+        default: nil
+        }
+    }
+
+    /// Every GPU series of the scope's pods, each with its workload's pod in `pod`. The exporter labels a GPU with the
+    /// pod that holds it; scraped through the Helm chart's ServiceMonitor (`honorLabels: false`) those labels become
+    /// `exported_pod`/`exported_namespace` (and `pod` names the exporter), so that spelling is matched too and its
+    /// `exported_pod` copied onto `pod`.
+    /// With `staleAfter`, a GPU whose last sample is older than that many seconds is left out.
+    public static func gpuSeries(for type: SignalType, scope: PodScope, staleAfter: Double? = nil) -> String? {
+        guard let metric = dcgmMetric(for: type) else { return nil }
+        func fresh(_ series: String) -> String {
+            guard let staleAfter else { return series }
+            return "(\(series) and timestamp(\(series)) > time() - \(Int(staleAfter.rounded(.up))))"
+        }
+        let direct = fresh("\(metric){\(scope.matchers())}")
+        let exported = fresh("\(metric){\(scope.matchers(prefix: "exported_"))}")
+        return "\(direct) or label_replace(\(exported), \"pod\", \"$1\", \"exported_pod\", \"(.+)\")"
+    }
 
     public enum PresetError: Error, Equatable, CustomStringConvertible {
         /// The engine has no such metric, or none of its names is exported: the message says which.
@@ -254,9 +277,9 @@ public enum EnginePresets {
         if signal.type == .custom { return signal.query ?? "" }
         let aggregate = signal.targetType == .value ? "sum" : "avg"
         let selector = scope.matchers()
-        if signal.type == .gpuUtilization {
-            let direct = "\(gpuUtilization){\(selector)}"
-            let exported = "\(gpuUtilization){\(scope.matchers(prefix: "exported_"))}"
+        if let metric = dcgmMetric(for: signal.type) {
+            let direct = "\(metric){\(selector)}"
+            let exported = "\(metric){\(scope.matchers(prefix: "exported_"))}"
             return "\(aggregate)(\(direct)) or \(aggregate)(\(exported))"
         }
         guard let role = role(of: signal.type) else { return "" }

@@ -37,7 +37,7 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
     }
 
     public func samples(
-        for policy: ResolvedPolicy, pods: [String], ready: Set<String>, at time: Date
+        for policy: ResolvedPolicy, pods: [String], ready: Set<String>, gpus: [String: Int], at time: Date
     ) async -> [SignalSample] {
         let endpoint: Endpoint
         switch await self.endpoint(for: policy) {
@@ -49,7 +49,7 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
             batching: .init(batches: batches, key: endpoint.key, maxAge: policy.pollingInterval / 2),
             discovery: .init(cache: discovery, key: endpoint.key), staleAfter: staleAfter)
         let scope = PodScope(namespace: policy.namespace, pods: .names(pods))
-        return await reader.readAll(policy, scope: scope, ready: ready, at: time).map(\.sample)
+        return await reader.readAll(policy, scope: scope, ready: ready, gpus: gpus, at: time).map(\.sample)
     }
 
     public func workload(

@@ -64,19 +64,22 @@ public struct SignalReader: Sendable {
             engine: engine, namespace: namespace, roles: roles, client: client, key: discovery.key, at: time)
     }
 
-    /// - Parameter ready: the pods that should each report (nil: no such check, for `inference-autoscaler query`).
+    /// - Parameters:
+    ///   - ready: the pods that should each report (nil: no such check, for `inference-autoscaler query`).
+    ///   - gpus: each pod's `nvidia.com/gpu`: for the GPU types, how many GPUs of a ready pod should report.
     public func read(
-        _ signal: ResolvedPolicy.Signal, engine: Engine, scope: PodScope, ready: Set<String>? = nil, at time: Date
+        _ signal: ResolvedPolicy.Signal, engine: Engine, scope: PodScope, ready: Set<String>? = nil,
+        gpus: [String: Int] = [:], at time: Date
     ) async -> Reading {
         let roles = EnginePresets.role(of: signal.type).map { [$0] } ?? []
         return await read(
             signal, names: names(engine: engine, namespace: scope.namespace, roles: roles, at: time), scope: scope,
-            ready: ready, at: time)
+            ready: ready, gpus: gpus, at: time)
     }
 
     func read(
         _ signal: ResolvedPolicy.Signal, names found: Result<MetricNames, PrometheusError>, scope: PodScope,
-        ready: Set<String>?, at time: Date
+        ready: Set<String>?, gpus: [String: Int], at time: Date
     ) async -> Reading {
         if case .names(let pods) = scope.pods {
             // With no pods, nothing waits at, runs on or is served by a pod: a preset's value is 0. A gateway's queue
@@ -93,6 +96,12 @@ public struct SignalReader: Sendable {
                 return Reading(query: "", sample: .missing("finding the engine's metric names: \(error.message)"))
             }
             names = EnginePresets.names(for: .custom)
+        }
+        if case .names(let pods) = scope.pods,
+            let query = EnginePresets.gpuSeries(for: signal.type, scope: scope, staleAfter: staleAfter)
+        {
+            let sample = await perGPU(signal, query: query, pods: pods, ready: ready ?? [], gpus: gpus, at: time)
+            return Reading(query: query, sample: sample)
         }
         if case .names(let pods) = scope.pods, let batching,
             let query = EnginePresets.namespaceQuery(
@@ -249,7 +258,7 @@ public struct SignalReader: Sendable {
 
     /// Every signal of a policy, concurrently, in the policy's order, with one discovery of the engine's names.
     public func readAll(
-        _ policy: ResolvedPolicy, scope: PodScope, ready: Set<String>? = nil, at time: Date
+        _ policy: ResolvedPolicy, scope: PodScope, ready: Set<String>? = nil, gpus: [String: Int] = [:], at time: Date
     ) async -> [Reading] {
         let roles = policy.signals.compactMap { EnginePresets.role(of: $0.type) }
         let names =
@@ -259,7 +268,7 @@ public struct SignalReader: Sendable {
         return await withTaskGroup(of: (Int, Reading).self) { group in
             for (index, signal) in policy.signals.enumerated() {
                 group.addTask {
-                    (index, await read(signal, names: names, scope: scope, ready: ready, at: time))
+                    (index, await read(signal, names: names, scope: scope, ready: ready, gpus: gpus, at: time))
                 }
             }
             var readings = [Reading?](repeating: nil, count: policy.signals.count)

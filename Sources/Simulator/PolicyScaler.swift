@@ -71,6 +71,8 @@ public struct PolicyScaler: FleetScaler {
         case .runningRequests: value = metrics.gauge(.running, aggregate)
         case .kvCacheUtilization: value = metrics.gauge(.kvUsage, aggregate)
         case .gpuUtilization: value = metrics.gauge(.gpuUtilization, aggregate)
+        case .gpuMemoryCopyUtilization, .gpuFramebufferUsed, .gpuPower:
+            return .missing("only GPU utilization is simulated of DCGM's fields")
         case .tokenThroughput:
             value = metrics.rate(.generatedTokens, window: window).flatMap { rate in
                 guard aggregate == .avg else { return rate }

@@ -182,6 +182,12 @@ import Testing
             spec: #""maxReplicas": 2, "signals": [{"type": "GatewaySaturation", "targetType": "Value"}]"#,
             path: "spec.signals[0].targetType", message: "GatewaySaturation is a per-replica measure"),
         Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "GPUMemoryCopyUtilization", "target": 150}]"#,
+            path: "spec.signals[0].target", message: "GPUMemoryCopyUtilization is a percentage: must be <= 100"),
+        Case(
+            spec: #""maxReplicas": 2, "signals": [{"type": "GPUPower"}]"#, path: "spec.signals[0].target",
+            message: "required"),
+        Case(
             spec: #""maxReplicas": 2, "signals": [{"type": "QueueDepth", "pool": "llama"}]"#,
             path: "spec.signals[0].pool", message: "only used by the Gateway types"),
         Case(
@@ -197,7 +203,7 @@ import Testing
         Case(
             spec: #""maxReplicas": 2, "signals": [{"type": "Latency"}]"#, path: "spec.signals[0].type",
             message:
-                "unsupported value \"Latency\" (one of: QueueDepth, RunningRequests, TimeToFirstToken, KVCacheUtilization, GPUUtilization, TokenThroughput, GatewayQueueDepth, GatewaySaturation, GatewayRunningRequests, Custom)"
+                "unsupported value \"Latency\" (one of: QueueDepth, RunningRequests, TimeToFirstToken, KVCacheUtilization, GPUUtilization, GPUMemoryCopyUtilization, GPUFramebufferUsed, GPUPower, TokenThroughput, GatewayQueueDepth, GatewaySaturation, GatewayRunningRequests, Custom)"
         ),
         Case(
             spec: #""maxReplicas": 2, "signals": [{"type": "TimeToFirstToken"}]"#, path: "spec.signals[0].target",

@@ -49,6 +49,18 @@ extension ControllerIntegrationTests {
         #expect(LiveClusterAPI.podInfo(cached) == LiveClusterAPI.podInfo(pod))
     }
 
+    @Test func aCachedPodKeepsHowManyGPUsItHolds() throws {
+        let pod = try Self.object(
+            #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"n"},"spec":{"containers":[{"name":"server","resources":{"limits":{"nvidia.com/gpu":"2","cpu":"8"}}},{"name":"sidecar","resources":{"requests":{"nvidia.com/gpu":"1"}}},{"name":"log","resources":{"limits":{"nvidia.com/gpu":"0.5"}}}]},"status":{}}"#
+        )
+        let cached = CachedFields.pod(pod)
+        #expect(cached.json["spec"] == nil)
+        #expect(LiveClusterAPI.podInfo(cached)?.gpus == 3)
+        #expect(LiveClusterAPI.podInfo(cached) == LiveClusterAPI.podInfo(pod))
+        let cpuOnly = try Self.object(#"{"metadata":{"name":"q"},"spec":{"containers":[{"name":"c"}]}}"#)
+        #expect(LiveClusterAPI.podInfo(CachedFields.pod(cpuOnly))?.gpus == 0)
+    }
+
     @Test func aCachedWorkloadAnswersAsItsScaleWould() throws {
         let deployment = try Self.object(
             #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"n","managedFields":[{"manager":"kubectl"}]},"spec":{"replicas":3,"selector":{"matchLabels":{"app":"d"}},"template":{"metadata":{"labels":{"app":"d"}},"spec":{"containers":[{"name":"c","image":"i"}]}}},"status":{"replicas":3,"readyReplicas":2,"conditions":[{"type":"Available"}]}}"#

@@ -130,6 +130,8 @@ final class FakeSignals: SignalSource, Sendable {
     let samples: Mutex<[SignalSample]>
     /// Per pod, what `runningRequests` answers.
     let running = Mutex<[String: Double]>([:])
+    /// The pods' GPU counts the last `samples` call was given.
+    let lastGPUs = Mutex<[String: Int]>([:])
 
     func runningRequests(for policy: ResolvedPolicy, pods: [String], at time: Date) async -> [String: Double] {
         running.withLock { $0 }
@@ -140,9 +142,10 @@ final class FakeSignals: SignalSource, Sendable {
     func set(_ values: [SignalSample]) { samples.withLock { $0 = values } }
 
     func samples(
-        for policy: ResolvedPolicy, pods: [String], ready: Set<String>, at time: Date
+        for policy: ResolvedPolicy, pods: [String], ready: Set<String>, gpus: [String: Int], at time: Date
     ) async -> [SignalSample] {
-        samples.withLock { $0 }
+        lastGPUs.withLock { $0 = gpus }
+        return samples.withLock { $0 }
     }
 }
 

@@ -46,6 +46,15 @@ import Testing
         #expect(status.observedGeneration == 1)
     }
 
+    @Test func thePodsGPUsReachTheSignalSource() async throws {
+        let cluster = FakeCluster(replicas: 2)
+        cluster.state.withLock { $0.pods[1].gpus = 4 }
+        let loop = Loop(try policy(#""maxReplicas": 10"#), cluster: cluster, samples: [.value(5)])
+        await loop.round(at: 0)
+        // A pod without GPUs is absent: nothing of it should report.
+        #expect(loop.signals.lastGPUs.withLock { $0 } == ["vllm-1": 4])
+    }
+
     @Test func aSteadyStateWritesNothing() async throws {
         let cluster = FakeCluster(replicas: 2)
         let loop = Loop(try policy(#""maxReplicas": 10"#), cluster: cluster, samples: [.value(5)])

@@ -23,6 +23,12 @@ public struct PodMetrics: Sendable, Equatable {
     public var queueTime: Histogram?
     /// DCGM GPU utilization (%), or nil for no GPU series.
     public var gpuUtilization: Double?
+    /// The other DCGM fields of each GPU: memory-copy utilization (%), framebuffer used (MiB), power (W).
+    public var gpuMemoryCopyUtilization: Double = 0
+    public var gpuFramebufferUsed: Double = 0
+    public var gpuPower: Double = 0
+    /// How many of the pod's GPUs the exporter reports, each with the same values.
+    public var gpusReporting: Int = 1
     /// Which release's metric names the pod exports.
     public var release: Release
     /// SGLang on a hybrid (Mamba) model: `token_usage` also counts Mamba state, `full_token_usage` is the attention KV
@@ -215,11 +221,18 @@ public enum Exposition {
             }
             if let utilization = pod.gpuUtilization {
                 let prefix = pod.dcgmExportedLabels ? "exported_" : ""
-                let labels = [
-                    ("gpu", "0"), ("\(prefix)namespace", pod.namespace), ("\(prefix)pod", pod.pod),
-                    ("\(prefix)container", "server"),
-                ]
-                add("DCGM_FI_DEV_GPU_UTIL", "gauge", sample("DCGM_FI_DEV_GPU_UTIL", labels, utilization))
+                for gpu in 0..<pod.gpusReporting {
+                    var labels = [
+                        ("gpu", "\(gpu)"), ("\(prefix)namespace", pod.namespace), ("\(prefix)pod", pod.pod),
+                        ("\(prefix)container", "server"), ("Hostname", "gpu-node-1"),
+                    ]
+                    // Through the Helm chart's ServiceMonitor, `pod` and `namespace` name the exporter itself.
+                    if pod.dcgmExportedLabels { labels += [("namespace", "gpu-operator"), ("pod", "dcgm-exporter-x")] }
+                    gauge("DCGM_FI_DEV_GPU_UTIL", labels, utilization)
+                    gauge("DCGM_FI_DEV_MEM_COPY_UTIL", labels, pod.gpuMemoryCopyUtilization)
+                    gauge("DCGM_FI_DEV_FB_USED", labels, pod.gpuFramebufferUsed)
+                    gauge("DCGM_FI_DEV_POWER_USAGE", labels, pod.gpuPower)
+                }
             }
         }
         var text = ""
