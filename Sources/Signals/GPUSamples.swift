@@ -10,14 +10,9 @@ extension SignalReader {
         _ signal: ResolvedPolicy.Signal, query: String, pods: [String], ready: Set<String>, gpus: [String: Int],
         at time: Date
     ) async -> SignalSample {
-        switch await client.query(query, at: time) {
-        case .failure(let error):
-            return .missing(error.message)
-        case .success(let response):
-            guard case .vector(let samples) = response.result else {
-                return .missing("expected one series per GPU, got a scalar")
-            }
-            return Self.perGPU(samples, signal: signal, pods: pods, ready: ready, gpus: gpus)
+        switch await client.vector(query, at: time, of: "one series per GPU") {
+        case .failure(let error): return .missing(error.message)
+        case .success(let samples): return Self.perGPU(samples, signal: signal, pods: pods, ready: ready, gpus: gpus)
         }
     }
 

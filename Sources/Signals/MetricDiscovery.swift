@@ -49,14 +49,8 @@ public final class MetricDiscovery: Sendable {
     }
 
     private static func fetch(_ query: String, client: PrometheusQueryClient, at time: Date) async -> Answer {
-        switch await client.query(query, at: time) {
-        case .failure(let error):
-            return .failure(error)
-        case .success(let response):
-            guard case .vector(let samples) = response.result else {
-                return .failure(PrometheusError(.malformed, "expected a vector by __name__, got a scalar"))
-            }
-            return .success(Set(samples.compactMap { $0.labels["__name__"] }))
+        await client.vector(query, at: time, of: "a vector by __name__").map { samples in
+            Set(samples.compactMap { $0.labels["__name__"] })
         }
     }
 }

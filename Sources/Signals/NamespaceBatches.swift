@@ -26,13 +26,7 @@ public final class NamespaceBatches: Sendable {
     private static func fetch(
         _ query: String, client: PrometheusQueryClient, at time: Date
     ) async -> Answer {
-        switch await client.query(query, at: time) {
-        case .failure(let error):
-            return .failure(error)
-        case .success(let response):
-            guard case .vector(let samples) = response.result else {
-                return .failure(PrometheusError(.malformed, "expected a vector by pod, got a scalar"))
-            }
+        await client.vector(query, at: time, of: "a vector by pod").map { samples in
             var values: PodValues = [:]
             for sample in samples {
                 guard let pod = sample.labels["pod"] else { continue }
@@ -40,7 +34,7 @@ public final class NamespaceBatches: Sendable {
                 // `or` of two metric names can give a pod twice: the first (the newer name) wins, as in the preset.
                 if values[pod]?[bound] == nil { values[pod, default: [:]][bound] = sample.value }
             }
-            return .success(values)
+            return values
         }
     }
 

@@ -116,6 +116,19 @@ public final class PrometheusQueryClient: Sendable {
         }
     }
 
+    /// The series a query gives (an instant vector, empty when nothing matched), or why there are none; `what` names
+    /// the series in the message for a scalar answer.
+    public func vector(
+        _ promql: String, at time: Date, of what: String
+    ) async -> Result<[VectorSample], PrometheusError> {
+        await query(promql, at: time).flatMap { response in
+            guard case .vector(let samples) = response.result else {
+                return .failure(PrometheusError(.malformed, "expected \(what), got a scalar"))
+            }
+            return .success(samples)
+        }
+    }
+
     /// The single number a query gives, or why there is none.
     public func value(_ promql: String, at time: Date, maxAge: Double = 120) async -> Result<Double, PrometheusError> {
         await query(promql, at: time).flatMap { $0.singleValue(now: time.timeIntervalSince1970, maxAge: maxAge) }
