@@ -66,11 +66,11 @@ struct QueryCommand: AsyncParsableCommand {
             namespace: resolved.namespace, pods: .named(after: resolved.target.kind, resolved.target.name))
         let reader = SignalReader(client: client, discovery: .init(cache: MetricDiscovery(), key: "query"))
         var missing = 0
+        // Which of the engine's names the namespace exports, as the controller finds them.
+        let found = await reader.names(
+            engine: resolved.engine, namespace: resolved.namespace, roles: MetricRole.allCases, at: Date())
         if resolved.engine != .custom {
-            // Which of the engine's names the namespace exports, as the controller finds them.
-            switch await reader.names(
-                engine: resolved.engine, namespace: resolved.namespace, roles: MetricRole.allCases, at: Date())
-            {
+            switch found {
             case .success(let names):
                 print("metric names of engine \(resolved.engine.rawValue) exported in namespace \(resolved.namespace):")
                 for role in MetricRole.allCases {
@@ -100,10 +100,7 @@ struct QueryCommand: AsyncParsableCommand {
         }
         if let objective = resolved.objective {
             // What the objective planner reads (the capacity it learned lives in the policy's status).
-            let names =
-                (try? await reader.names(
-                    engine: resolved.engine, namespace: resolved.namespace, roles: MetricRole.allCases, at: Date()
-                ).get()) ?? EnginePresets.names(for: resolved.engine)
+            let names = (try? found.get()) ?? EnginePresets.names(for: resolved.engine)
             let queries = EnginePresets.plannerQueries(objective: objective, names: names, scope: scope)
             let workload = await reader.workload(resolved, scope: scope, at: Date())
             let rows: [(String, String?, SignalSample)] = [

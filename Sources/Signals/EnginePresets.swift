@@ -249,13 +249,17 @@ public enum EnginePresets {
     /// With `staleAfter`, a GPU whose last sample is older than that many seconds is left out.
     public static func gpuSeries(for type: SignalType, scope: PodScope, staleAfter: Double? = nil) -> String? {
         guard let metric = dcgmMetric(for: type) else { return nil }
-        func fresh(_ series: String) -> String {
-            guard let staleAfter else { return series }
-            return "(\(series) and timestamp(\(series)) > time() - \(Int(staleAfter.rounded(.up))))"
-        }
-        let direct = fresh("\(metric){\(scope.matchers())}")
-        let exported = fresh("\(metric){\(scope.matchers(prefix: "exported_"))}")
-        return "\(direct) or label_replace(\(exported), \"pod\", \"$1\", \"exported_pod\", \"(.+)\")"
+        let direct = "\(metric){\(scope.matchers())}"
+        let exported = "\(metric){\(scope.matchers(prefix: "exported_"))}"
+        return "\(fresh(direct, of: direct, staleAfter: staleAfter)) or "
+            + "label_replace(\(fresh(exported, of: exported, staleAfter: staleAfter)), \"pod\", \"$1\", \"exported_pod\", \"(.+)\")"
+    }
+
+    /// `expression` (of `series`) limited to series with a sample in the last `staleAfter` seconds at the query's
+    /// evaluation time: an instant query otherwise returns a series' last value for up to five minutes after it stopped.
+    static func fresh(_ expression: String, of series: String, staleAfter: Double?) -> String {
+        guard let staleAfter else { return expression }
+        return "\(expression) and timestamp(\(series)) > time() - \(Int(staleAfter.rounded(.up)))"
     }
 
     public enum PresetError: Error, Equatable, CustomStringConvertible {
@@ -290,20 +294,16 @@ public enum EnginePresets {
             // pool's name; no pod matcher, as they are the picker's own and exist while the pool has no endpoint.
             let pool = "\(PodScope.namespaceMatcher(scope.namespace)),\(label)=\(PromQL.string(signal.pool ?? ""))"
             // The queue is summed over its priority bands; saturation is per stage (prefill, decode), the highest.
-            let aggregate = role == .gatewayQueue ? "sum" : role == .gatewaySaturation ? "max" : "avg"
-            query = either(names[role]) { "\(aggregate)(\($0){\(pool)})" }
-            guard let query else { throw .notExported(names.absence(role)) }
-            return query
-        }
-        switch role {
-        case .timeToFirstToken:
+            let reduce = role == .gatewayQueue ? "sum" : role == .gatewaySaturation ? "max" : "avg"
+            query = either(names[role]) { "\(reduce)(\($0){\(pool)})" }
+        } else if role == .timeToFirstToken {
             let quantile = signal.quantile ?? PolicyDefaults.quantile
             query = either(names[role]) {
                 "histogram_quantile(\(quantile), sum by (le) (rate(\($0)_bucket{\(selector)}[\(window)])))"
             }
-        case .generatedTokens:
+        } else if role == .generatedTokens {
             query = either(names[role]) { "\(aggregate)(rate(\($0){\(selector)}[\(window)]))" }
-        default:
+        } else {
             query = either(names[role]) { "\(aggregate)(\($0){\(selector)})" }
         }
         guard let query else { throw .notExported(names.absence(role)) }
@@ -332,10 +332,8 @@ public enum EnginePresets {
         guard let role = role(of: signal.type), role.poolLabel == nil else { return nil }
         let selector = PodScope.namespaceMatcher(namespace)
         let window = "\(Int((signal.window ?? PolicyDefaults.rateWindow).rounded()))s"
-        /// `expression` (of `series`) limited to series with a recent sample.
         func fresh(_ expression: String, of series: String) -> String {
-            guard let staleAfter else { return expression }
-            return "\(expression) and timestamp(\(series)) > time() - \(Int(staleAfter.rounded(.up)))"
+            Self.fresh(expression, of: series, staleAfter: staleAfter)
         }
         switch role {
         case .generatedTokens:

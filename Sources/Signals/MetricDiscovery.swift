@@ -5,7 +5,8 @@ import Foundation
 /// and kept for a while: engines rename metrics between releases, and reading a name nobody exports gives an empty
 /// vector, which must be "missing", never 0.
 public final class MetricDiscovery: Sendable {
-    typealias Answer = Result<Set<String>, PrometheusError>
+    /// The engine's names narrowed to what the namespace exports.
+    typealias Answer = Result<MetricNames, PrometheusError>
 
     private let answers = SharedAnswers<Answer>()
     /// Seconds a discovery is used before it is made again (an engine upgraded in place changes names).
@@ -33,24 +34,19 @@ public final class MetricDiscovery: Sendable {
         let all = EnginePresets.names(for: engine)
         guard let query = EnginePresets.discoveryQuery(all, namespace: namespace) else { return .success(all) }
         let needed = roles.filter { all.candidates[$0] != nil }
-        let answer = await answers.answer(
+        return await answers.answer(
             key: "\(key)|\(engine.rawValue)|\(namespace)",
             fresh: { answer, age in
                 switch answer {
                 case .failure: return age < retryFailed
-                case .success(let exported):
-                    guard age < refresh else { return false }
-                    let names = all.restricted(to: exported, in: namespace)
-                    return age < recheckAbsent || needed.allSatisfy { !names[$0].isEmpty }
+                case .success(let names):
+                    return age < refresh && (age < recheckAbsent || needed.allSatisfy { !names[$0].isEmpty })
                 }
             },
-            fetch: { await Self.fetch(query, client: client, at: time) })
-        return answer.map { all.restricted(to: $0, in: namespace) }
-    }
-
-    private static func fetch(_ query: String, client: PrometheusQueryClient, at time: Date) async -> Answer {
-        await client.vector(query, at: time, of: "a vector by __name__").map { samples in
-            Set(samples.compactMap { $0.labels["__name__"] })
-        }
+            fetch: {
+                await client.vector(query, at: time, of: "a vector by __name__").map { samples in
+                    all.restricted(to: Set(samples.compactMap { $0.labels["__name__"] }), in: namespace)
+                }
+            })
     }
 }

@@ -72,8 +72,7 @@ public final class PrometheusSignalSource: SignalSource, Sendable {
                 key: endpoint.key, at: time),
             let query = EnginePresets.runningByPod(
                 names: names, scope: PodScope(namespace: policy.namespace, pods: .names(pods))),
-            case .success(let response) = await endpoint.client.query(query, at: time),
-            case .vector(let samples) = response.result
+            case .success(let samples) = await endpoint.client.vector(query, at: time, of: "a vector by pod")
         else { return [:] }
         var running: [String: Double] = [:]
         for sample in samples where sample.value.isFinite {

@@ -1,4 +1,5 @@
 import Foundation
+import KubernetesModel
 import Synchronization
 
 /// Answers shared by key among concurrent callers: while one caller fetches, the others that ask for the same key wait
@@ -32,10 +33,8 @@ final class SharedAnswers<Answer: Sendable>: Sendable {
     ) async -> Answer {
         let now = clock.now
         let step = state.withLock { state -> Step in
-            if let entry = state.entries[key] {
-                let age = now - entry.fetchedAt
-                let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) * 1e-18
-                if fresh(entry.answer, seconds) { return .answered(entry.answer) }
+            if let entry = state.entries[key], fresh(entry.answer, (now - entry.fetchedAt).seconds) {
+                return .answered(entry.answer)
             }
             if state.inFlight[key] != nil { return .wait }
             state.inFlight[key] = []
