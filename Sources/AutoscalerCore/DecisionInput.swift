@@ -11,15 +11,21 @@ public struct ObservedScale: Codable, Sendable, Equatable {
     /// The target's pods that are not terminating. Not-ready ones are capacity in flight; ready ones teach the
     /// decision how long a cold start takes.
     public var pods: [ObservedPod]
+    /// The namespace's ResourceQuotas leave room for no more than this.
+    public var quota: QuotaCap?
 
-    public init(desiredReplicas: Int, currentReplicas: Int? = nil, readyReplicas: Int, pods: [ObservedPod] = []) {
+    public init(
+        desiredReplicas: Int, currentReplicas: Int? = nil, readyReplicas: Int, pods: [ObservedPod] = [],
+        quota: QuotaCap? = nil
+    ) {
         self.desiredReplicas = desiredReplicas
         self.currentReplicas = currentReplicas ?? desiredReplicas
         self.readyReplicas = readyReplicas
         self.pods = pods
+        self.quota = quota
     }
 
-    private enum CodingKeys: String, CodingKey { case desiredReplicas, currentReplicas, readyReplicas, pods }
+    private enum CodingKeys: String, CodingKey { case desiredReplicas, currentReplicas, readyReplicas, pods, quota }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -27,6 +33,7 @@ public struct ObservedScale: Codable, Sendable, Equatable {
         currentReplicas = try container.decodeIfPresent(Int.self, forKey: .currentReplicas) ?? desiredReplicas
         readyReplicas = try container.decode(Int.self, forKey: .readyReplicas)
         pods = try container.decodeIfPresent([ObservedPod].self, forKey: .pods) ?? []
+        quota = try container.decodeIfPresent(QuotaCap.self, forKey: .quota)
     }
 }
 
@@ -36,15 +43,19 @@ public struct ObservedPod: Codable, Sendable, Equatable {
     public var ready: Bool
     /// When the pod's Ready condition last became True.
     public var readySince: Date?
+    /// The scheduler's message while the pod is Pending with `PodScheduled=False` (`Unschedulable`): waiting for a
+    /// node (Karpenter, the cluster autoscaler) or for GPUs that do not exist.
+    public var unschedulable: String?
 
-    public init(name: String, createdAt: Date, ready: Bool, readySince: Date? = nil) {
+    public init(name: String, createdAt: Date, ready: Bool, readySince: Date? = nil, unschedulable: String? = nil) {
         self.name = name
         self.createdAt = createdAt
         self.ready = ready
         self.readySince = readySince
+        self.unschedulable = unschedulable
     }
 
-    private enum CodingKeys: String, CodingKey { case name, createdAt, ready, readySince }
+    private enum CodingKeys: String, CodingKey { case name, createdAt, ready, readySince, unschedulable }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -52,6 +63,7 @@ public struct ObservedPod: Codable, Sendable, Equatable {
         createdAt = try container.decodeTime(forKey: .createdAt)
         ready = try container.decodeIfPresent(Bool.self, forKey: .ready) ?? false
         readySince = try container.decodeTimeIfPresent(forKey: .readySince)
+        unschedulable = try container.decodeIfPresent(String.self, forKey: .unschedulable)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -60,6 +72,7 @@ public struct ObservedPod: Codable, Sendable, Equatable {
         try container.encodeTime(createdAt, forKey: .createdAt)
         try container.encode(ready, forKey: .ready)
         try container.encodeTimeIfPresent(readySince, forKey: .readySince)
+        try container.encodeIfPresent(unschedulable, forKey: .unschedulable)
     }
 }
 

@@ -25,7 +25,8 @@ public enum ScalingDecider {
     ///    one replica, at once); idle for `scaleToZero.idleFor`, it goes to zero.
     /// 5. Stabilization: scale-up takes the lowest recommendation of its window, scale-down the highest of its.
     /// 6. Rate policies, counted from the replica count at the start of each period.
-    /// 7. Bounds: `minReplicas` and open schedule windows raise the count, `maxReplicas` lowers it, at once.
+    /// 7. Bounds: `minReplicas` and open schedule windows raise the count, `maxReplicas` lowers it, at once; a
+    ///    ResourceQuota without room stops growth (and lowers the count once the workload reports it exceeded).
     public static func decide(
         policy: ResolvedPolicy, observed: ObservedScale, samples: [SignalSample], history previous: DecisionHistory,
         workload: WorkloadSample? = nil, now: Date
@@ -101,7 +102,8 @@ public enum ScalingDecider {
             return finish(
                 policy: policy, current: current, desired: current, reason: .paused, readings: readings,
                 history: previous.with(failures: history.consecutiveFailures), fallbackActive: false,
-                activated: readable.contains { $0.activated }, planned: planned, now: now)
+                activated: readable.contains { $0.activated }, planned: planned, flight: flight,
+                quota: observed.quota, now: now)
         }
 
         // 3. Pods in flight may not be removed.
@@ -206,13 +208,18 @@ public enum ScalingDecider {
             reason = .maxReplicas
         }
         if fallbackActive { reason = .fallback }
+        if let quota = observed.quota, desired > quota.bound(current: current) {
+            desired = quota.bound(current: current)
+            reason = .quota(quota.quota)
+        }
 
         if desired != current { history.scaleEvents.append(.init(time: now, change: desired - current)) }
         history.prune(rules: rules, now: now)
 
         return finish(
             policy: policy, current: current, desired: desired, reason: reason, readings: readings,
-            history: history, fallbackActive: fallbackActive, activated: activated, planned: planned, now: now)
+            history: history, fallbackActive: fallbackActive, activated: activated, planned: planned, flight: flight,
+            quota: observed.quota, now: now)
     }
 
     /// How status and `limitedBy` name the objective planner's recommendation.
@@ -249,6 +256,12 @@ public enum ScalingDecider {
         var count: Int
         /// Ready replicas plus those in flight.
         var capacity: Int
+        /// Pods waiting for a node, still within the lead time (part of `count`).
+        var awaitingNode: Int = 0
+        /// Pods unschedulable for longer than the lead time: no capacity, in flight or idle.
+        var stranded: [ObservedPod] = []
+        /// The lead time they were measured against, in seconds.
+        var leadTime: Double = 0
     }
 
     private static func read(
@@ -332,13 +345,23 @@ public enum ScalingDecider {
         let expected = policy.expectedStartup ?? history.learnedStartupSeconds ?? PolicyDefaults.unlearnedStartup
         let patience = expected * stuckAfterStartupMultiple
         let notReady = observed.pods.filter { !$0.ready }
-        let loading = notReady.filter { now.timeIntervalSince($0.createdAt) <= patience }.count
+        // A pod waiting for a node counts while a node could still come within the lead time that was measured
+        // (node provisioning included); past it, the capacity is not coming, and it is reported instead.
+        let loading = notReady.filter {
+            now.timeIntervalSince($0.createdAt) <= ($0.unschedulable == nil ? patience : expected)
+        }.count
+        let awaitingNode = notReady.filter {
+            $0.unschedulable != nil && now.timeIntervalSince($0.createdAt) <= expected
+        }
+        let stranded = notReady.filter { $0.unschedulable != nil && now.timeIntervalSince($0.createdAt) > expected }
         // Pods the workload controller has yet to create count as in flight only shortly after a scale-up.
         let uncreated = max(0, current - ready - notReady.count)
         let lastScaleUp = history.scaleEvents.last { $0.change > 0 }?.time
         let recentlyScaledUp = lastScaleUp.map { now.timeIntervalSince($0) <= patience } ?? false
         let count = max(0, min(current - ready, loading + (recentlyScaledUp ? uncreated : 0)))
-        return Flight(count: count, capacity: ready + count)
+        return Flight(
+            count: count, capacity: ready + count, awaitingNode: awaitingNode.count, stranded: stranded,
+            leadTime: expected)
     }
 
     /// The median cold start of the five pods that became Ready most recently, or nil when none is known.
@@ -353,7 +376,8 @@ public enum ScalingDecider {
 
     private static func finish(
         policy: ResolvedPolicy, current: Int, desired: Int, reason: LimitReason, readings: [Reading],
-        history: DecisionHistory, fallbackActive: Bool, activated: Bool, planned: ObjectivePlanner.Plan?, now: Date
+        history: DecisionHistory, fallbackActive: Bool, activated: Bool, planned: ObjectivePlanner.Plan?,
+        flight: Flight, quota: QuotaCap?, now: Date
     ) -> ScalingDecision {
         let statuses = readings.map { reading in
             SignalStatus(
@@ -400,11 +424,13 @@ public enum ScalingDecider {
                     message: "no signal above its activation value"))
         }
         let limited = !reason.isSignal && reason != .paused
+        var limitation = limited ? "the signals' count was overridden by \(reason)" : "the count follows the signals"
+        if case .quota = reason, let quota { limitation += ": " + quota.detail }
         conditions.append(
             .init(
                 type: "ScalingLimited", status: limited ? .true : .false,
-                reason: reason == .paused ? "Paused" : reason.conditionReason,
-                message: limited ? "the signals' count was overridden by \(reason)" : "the count follows the signals"))
+                reason: reason == .paused ? "Paused" : reason.conditionReason, message: limitation))
+        conditions.append(capacityCondition(flight))
         if let planned { conditions.append(planned.condition) }
         if fallbackActive {
             conditions.append(
@@ -429,6 +455,29 @@ public enum ScalingDecider {
         return ScalingDecision(
             desiredReplicas: desired, previousReplicas: current, limitedBy: reason, message: message,
             signals: statuses, conditions: conditions, objective: planned?.status, history: history)
+    }
+
+    /// Whether the pods asked for found nodes: the ones stranded past the lead time are named with the scheduler's
+    /// reason (a ResourceQuota stops pods before they exist; this is the cluster having no node for them).
+    private static func capacityCondition(_ flight: Flight) -> PolicyCondition {
+        guard flight.stranded.isEmpty else {
+            let pods = flight.stranded.prefix(3).map { "\($0.name): \($0.unschedulable ?? "")" }
+            let more = flight.stranded.count > 3 ? "; and \(flight.stranded.count - 3) more" : ""
+            return PolicyCondition(
+                type: "CapacityAvailable", status: .false, reason: "CapacityUnavailable",
+                message: "\(flight.stranded.count) pod(s) unschedulable for longer than the lead time "
+                    + "(\(format(flight.leadTime.rounded())) s), counted neither in flight nor idle: "
+                    + pods.joined(separator: "; ") + more)
+        }
+        if flight.awaitingNode > 0 {
+            return PolicyCondition(
+                type: "CapacityAvailable", status: .true, reason: "AwaitingNodes",
+                message: "\(flight.awaitingNode) pod(s) waiting for a node, counted in flight for up to the lead time "
+                    + "(\(format(flight.leadTime.rounded())) s)")
+        }
+        return PolicyCondition(
+            type: "CapacityAvailable", status: .true, reason: "PodsScheduled",
+            message: "no pod of the target is waiting for a node")
     }
 
     private static func describe(_ readings: [Reading]) -> String {

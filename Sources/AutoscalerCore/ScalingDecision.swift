@@ -20,6 +20,8 @@ public enum LimitReason: Sendable, Equatable, Hashable, CustomStringConvertible 
     case minReplicas
     case maxReplicas
     case schedule(String)
+    /// The namespace's ResourceQuota (named) has room for no more pods.
+    case quota(String)
     case scaleUpStabilization
     case scaleDownStabilization
     case scaleUpRate
@@ -38,6 +40,7 @@ public enum LimitReason: Sendable, Equatable, Hashable, CustomStringConvertible 
         case .minReplicas: "minReplicas"
         case .maxReplicas: "maxReplicas"
         case .schedule(let name): "schedule:\(name)"
+        case .quota(let name): "quota:\(name)"
         case .scaleUpStabilization: "scaleUpStabilization"
         case .scaleDownStabilization: "scaleDownStabilization"
         case .scaleUpRate: "scaleUpRate"
@@ -55,6 +58,8 @@ public enum LimitReason: Sendable, Equatable, Hashable, CustomStringConvertible 
             self = match
         } else if text.hasPrefix("schedule:") {
             self = .schedule(String(text.dropFirst("schedule:".count)))
+        } else if text.hasPrefix("quota:") {
+            self = .quota(String(text.dropFirst("quota:".count)))
         } else {
             self = .signal(text)
         }
@@ -71,6 +76,7 @@ public enum LimitReason: Sendable, Equatable, Hashable, CustomStringConvertible 
         switch self {
         case .signal: "DesiredWithinRange"
         case .schedule: "Schedule"
+        case .quota: "ResourceQuota"
         default:
             description.prefix(1).uppercased() + description.dropFirst()
         }

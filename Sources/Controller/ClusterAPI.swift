@@ -13,12 +13,15 @@ public struct PodInfo: Sendable, Equatable {
     public var terminating: Bool
     /// `nvidia.com/gpu` of its containers (0: none asked for).
     public var gpus: Int
+    /// The scheduler's message while it cannot place the pod (`PodScheduled=False`, `Unschedulable`).
+    public var unschedulable: String?
 
     public init(
         name: String, labels: [String: String], createdAt: Date, ready: Bool, readySince: Date? = nil,
-        terminating: Bool = false, gpus: Int = 0
+        terminating: Bool = false, gpus: Int = 0, unschedulable: String? = nil
     ) {
         self.gpus = gpus
+        self.unschedulable = unschedulable
         self.name = name
         self.labels = labels
         self.createdAt = createdAt
@@ -44,6 +47,22 @@ public struct PolicyEvent: Sendable, Equatable {
     }
 }
 
+/// What bounds a workload's pod count besides its policy.
+public struct WorkloadGuardrails: Sendable, Equatable {
+    /// The ResourceQuotas of its namespace.
+    public var quotas: [QuotaUsage]
+    /// `nvidia.com/gpu` one replica asks for (its pod template); nil when not known.
+    public var gpusPerReplica: Int?
+    /// The workload controller's `ReplicaFailure` message (pods it could not create).
+    public var replicaFailure: String?
+
+    public init(quotas: [QuotaUsage] = [], gpusPerReplica: Int? = nil, replicaFailure: String? = nil) {
+        self.quotas = quotas
+        self.gpusPerReplica = gpusPerReplica
+        self.replicaFailure = replicaFailure
+    }
+}
+
 /// What the reconciler asks of the cluster. `LiveClusterAPI` talks to the API server; tests record the calls.
 public protocol ClusterAPI: Sendable {
     func resolve(apiVersion: String, kind: String) async throws -> KubernetesAPIClient.DiscoveredResource
@@ -64,11 +83,16 @@ public protocol ClusterAPI: Sendable {
     func conflict(for policy: InferenceAutoscalePolicy, target: ResolvedPolicy.Target) async -> String?
     /// Sets `controller.kubernetes.io/pod-deletion-cost` on a pod, so the ReplicaSet removes cheaper pods first.
     func setDeletionCost(_ cost: Int, namespace: String, pod: String) async throws
+    /// The quotas of the target's namespace and what its workload controller reports (from caches).
+    func guardrails(_ resource: APIResource, namespace: String, name: String) async -> WorkloadGuardrails
 }
 
 extension ClusterAPI {
     public func conflict(for policy: InferenceAutoscalePolicy, target: ResolvedPolicy.Target) async -> String? { nil }
     public func setDeletionCost(_ cost: Int, namespace: String, pod: String) async throws {}
+    public func guardrails(_ resource: APIResource, namespace: String, name: String) async -> WorkloadGuardrails {
+        WorkloadGuardrails()
+    }
 }
 
 /// A PodDisruptionBudget with the policy's name exists and the policy does not own it.

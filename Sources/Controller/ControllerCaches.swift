@@ -5,9 +5,9 @@ import Logging
 import Synchronization
 
 /// The informers the controller reads instead of the API, per watched namespace (nil: one for all): policies, pods,
-/// the other autoscalers of the same workloads (HPAs always, KEDA's ScaledObjects where KEDA is installed), and
+/// the other autoscalers of the same workloads (HPAs always, KEDA's ScaledObjects where KEDA is installed),
 /// Deployments and StatefulSets (the targets' replica counts and selectors, so that a steady state reads no
-/// `/scale`).
+/// `/scale`), and ResourceQuotas.
 public final class ControllerCaches: Sendable {
     static let scaledObjectResource = APIResource.kedaScaledObjects
 
@@ -19,6 +19,8 @@ public final class ControllerCaches: Sendable {
     let otherScalers: [String?: [Informer<DynamicObject>]]
     /// By scope, then by resource name.
     let workloads: [String?: [String: Informer<DynamicObject>]]
+    /// ResourceQuotas by scope.
+    let quotas: [String?: Informer<DynamicObject>]
     private let client: KubernetesAPIClient
     /// How often discovery is asked again whether KEDA's ScaledObjects are served, while they are not.
     private let kedaDiscoveryInterval: Duration
@@ -56,7 +58,9 @@ public final class ControllerCaches: Sendable {
         var workloads: [String?: [String: Informer<DynamicObject>]] = [:]
         var hpas: [Informer<DynamicObject>] = []
         var scaledObjects: [Informer<DynamicObject>] = []
+        var quotas: [String?: Informer<DynamicObject>] = [:]
         for scope in scopes {
+            quotas[scope] = informer(.resourceQuotas, scope, CachedFields.quota)
             let hpa = informer(.horizontalPodAutoscalers, scope, CachedFields.scaler)
             let keda = informer(Self.scaledObjectResource, scope, CachedFields.scaler)
             hpas.append(hpa)
@@ -69,6 +73,7 @@ public final class ControllerCaches: Sendable {
         self.pods = PodCaches(client: client, logger: logger)
         self.otherScalers = others
         self.workloads = workloads
+        self.quotas = quotas
         self.hpas = hpas
         self.scaledObjects = scaledObjects
     }
@@ -111,7 +116,7 @@ public final class ControllerCaches: Sendable {
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.pods.run() }
-            for cache in hpas + workloads.values.flatMap(\.values) {
+            for cache in hpas + workloads.values.flatMap(\.values) + quotas.values {
                 group.addTask { try await cache.run() }
             }
             group.addTask { try await self.runScaledObjectCaches() }

@@ -31,6 +31,8 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     private let otherScalers: [String?: [Informer<DynamicObject>]]
     /// Deployments and StatefulSets by namespace scope (nil: all), then by resource name, to read `/scale` from.
     private let workloads: [String?: [String: Informer<DynamicObject>]]
+    /// ResourceQuotas by namespace scope (nil: all).
+    private let quotas: [String?: Informer<DynamicObject>]
     /// A namespace's policies that pass a filter (which sees each in the cache, so only matches are copied).
     private let policies: @Sendable (String, (InferenceAutoscalePolicy) -> Bool) -> [InferenceAutoscalePolicy]
     private let series = Mutex<[SeriesKey: Series]>([:])
@@ -44,6 +46,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         client: KubernetesAPIClient, podCaches: PodCaches, instance: String,
         gate: any WriteGate = AlwaysWrite(), otherScalers: [String?: [Informer<DynamicObject>]] = [:],
         workloads: [String?: [String: Informer<DynamicObject>]] = [:],
+        quotas: [String?: Informer<DynamicObject>] = [:],
         policies: @escaping @Sendable (String, (InferenceAutoscalePolicy) -> Bool) -> [InferenceAutoscalePolicy] = {
             _, _ in []
         },
@@ -55,6 +58,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         self.gate = gate
         self.otherScalers = otherScalers
         self.workloads = workloads
+        self.quotas = quotas
         self.policies = policies
         self.logger = logger
     }
@@ -66,7 +70,8 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     ) {
         self.init(
             client: client, podCaches: caches.pods, instance: instance, gate: gate, otherScalers: caches.otherScalers,
-            workloads: caches.workloads, policies: { caches.policies(in: $0, where: $1) }, logger: logger)
+            workloads: caches.workloads, quotas: caches.quotas, policies: { caches.policies(in: $0, where: $1) },
+            logger: logger)
     }
 
     /// HPAs and ScaledObjects from their caches (keyed by namespace; nil: all), and the policies of the namespace.
@@ -172,6 +177,22 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
             status: .init(replicas: object["status", "replicas"]?.intValue ?? 0, selector: selector))
     }
 
+    /// From the caches: a quota not listed yet is no cap (it only ever holds growth back), and a kind other than
+    /// a Deployment or StatefulSet reports no failure.
+    public func guardrails(_ resource: APIResource, namespace: String, name: String) async -> WorkloadGuardrails {
+        var guardrails = WorkloadGuardrails()
+        if let cache = quotas[namespace] ?? quotas[nil] {
+            guardrails.quotas = cache.list(namespace: namespace) { _ in true }.map(CachedFields.quotaUsage)
+        }
+        if resource.group == "apps", let cache = (workloads[namespace] ?? workloads[nil])?[resource.name],
+            let object = cache.get(namespace: namespace, name: name)
+        {
+            guardrails.gpusPerReplica = object["gpus"]?.intValue
+            guardrails.replicaFailure = object["status", "replicaFailure"]?.stringValue
+        }
+        return guardrails
+    }
+
     public func setScale(_ resource: APIResource, namespace: String, name: String, replicas: Int) async throws {
         try mayWrite()
         _ = try await client.setScale(resource, namespace: namespace, name: name, replicas: replicas)
@@ -187,18 +208,23 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         let created = pod.metadata.creationTimestamp.flatMap(Timestamp.parse) ?? .distantPast
         var ready = false
         var readySince: Date?
-        if case .array(let conditions)? = pod["status", "conditions"] {
-            for condition in conditions where condition["type"] == .string("Ready") {
+        var unschedulable: String?
+        for condition in pod["status", "conditions"]?.arrayValue ?? [] {
+            if condition["type"] == .string("Ready") {
                 ready = condition["status"] == .string("True")
                 if ready, case .string(let time)? = condition["lastTransitionTime"] {
                     readySince = Timestamp.parse(time)
                 }
+            } else if condition["type"] == .string("PodScheduled"), condition["status"] == .string("False"),
+                condition["reason"] == .string("Unschedulable")
+            {
+                unschedulable = condition["message"]?.stringValue ?? "Unschedulable"
             }
         }
         return PodInfo(
             name: name, labels: pod.metadata.labels ?? [:], createdAt: created, ready: ready, readySince: readySince,
             terminating: pod.metadata.additionalFields["deletionTimestamp"] != nil,
-            gpus: pod["gpus"]?.intValue ?? CachedFields.gpus(pod) ?? 0)
+            gpus: pod["gpus"]?.intValue ?? CachedFields.gpus(pod) ?? 0, unschedulable: unschedulable)
     }
 
     public func updateStatus(of policy: InferenceAutoscalePolicy, status: PolicyStatus) async throws {

@@ -137,7 +137,15 @@ public final class PolicyReconciler: Sendable {
                 selector.isEmpty
                 ? []
                 : try await cluster.pods(namespace: resolved.namespace, selector: selector).filter { !$0.terminating }
-            return .read(resolved, target, ReconcilePlanner.Observation(scale: scale, selector: selector, pods: pods))
+            let guardrails = await cluster.guardrails(
+                target.resource, namespace: resolved.namespace, name: resolved.target.name)
+            // The template's GPUs; a kind without one in the cache: what its pods ask for.
+            let quota = QuotaCaps.cap(
+                quotas: guardrails.quotas, gpusPerPod: guardrails.gpusPerReplica ?? pods.map(\.gpus).max() ?? 0,
+                ownPods: pods.count, existing: scale.currentReplicas, failure: guardrails.replicaFailure)
+            return .read(
+                resolved, target,
+                ReconcilePlanner.Observation(scale: scale, selector: selector, pods: pods, quota: quota))
         } catch {
             log.info("cannot list the target's pods", metadata: ["error": "\(error)"])
             return .unreadable(error)

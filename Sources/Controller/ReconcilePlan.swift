@@ -193,11 +193,14 @@ public enum ReconcilePlanner {
         public var selector: LabelSelector
         /// The target's pods that are not terminating.
         public var pods: [PodInfo]
+        /// What the namespace's ResourceQuotas leave room for.
+        public var quota: QuotaCap?
 
-        public init(scale: Scale, selector: LabelSelector, pods: [PodInfo]) {
+        public init(scale: Scale, selector: LabelSelector, pods: [PodInfo], quota: QuotaCap? = nil) {
             self.scale = scale
             self.selector = selector
             self.pods = pods
+            self.quota = quota
         }
 
         /// The decision's view of it.
@@ -206,8 +209,10 @@ public enum ReconcilePlanner {
                 desiredReplicas: scale.desiredReplicas, currentReplicas: scale.currentReplicas,
                 readyReplicas: pods.filter(\.ready).count,
                 pods: pods.map {
-                    ObservedPod(name: $0.name, createdAt: $0.createdAt, ready: $0.ready, readySince: $0.readySince)
-                })
+                    ObservedPod(
+                        name: $0.name, createdAt: $0.createdAt, ready: $0.ready, readySince: $0.readySince,
+                        unschedulable: $0.unschedulable)
+                }, quota: quota)
         }
     }
 
@@ -318,6 +323,14 @@ public enum ReconcilePlanner {
             events.append(PolicyEvent(.warning, "FallbackActivated", condition(status, "Fallback")?.message ?? ""))
         } else if wasFallback, !isFallback {
             events.append(PolicyEvent(.normal, "FallbackDeactivated", "signals readable again"))
+        }
+        let capacity = condition(status, "CapacityAvailable")
+        if capacity?.status == .false, condition(previous, "CapacityAvailable")?.status != .false {
+            events.append(PolicyEvent(.warning, "CapacityUnavailable", capacity?.message ?? ""))
+        }
+        let limit = condition(status, "ScalingLimited")
+        if limit?.reason == LimitReason.quota("").conditionReason, previous.limitedBy != status.limitedBy {
+            events.append(PolicyEvent(.warning, "LimitedByQuota", limit?.message ?? ""))
         }
         let metrics = condition(status, "MetricsAvailable")
         if metrics?.status == .false, condition(previous, "MetricsAvailable")?.status != .false {

@@ -841,8 +841,9 @@ enum EmbeddedCRD {
                           description: >-
                             What decided the last replica count: a signal name (QueueDepth, or Custom[1] when there are several
                             Custom signals), or the rule or bound that overrode the signals: minReplicas, maxReplicas,
-                            schedule:<name>, scaleUpStabilization, scaleDownStabilization, scaleUpRate, scaleDownRate,
-                            coldStart, missingMetrics, fallback, activation, idleFor, scaleToZero or paused.
+                            schedule:<name>, quota:<ResourceQuota name>, scaleUpStabilization, scaleDownStabilization,
+                            scaleUpRate, scaleDownRate, coldStart, missingMetrics, fallback, activation, idleFor, scaleToZero
+                            or paused.
                         signals:
                           type: array
                           description: What each signal read and recommended in the last round.

@@ -41,6 +41,8 @@ public struct APIResource: Sendable, Hashable, CustomStringConvertible {
     public static let events = APIResource(group: "events.k8s.io", version: "v1", name: "events", kind: "Event")
     public static let coreEvents = APIResource(group: "", version: "v1", name: "events", kind: "Event")
     public static let secrets = APIResource(group: "", version: "v1", name: "secrets", kind: "Secret")
+    public static let resourceQuotas = APIResource(
+        group: "", version: "v1", name: "resourcequotas", kind: "ResourceQuota")
     public static let configMaps = APIResource(group: "", version: "v1", name: "configmaps", kind: "ConfigMap")
     public static let deployments = APIResource(group: "apps", version: "v1", name: "deployments", kind: "Deployment")
     public static let statefulSets = APIResource(

@@ -224,6 +224,16 @@ extension ResourceType {
         tracksGeneration: false,
         selectableFields: ["type"]
     )
+    /// core/v1 ResourceQuotas, with `/status` (where the quota controller writes `hard` and `used`).
+    public static let resourceQuotas = ResourceType(
+        group: "",
+        version: "v1",
+        resource: "resourcequotas",
+        kind: "ResourceQuota",
+        hasStatus: true,
+        tracksGeneration: false,
+        shortNames: ["quota"]
+    )
     /// core/v1 ConfigMaps.
     public static let configMaps = ResourceType(
         group: "",
@@ -349,7 +359,7 @@ extension ResourceType {
 
     /// The types every new server serves.
     public static let preregistered: [ResourceType] = [
-        .pods, .namespaces, .coreEvents, .secrets, .configMaps, .deployments, .statefulSets,
+        .pods, .namespaces, .coreEvents, .secrets, .configMaps, .resourceQuotas, .deployments, .statefulSets,
         .podDisruptionBudgets, .leases, .events, .horizontalPodAutoscalers, .inferenceAutoscalePolicies,
         .customResourceDefinitions,
     ]
