@@ -154,13 +154,16 @@ public enum PolicyValidator {
         }
 
         let budget = resolveDisruptionBudget(spec.disruptionBudget, check: &check)
+        if let mode = spec.mode, !["Active", "Shadow"].contains(mode) {
+            check.fail("spec.mode", "must be Active or Shadow (got \"\(mode)\")")
+        }
 
         guard let target, let polling else { return nil }
         return ResolvedPolicy(
             namespace: namespace, name: name, target: target, minReplicas: minReplicas, maxReplicas: maxReplicas,
             pollingInterval: polling, engine: engine, prometheus: prometheus, objective: objective, signals: signals,
             schedules: schedules, behavior: behavior, scaleToZeroIdleFor: idleFor, expectedStartup: expectedStartup,
-            fallback: fallback, disruptionBudget: budget, paused: spec.paused ?? false)
+            fallback: fallback, disruptionBudget: budget, paused: spec.paused ?? false, shadow: spec.mode == "Shadow")
     }
 
     private static func resolveTarget(_ ref: TargetReference?, check: inout Checker) -> ResolvedPolicy.Target? {

@@ -270,6 +270,8 @@ public struct ResolvedPolicy: Sendable, Equatable {
     public var fallback: Fallback?
     public var disruptionBudget: DisruptionBudget?
     public var paused = false
+    /// Shadow: decide and report, write nothing to the target.
+    public var shadow = false
 }
 
 /// Every default, in one place. The CRD schema carries the same values.

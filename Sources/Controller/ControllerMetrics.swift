@@ -76,7 +76,8 @@ public final class ControllerMetrics: Sendable {
 
     /// A policy's replica counts and each signal's value and target after a reconcile.
     func policy(
-        namespace: String, name: String, current: Int, desired: Int, min: Int, max: Int, signals: [SignalStatus]
+        namespace: String, name: String, current: Int, desired: Int, min: Int, max: Int, signals: [SignalStatus],
+        shadow: ShadowStatus? = nil
     ) {
         var series: Set<[String]> = []
         func gauge(_ label: String, _ extra: [(String, String)], _ value: Double?) {
@@ -90,6 +91,14 @@ public final class ControllerMetrics: Sendable {
         gauge("inference_autoscaler_policy_desired_replicas", [], Double(desired))
         gauge("inference_autoscaler_policy_min_replicas", [], Double(min))
         gauge("inference_autoscaler_policy_max_replicas", [], Double(max))
+        gauge("inference_autoscaler_policy_shadow", [], shadow == nil ? 0 : 1)
+        if let shadow {
+            // Since status.shadow.since: what the shadow would have run against what the workload ran.
+            gauge("inference_autoscaler_shadow_replica_seconds", [], shadow.replicaSeconds)
+            gauge("inference_autoscaler_shadow_live_replica_seconds", [], shadow.liveReplicaSeconds)
+            gauge("inference_autoscaler_shadow_below_live_seconds", [], shadow.belowLiveSeconds)
+            gauge("inference_autoscaler_shadow_observed_seconds", [], shadow.observedSeconds)
+        }
         for signal in signals {
             let label = [("signal", signal.name ?? signal.type)]
             gauge("inference_autoscaler_policy_signal_value", label, signal.value)

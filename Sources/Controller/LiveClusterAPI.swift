@@ -97,7 +97,10 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         // Two policies: the older one keeps the workload (an invalid one scales nothing, so it claims nothing).
         let mine = (policy.metadata.creationTimestamp ?? "", policy.metadata.name ?? "")
         let sameTarget = policies(namespace) { other in
-            guard other.metadata.name != policy.metadata.name, let reference = other.spec?.targetRef else {
+            // A shadow claims nothing.
+            guard other.metadata.name != policy.metadata.name, other.spec?.mode != "Shadow",
+                let reference = other.spec?.targetRef
+            else {
                 return false
             }
             return reference.name == target.name && reference.kind == target.kind

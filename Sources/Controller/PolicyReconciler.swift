@@ -12,6 +12,11 @@ public final class PolicyReconciler: Sendable {
         /// The exact history of the last decision (status keeps it only when it changed materially).
         var history: DecisionHistory
         var lastStatusWrite: Date
+        /// The spec generation the shadow figures below belong to.
+        var generation: Int?
+        /// A shadow policy's own replica count and counters.
+        var shadowReplicas: Int?
+        var shadow: ShadowStatus?
     }
 
     /// The annotation that pauses a policy like `spec.paused: true`.
@@ -68,13 +73,23 @@ public final class PolicyReconciler: Sendable {
                 ? nil : await signals.workload(for: resolved, pods: pods, ready: ready, at: now)
             let remembered = memory.withLock { $0[key] }
             let lastStatusWrite = remembered?.lastStatusWrite ?? .distantPast
+            var observed = observation.observedScale
+            let sameSpec = remembered?.generation == policy.metadata.generation
+            if resolved.shadow {
+                // A shadow scales its own imagined fleet: its rate limits and windows follow its own count, while
+                // the signals are what the real pods report.
+                observed.desiredReplicas = ReconcilePlanner.shadowReplicas(
+                    policy: policy, remembered: sameSpec ? remembered?.shadowReplicas : nil,
+                    live: observed.desiredReplicas)
+            }
             let decision = ScalingDecider.decide(
-                policy: resolved, observed: observation.observedScale, samples: samples,
-                history: ReconcilePlanner.history(persisted: policy.status?.history, remembered: remembered?.history),
+                policy: resolved, observed: observed, samples: samples,
+                history: ReconcilePlanner.history(for: policy, resolved: resolved, remembered: remembered?.history),
                 workload: workload, now: now)
             let plan = ReconcilePlanner.plan(
                 decision, policy: policy, resolved: resolved, observation: observation,
-                lastStatusWrite: lastStatusWrite, now: now, markDeletionCosts: markDeletionCosts)
+                lastStatusWrite: lastStatusWrite, now: now, markDeletionCosts: markDeletionCosts,
+                shadow: sameSpec ? remembered?.shadow : nil)
             let result = await execute(
                 plan, policy: policy, scaling: Scaling(policy: resolved, target: target, decision: decision), now: now,
                 log: log, lastStatusWrite: lastStatusWrite)
@@ -82,7 +97,7 @@ public final class PolicyReconciler: Sendable {
                 metrics?.policy(
                     namespace: resolved.namespace, name: resolved.name, current: observation.scale.currentReplicas,
                     desired: decision.desiredReplicas, min: resolved.minReplicas, max: resolved.maxReplicas,
-                    signals: decision.signals)
+                    signals: decision.signals, shadow: plan.shadow)
             }
             return result
         }
@@ -105,7 +120,8 @@ public final class PolicyReconciler: Sendable {
         func held(_ reason: ReconcileReason, _ message: String) -> Reading {
             .held(.init(reason, message, pollingInterval: resolved.pollingInterval))
         }
-        if let other = await cluster.conflict(for: policy, target: resolved.target) {
+        // A shadow writes nothing, so it fights no one: it runs next to the scaler it is compared with.
+        if !resolved.shadow, let other = await cluster.conflict(for: policy, target: resolved.target) {
             return held(.conflict, other)
         }
         let target: KubernetesAPIClient.DiscoveredResource
@@ -171,7 +187,11 @@ public final class PolicyReconciler: Sendable {
         var statusWritten = lastStatusWrite
         func remember() {
             guard let history = plan.history else { return }
-            memory.withLock { $0[key] = Memory(history: history, lastStatusWrite: statusWritten) }
+            memory.withLock {
+                $0[key] = Memory(
+                    history: history, lastStatusWrite: statusWritten, generation: policy.metadata.generation,
+                    shadowReplicas: plan.shadow == nil ? nil : scaling?.decision.desiredReplicas, shadow: plan.shadow)
+            }
         }
         for action in plan.actions {
             switch action {

@@ -95,14 +95,18 @@ public struct ReconcilePlan: Sendable, Equatable {
     public var result: ReconcileResult
     /// Nil when no decision was made.
     public var history: DecisionHistory?
+    /// A shadow policy's counters after this round (status keeps them only every `valueRefreshInterval`).
+    public var shadow: ShadowStatus?
 
     public init(
-        actions: [ReconcileAction], reason: ReconcileReason, result: ReconcileResult, history: DecisionHistory? = nil
+        actions: [ReconcileAction], reason: ReconcileReason, result: ReconcileResult, history: DecisionHistory? = nil,
+        shadow: ShadowStatus? = nil
     ) {
         self.actions = actions
         self.reason = reason
         self.result = result
         self.history = history
+        self.shadow = shadow
     }
 }
 
@@ -179,6 +183,21 @@ public enum ReconcilePlanner {
             actions: actions, reason: hold.reason, result: hold.reason.result(pollingInterval: hold.pollingInterval))
     }
 
+    /// The history a policy's decision starts from. A policy that was a shadow until this spec starts its windows and
+    /// rate periods afresh: they describe a fleet that never ran (what it learned of the pods is kept).
+    public static func history(
+        for policy: InferenceAutoscalePolicy, resolved: ResolvedPolicy, remembered: DecisionHistory?
+    ) -> DecisionHistory {
+        guard !resolved.shadow, policy.status?.shadow != nil else {
+            return history(persisted: policy.status?.history, remembered: remembered)
+        }
+        var fresh = policy.status?.history ?? DecisionHistory()
+        fresh.recommendations = []
+        fresh.scaleEvents = []
+        fresh.idleSince = nil
+        return fresh
+    }
+
     /// The history the decision starts from: the exact one remembered from the last round while status still
     /// agrees with it (status keeps it only when it changed materially), else status's.
     public static func history(persisted: DecisionHistory?, remembered: DecisionHistory?) -> DecisionHistory {
@@ -216,35 +235,108 @@ public enum ReconcilePlanner {
         }
     }
 
+    /// The count a shadow policy decides from: its own, as it would have scaled, once it has one for this spec;
+    /// the workload's when it starts.
+    public static func shadowReplicas(policy: InferenceAutoscalePolicy, remembered: Int?, live: Int) -> Int {
+        if let remembered { return remembered }
+        guard let status = policy.status, status.shadow != nil,
+            status.observedGeneration == policy.metadata.generation, let desired = status.desiredReplicas
+        else { return live }
+        return desired
+    }
+
+    /// A shadow policy's counters advanced by the time since they were last advanced, during which it had
+    /// `replicas`, the workload `liveReplicas` and its live scaler asked for `liveDesired`. A gap longer than three
+    /// polling intervals (a restart, a lost leadership) is left out rather than guessed; a spec change starts over.
+    public static func advanceShadow(
+        _ previous: ShadowStatus?, restart: Bool, replicas: Int, liveReplicas: Int, liveDesired: Int,
+        pollingInterval: Double, now: Date
+    ) -> ShadowStatus {
+        let stamp = Timestamp.format(now)
+        guard var shadow = previous, !restart else { return ShadowStatus(since: stamp, lastObserved: stamp) }
+        let elapsed = shadow.lastObserved.flatMap(Timestamp.parse).map { now.timeIntervalSince($0) } ?? 0
+        if elapsed > 0, elapsed <= 3 * pollingInterval {
+            shadow.observedSeconds += elapsed
+            shadow.replicaSeconds += elapsed * Double(replicas)
+            shadow.liveReplicaSeconds += elapsed * Double(liveReplicas)
+            if replicas < liveDesired { shadow.belowLiveSeconds += elapsed }
+        }
+        shadow.lastObserved = stamp
+        return shadow
+    }
+
+    /// The `Shadow` condition: the counterfactual in one sentence.
+    static func shadowCondition(_ shadow: ShadowStatus) -> PolicyCondition {
+        guard shadow.observedSeconds > 0, shadow.liveReplicaSeconds > 0 else {
+            return PolicyCondition(
+                type: "Shadow", status: .true, reason: "ShadowMode",
+                message: "deciding without writing to the target; nothing compared yet")
+        }
+        let change = (shadow.replicaSeconds / shadow.liveReplicaSeconds - 1) * 100
+        let below = shadow.belowLiveSeconds / shadow.observedSeconds * 100
+        return PolicyCondition(
+            type: "Shadow", status: .true, reason: "ShadowMode",
+            message: String(
+                format: "over %.0f s: would have used %.2f replica-hours where the workload ran %.2f (%+.0f %%), "
+                    + "below the live scaler's count %.1f %% of the time",
+                shadow.observedSeconds, shadow.replicaSeconds / 3600, shadow.liveReplicaSeconds / 3600, change, below))
+    }
+
     /// A decision carried out:
     /// 1. before a scale-down (not to zero), the pods' deletion costs; then the scale and its Event;
     /// 2. the PodDisruptionBudget follows the replica count and disappears at zero (or when the spec drops it);
     /// 3. the Events of transitions (fallback on or off, metrics lost);
     /// 4. status, when anything but the signal values changed, or the values after `valueRefreshInterval`.
+    ///
+    /// In shadow mode (`resolved.shadow`) only 3 and 4: the scale becomes a `Would…` Event, and `shadow` (the
+    /// counters remembered from the last round, if any) is advanced into `status.shadow`.
     public static func plan(
         _ decision: ScalingDecision, policy: InferenceAutoscalePolicy, resolved: ResolvedPolicy,
-        observation: Observation, lastStatusWrite: Date, now: Date, markDeletionCosts: Bool = true
+        observation: Observation, lastStatusWrite: Date, now: Date, markDeletionCosts: Bool = true,
+        shadow rememberedShadow: ShadowStatus? = nil
     ) -> ReconcilePlan {
         let previous = policy.status ?? PolicyStatus()
         let scale = observation.scale
         var actions: [ReconcileAction] = []
         var lastScaleTime = previous.lastScaleTime
         if decision.changesReplicas {
-            if markDeletionCosts, decision.desiredReplicas < scale.desiredReplicas, decision.desiredReplicas > 0 {
-                actions.append(.markDeletionCosts(pods: observation.pods.map(\.name)))
+            if resolved.shadow {
+                actions.append(.recordEvent(shadowEvent(scaleEvent(decision, target: resolved.target.name))))
+            } else {
+                if markDeletionCosts, decision.desiredReplicas < scale.desiredReplicas, decision.desiredReplicas > 0 {
+                    actions.append(.markDeletionCosts(pods: observation.pods.map(\.name)))
+                }
+                actions.append(.patchScale(replicas: decision.desiredReplicas))
+                actions.append(.recordEvent(scaleEvent(decision, target: resolved.target.name)))
             }
-            actions.append(.patchScale(replicas: decision.desiredReplicas))
-            actions.append(.recordEvent(scaleEvent(decision, target: resolved.target.name)))
             lastScaleTime = Timestamp.format(now)
         }
 
         var conditions = decision.conditions
-        conditions.append(
-            PolicyCondition(
-                type: "Ready", status: .true, reason: ReconcileReason.reconciled.rawValue,
-                message: "scaling \(resolved.target.kind) \(resolved.target.name) (\(decision.message))"))
         var dropped: Set<String> = []
-        if let budget = resolved.disruptionBudget, decision.desiredReplicas > 0 {
+        var shadow: ShadowStatus?
+        if resolved.shadow {
+            shadow = advanceShadow(
+                rememberedShadow ?? previous.shadow,
+                restart: previous.observedGeneration != policy.metadata.generation && rememberedShadow == nil,
+                replicas: decision.previousReplicas, liveReplicas: scale.currentReplicas,
+                liveDesired: scale.desiredReplicas, pollingInterval: resolved.pollingInterval, now: now)
+            conditions.append(shadowCondition(shadow!))
+            conditions.append(
+                PolicyCondition(
+                    type: "Ready", status: .true, reason: ReconcileReason.reconciled.rawValue,
+                    message: "shadow of \(resolved.target.kind) \(resolved.target.name), nothing written to it "
+                        + "(\(decision.message))"))
+        } else {
+            conditions.append(
+                PolicyCondition(
+                    type: "Ready", status: .true, reason: ReconcileReason.reconciled.rawValue,
+                    message: "scaling \(resolved.target.kind) \(resolved.target.name) (\(decision.message))"))
+            if previous.conditions?.contains(where: { $0.type == "Shadow" }) ?? false { dropped.insert("Shadow") }
+        }
+        if resolved.shadow {
+            // A shadow touches no budget: one an earlier active spec applied is left as it is.
+        } else if let budget = resolved.disruptionBudget, decision.desiredReplicas > 0 {
             actions.append(
                 .applyDisruptionBudget(
                     DisruptionBudgetManifest.make(for: policy, budget: budget, selector: observation.selector)))
@@ -264,6 +356,7 @@ public enum ReconcilePlanner {
         status.signals = decision.signals
         status.objective = decision.objective
         status.history = decision.history
+        status.shadow = shadow
         status.conditions = PolicyCondition.merge(
             (previous.conditions ?? []).filter { !dropped.contains($0.type) }, with: conditions, now: now,
             observedGeneration: policy.metadata.generation)
@@ -273,7 +366,16 @@ public enum ReconcilePlanner {
         }
         return ReconcilePlan(
             actions: actions, reason: .reconciled, result: .requeue(after: resolved.pollingInterval),
-            history: decision.history)
+            history: decision.history, shadow: shadow)
+    }
+
+    /// `ScaledUp` → `WouldScaleUp`, and so on: what a shadow policy would have done.
+    static func shadowEvent(_ event: PolicyEvent) -> PolicyEvent {
+        let reasons = [
+            "ScaledUp": "WouldScaleUp", "ScaledDown": "WouldScaleDown", "ScaledToZero": "WouldScaleToZero",
+            "ActivatedFromZero": "WouldActivateFromZero",
+        ]
+        return PolicyEvent(event.kind, reasons[event.reason] ?? event.reason, event.message)
     }
 
     private static func budgetCondition(_ budget: ResolvedPolicy.DisruptionBudget, replicas: Int) -> PolicyCondition {
@@ -349,14 +451,22 @@ public enum ReconcilePlanner {
                 return signal
             }
             copy.history = nil
-            // The planner's figures move every round, like signal values.
+            // The planner's figures and the shadow's counters move every round, like signal values.
             copy.objective = nil
+            copy.shadow = nil
+            copy.conditions = status.conditions?.map { condition in
+                var condition = condition
+                if condition.type == "Shadow" { condition.message = "" }
+                return condition
+            }
             return copy
         }
         if stripped(old) != stripped(new) { return true }
         if !(new.history ?? DecisionHistory()).materiallyEquals(old.history ?? DecisionHistory()) { return true }
+        if (old.shadow == nil) != (new.shadow == nil) || old.shadow?.since != new.shadow?.since { return true }
         let valuesMoved =
             old.signals != new.signals || old.objective != new.objective || old.history?.planner != new.history?.planner
+            || old.shadow != new.shadow
         return valuesMoved && now.timeIntervalSince(lastWrite) >= valueRefreshInterval
     }
 }

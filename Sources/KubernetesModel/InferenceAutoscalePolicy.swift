@@ -58,6 +58,8 @@ public struct PolicySpec: Codable, Sendable, Equatable {
     public var fallback: FallbackSpec?
     public var disruptionBudget: DisruptionBudgetSpec?
     public var paused: Bool?
+    /// `Active` (default) or `Shadow`: decide and report, never write to the target.
+    public var mode: String?
 
     public init(
         targetRef: TargetReference? = nil, minReplicas: Int? = nil, maxReplicas: Int? = nil,
@@ -65,8 +67,9 @@ public struct PolicySpec: Codable, Sendable, Equatable {
         objective: ObjectiveSpec? = nil, signals: [SignalSpec]? = nil, schedules: [ScheduleSpec]? = nil,
         behavior: BehaviorSpec? = nil,
         scaleToZero: ScaleToZeroSpec? = nil, startup: StartupSpec? = nil, fallback: FallbackSpec? = nil,
-        disruptionBudget: DisruptionBudgetSpec? = nil, paused: Bool? = nil
+        disruptionBudget: DisruptionBudgetSpec? = nil, paused: Bool? = nil, mode: String? = nil
     ) {
+        self.mode = mode
         self.targetRef = targetRef
         self.minReplicas = minReplicas
         self.maxReplicas = maxReplicas

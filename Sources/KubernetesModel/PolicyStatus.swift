@@ -15,13 +15,16 @@ public struct PolicyStatus: Codable, Sendable, Equatable {
     /// The decision's memory (stabilization windows, rate periods, idle timer). Kept in status so that a controller
     /// restart or a leader change does not forget it.
     public var history: DecisionHistory?
+    /// Shadow mode's counterfactual.
+    public var shadow: ShadowStatus?
 
     public init(
         observedGeneration: Int? = nil, currentReplicas: Int? = nil, readyReplicas: Int? = nil,
         desiredReplicas: Int? = nil, lastScaleTime: String? = nil, limitedBy: String? = nil,
         signals: [SignalStatus]? = nil, conditions: [PolicyCondition]? = nil, objective: ObjectiveStatus? = nil,
-        history: DecisionHistory? = nil
+        history: DecisionHistory? = nil, shadow: ShadowStatus? = nil
     ) {
+        self.shadow = shadow
         self.observedGeneration = observedGeneration
         self.currentReplicas = currentReplicas
         self.readyReplicas = readyReplicas
@@ -32,6 +35,31 @@ public struct PolicyStatus: Codable, Sendable, Equatable {
         self.conditions = conditions
         self.objective = objective
         self.history = history
+    }
+}
+
+/// `status.shadow`: what a policy in shadow mode would have run, against what the workload ran, since `since`.
+public struct ShadowStatus: Codable, Sendable, Equatable {
+    public var since: String
+    public var observedSeconds: Double
+    /// The policy's replica count integrated over time.
+    public var replicaSeconds: Double
+    /// The workload's replicas (its `/scale` status) integrated over time.
+    public var liveReplicaSeconds: Double
+    /// Time the policy's count was below the live scaler's.
+    public var belowLiveSeconds: Double
+    public var lastObserved: String?
+
+    public init(
+        since: String, observedSeconds: Double = 0, replicaSeconds: Double = 0, liveReplicaSeconds: Double = 0,
+        belowLiveSeconds: Double = 0, lastObserved: String? = nil
+    ) {
+        self.since = since
+        self.observedSeconds = observedSeconds
+        self.replicaSeconds = replicaSeconds
+        self.liveReplicaSeconds = liveReplicaSeconds
+        self.belowLiveSeconds = belowLiveSeconds
+        self.lastObserved = lastObserved
     }
 }
 

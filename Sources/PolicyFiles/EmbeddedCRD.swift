@@ -46,6 +46,10 @@ enum EmbeddedCRD {
                   type: integer
                   description: Replicas the last decision asked for.
                   jsonPath: .status.desiredReplicas
+                - name: Mode
+                  type: string
+                  description: Active scales the target; Shadow only reports what it would do.
+                  jsonPath: .spec.mode
                 - name: Limited-By
                   type: string
                   description: The signal, rule or bound that decided the last replica count.
@@ -808,6 +812,15 @@ enum EmbeddedCRD {
                             Stop changing the replica count (default false). Signals are still read and status still shows
                             what would be decided.
                           default: false
+                        mode:
+                          type: string
+                          description: >-
+                            Active (default) scales the target. Shadow reads, decides and reports exactly as Active would
+                            (status, metrics, Would* Events) but writes no /scale, PodDisruptionBudget or pod annotation, and
+                            may run next to the HPA, ScaledObject or policy that really scales the target; status.shadow then
+                            compares the replica-seconds it would have used with what the workload ran.
+                          enum: [Active, Shadow]
+                          default: Active
                     status:
                       type: object
                       description: What the controller last saw and decided; written only by the controller, through the /status subresource.
@@ -945,6 +958,32 @@ enum EmbeddedCRD {
                                 format: int64
                                 description: The metadata.generation the condition was set for.
                                 minimum: 0
+                        shadow:
+                          type: object
+                          description: >-
+                            Shadow mode's counterfactual since the spec last changed: what this policy would have run against
+                            what the workload ran under its live scaler.
+                          properties:
+                            since:
+                              type: string
+                              format: date-time
+                              description: Start of the comparison.
+                            observedSeconds:
+                              type: number
+                              description: Seconds compared (gaps longer than three polling intervals are left out).
+                            replicaSeconds:
+                              type: number
+                              description: Replicas this policy would have had, integrated over time.
+                            liveReplicaSeconds:
+                              type: number
+                              description: Replicas the workload had (its /scale status), integrated over time.
+                            belowLiveSeconds:
+                              type: number
+                              description: Seconds this policy's count was below the live scaler's (spec.replicas of /scale).
+                            lastObserved:
+                              type: string
+                              format: date-time
+                              description: When the counters were last advanced.
                         history:
                           type: object
                           description: >-

@@ -302,8 +302,9 @@ extension ControllerIntegrationTests {
         let rig = try await Rig(waiting: 15)
         do {
             try rig.apply(
-                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama3-8b","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","signals":[{"type":"QueueDepth","target":5}]}}"#
+                #"{"apiVersion":"autoscaling.inference.dev/v1alpha1","kind":"InferenceAutoscalePolicy","metadata":{"name":"llama3-8b","namespace":"inference"},"spec":{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"vllm"},"minReplicas":1,"maxReplicas":8,"pollingInterval":"1s","mode":"Active","signals":[{"type":"QueueDepth","target":5}]}}"#
             )
+            // (The API server fills in `mode: Active` from the CRD's default; the test server keeps what is sent.)
             try await Self.eventually("scale up") { rig.replicas == 6 }
             try await Self.eventually("status") { rig.status("llama3-8b")?["desiredReplicas"] == .number(6) }
             let kubeconfig = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -317,11 +318,12 @@ extension ControllerIntegrationTests {
                 $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
             }
             #expect(
-                lines.first == ["NAME", "TARGET", "MIN", "MAX", "REPLICAS", "DESIRED", "LIMITED-BY", "READY", "AGE"],
-                "\(output)")
+                lines.first == [
+                    "NAME", "TARGET", "MIN", "MAX", "REPLICAS", "DESIRED", "MODE", "LIMITED-BY", "READY", "AGE",
+                ], "\(output)")
             #expect(
-                Array(lines.dropFirst().first?.prefix(8) ?? []) == [
-                    "llama3-8b", "vllm", "1", "8", "2", "6", "QueueDepth", "True",
+                Array(lines.dropFirst().first?.prefix(9) ?? []) == [
+                    "llama3-8b", "vllm", "1", "8", "2", "6", "Active", "QueueDepth", "True",
                 ], "\(output)")
         } catch {
             try await rig.stop()

@@ -28,7 +28,7 @@ import Testing
         let now = t0.addingTimeInterval(seconds)
         let decision = ScalingDecider.decide(
             policy: resolved, observed: observation.observedScale, samples: samples,
-            history: ReconcilePlanner.history(persisted: status?.history, remembered: nil), now: now)
+            history: ReconcilePlanner.history(for: policy, resolved: resolved, remembered: nil), now: now)
         let plan = ReconcilePlanner.plan(
             decision, policy: policy, resolved: resolved, observation: observation, lastStatusWrite: lastWrite, now: now
         )
@@ -179,5 +179,67 @@ import Testing
         let other = DecisionHistory(recommendations: [.init(time: t0, replicas: 5)])
         #expect(ReconcilePlanner.history(persisted: persisted, remembered: other) == persisted)
         #expect(ReconcilePlanner.history(persisted: nil, remembered: nil) == DecisionHistory())
+    }
+}
+
+/// Shadow mode's plan: the same decision, no write to the target, and the counterfactual.
+@Suite struct ShadowPlanTests {
+    @Test func aShadowPlansOnlyAWouldEventAndStatus() throws {
+        let (plan, decision, _) = try ReconcilePlannerTests.planned(
+            #""maxReplicas": 10, "mode": "Shadow", "disruptionBudget": {"maxUnavailable": 1}"#, replicas: 2,
+            samples: [.value(15)])
+        #expect(decision.desiredReplicas == 6)
+        #expect(ReconcilePlannerTests.kinds(plan.actions) == ["event WouldScaleUp", "updateStatus"])
+        let status = try #require(ReconcilePlannerTests.status(of: plan))
+        #expect(status.shadow != nil)
+        #expect(status.conditions?.contains { $0.type == "Shadow" } == true)
+        #expect(status.conditions?.contains { $0.type == "DisruptionBudget" } != true)
+        // Back to Active: the shadow's status and condition go, and the workload is scaled.
+        let (active, _, _) = try ReconcilePlannerTests.planned(
+            #""maxReplicas": 10"#, replicas: 2, samples: [.value(15)], status: status)
+        #expect(ReconcilePlannerTests.kinds(active.actions) == ["patchScale 6", "event ScaledUp", "updateStatus"])
+        let after = try #require(ReconcilePlannerTests.status(of: active))
+        #expect(after.shadow == nil)
+        #expect(after.conditions?.contains { $0.type == "Shadow" } == false)
+    }
+
+    @Test func theCountersIntegrateBothFleetsAndSkipGaps() {
+        let start = ReconcilePlanner.advanceShadow(
+            nil, restart: false, replicas: 6, liveReplicas: 2, liveDesired: 2, pollingInterval: 15, now: t0)
+        #expect(start.observedSeconds == 0)
+        var shadow = ReconcilePlanner.advanceShadow(
+            start, restart: false, replicas: 6, liveReplicas: 2, liveDesired: 2, pollingInterval: 15,
+            now: t0.addingTimeInterval(15))
+        #expect(shadow.observedSeconds == 15)
+        #expect(shadow.replicaSeconds == 90)
+        #expect(shadow.liveReplicaSeconds == 30)
+        #expect(shadow.belowLiveSeconds == 0)
+        // Below the live scaler's count (4 asked, 3 exist yet).
+        shadow = ReconcilePlanner.advanceShadow(
+            shadow, restart: false, replicas: 1, liveReplicas: 3, liveDesired: 4, pollingInterval: 15,
+            now: t0.addingTimeInterval(30))
+        #expect(shadow.belowLiveSeconds == 15)
+        #expect(shadow.liveReplicaSeconds == 75)
+        // A restart of ten minutes is a gap, not ten minutes at the last counts.
+        let gap = ReconcilePlanner.advanceShadow(
+            shadow, restart: false, replicas: 1, liveReplicas: 3, liveDesired: 4, pollingInterval: 15,
+            now: t0.addingTimeInterval(630))
+        #expect(gap.observedSeconds == shadow.observedSeconds)
+        #expect(gap.lastObserved == Timestamp.format(t0.addingTimeInterval(630)))
+        // A new spec starts over.
+        let restarted = ReconcilePlanner.advanceShadow(
+            gap, restart: true, replicas: 1, liveReplicas: 3, liveDesired: 4, pollingInterval: 15,
+            now: t0.addingTimeInterval(645))
+        #expect(restarted.observedSeconds == 0)
+        #expect(restarted.since == Timestamp.format(t0.addingTimeInterval(645)))
+    }
+
+    @Test func anUnknownModeIsAnInvalidSpec() throws {
+        let policy = try policy(#""maxReplicas": 10, "mode": "DryRun""#)
+        guard case .failure(let hold) = ReconcilePlanner.admit(policy, permissions: .init()) else {
+            Issue.record("admitted")
+            return
+        }
+        #expect(hold.message.contains("spec.mode: must be Active or Shadow"))
     }
 }

@@ -102,7 +102,7 @@ import Testing
         let crd = try CRD.load(Self.crdFile)
         #expect(
             crd.printerColumns.map(\.name) == [
-                "Target", "Min", "Max", "Replicas", "Desired", "Limited-By", "Ready", "Age",
+                "Target", "Min", "Max", "Replicas", "Desired", "Mode", "Limited-By", "Ready", "Age",
             ])
         for column in crd.printerColumns {
             let path = CRD.fieldPath(ofJSONPath: column.jsonPath)
@@ -281,7 +281,7 @@ import Testing
             startup: StartupSpec(expectedDuration: "90s"),
             fallback: FallbackSpec(replicas: 3, afterFailures: 3),
             disruptionBudget: DisruptionBudgetSpec(maxUnavailable: .int(1), minAvailable: .string("50%")),
-            paused: false)
+            paused: false, mode: "Shadow")
         let time = Date(timeIntervalSince1970: 1_795_000_000)
         let status = PolicyStatus(
             observedGeneration: 3, currentReplicas: 4, readyReplicas: 3, desiredReplicas: 5,
@@ -307,7 +307,11 @@ import Testing
                     capacity: 3.4, calmCeiling: 3.1, saturatedLoad: 3.9, observations: 12, promptTokens: 1150,
                     generatedTokens: 210, rates: [.init(time: time, value: 131)],
                     daily: [.init(time: time, value: 120)],
-                    recentRequests: 9.1e6, recentMisses: 5.3e4, extraHeadroom: 0.15)))
+                    recentRequests: 9.1e6, recentMisses: 5.3e4, extraHeadroom: 0.15)),
+            shadow: ShadowStatus(
+                since: Timestamp.format(time), observedSeconds: 3600, replicaSeconds: 12_000,
+                liveReplicaSeconds: 18_000,
+                belowLiveSeconds: 30, lastObserved: Timestamp.format(time)))
         return InferenceAutoscalePolicy(
             metadata: ObjectMeta(name: "llama3-8b", namespace: "inference"), spec: spec, status: status)
     }

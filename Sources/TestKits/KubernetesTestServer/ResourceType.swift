@@ -339,6 +339,7 @@ extension ResourceType {
             PrinterColumn(name: "Max", type: "integer", jsonPath: ".spec.maxReplicas"),
             PrinterColumn(name: "Replicas", type: "integer", jsonPath: ".status.currentReplicas"),
             PrinterColumn(name: "Desired", type: "integer", jsonPath: ".status.desiredReplicas"),
+            PrinterColumn(name: "Mode", type: "string", jsonPath: ".spec.mode"),
             PrinterColumn(name: "Limited-By", type: "string", jsonPath: ".status.limitedBy"),
             PrinterColumn(name: "Ready", type: "string", jsonPath: #".status.conditions[?(@.type=="Ready")].status"#),
             PrinterColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp"),
