@@ -85,12 +85,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A workload's own traffic and replica count read back from Prometheus, as a trace for the simulator.
+        .target(name: "Replay", dependencies: ["AutoscalerCore", "Signals", "Simulator"]),
         // `inference-autoscaler`: run, validate, simulate, decide, query, version. Wires the services together.
         .executableTarget(
             name: "InferenceAutoscaler",
             dependencies: [
                 "KubernetesModel", "AutoscalerCore", "PolicyFiles", "KubernetesClient", "Signals", "Controller",
-                "Simulator", "ControllerOptions", "Migration",
+                "Simulator", "ControllerOptions", "Migration", "Replay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -151,6 +153,10 @@ let package = Package(
             dependencies: [
                 "Signals", "AutoscalerCore", "KubernetesModel", "CurlHTTP", "MetricsFixture", "PrometheusTestSupport",
             ]
+        ),
+        .testTarget(
+            name: "ReplayTests",
+            dependencies: ["Replay", "Signals", "Simulator", "AutoscalerCore", "CurlHTTP", "PrometheusTestSupport"]
         ),
         .testTarget(
             name: "ControllerTests",

@@ -22,46 +22,11 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: "Prometheus base URL; defaults to the policy's spec.prometheus.address.")
     var prometheus: String?
 
-    @Option(help: "A file holding a bearer token for Prometheus (read on every query).")
-    var bearerTokenFile: String?
-
-    @Option(
-        name: .customLong("header"), help: "An extra request header NAME=VALUE, e.g. X-Scope-OrgID=tenant (repeatable)."
-    )
-    var headers: [String] = []
-
-    @Option(help: "A CA bundle to verify Prometheus' certificate.")
-    var caFile: String?
-
-    @Flag(help: "Do not verify Prometheus' TLS certificate.")
-    var insecureSkipTLSVerify = false
+    @OptionGroup var access: PrometheusAccess
 
     func run() async throws {
         let (_, resolved) = try loadSinglePolicy(policy, invalidExit: 2)
-        guard let addressText = prometheus ?? resolved.prometheus.address, let address = URL(string: addressText) else {
-            printError("no Prometheus address: pass --prometheus URL or set spec.prometheus.address")
-            throw ExitCode(2)
-        }
-        var extra: [String: String] = resolved.prometheus.spec.headers ?? [:]
-        for header in headers {
-            guard let equals = header.firstIndex(of: "=") else {
-                printError("--header \(header): expected NAME=VALUE")
-                throw ExitCode(2)
-            }
-            extra[String(header[..<equals])] = String(header[header.index(after: equals)...])
-        }
-        var authorization = PrometheusQueryClient.Authorization.none
-        if let bearerTokenFile {
-            authorization = .bearer { _ in
-                try String(contentsOfFile: bearerTokenFile, encoding: .utf8).trimmingCharacters(
-                    in: .whitespacesAndNewlines)
-            }
-        }
-        let client = PrometheusQueryClient(
-            configuration: .init(
-                address: address, timeout: resolved.prometheus.timeout,
-                tls: .init(caCertificateFile: caFile, insecureSkipVerify: insecureSkipTLSVerify),
-                authorization: authorization, headers: extra))
+        let client = try access.client(address: prometheus, policy: resolved, flag: "--prometheus")
         let scope = PodScope(
             namespace: resolved.namespace, pods: .named(after: resolved.target.kind, resolved.target.name))
         let reader = SignalReader(client: client, discovery: .init(cache: MetricDiscovery(), key: "query"))

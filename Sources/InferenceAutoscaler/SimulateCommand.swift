@@ -2,10 +2,12 @@ import ArgumentParser
 import AutoscalerCore
 import Foundation
 import PolicyFiles
+import Replay
+import Signals
 import Simulator
 
 /// `simulate`: replay a trace against a policy (or a baseline) on a simulated fleet.
-struct SimulateCommand: ParsableCommand {
+struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
         abstract: "Replay a request trace against a policy or a baseline on a simulated fleet of inference pods.",
@@ -14,6 +16,10 @@ struct SimulateCommand: ParsableCommand {
             (scrapes every --scrape-interval, rate windows, vLLM's TTFT buckets) and decides with the controller's
             own code. Reports GPU-hours, TTFT SLO attainment and percentiles, and scale events.
             Baselines: static (the smallest fixed count that meets the SLO), hpa, keda-seed, kpa, oracle.
+            With --from-prometheus URL instead of --trace, the workload of --policy is replayed from its own metrics: \
+            its request and token counters and its serving pods over --since (range queries with the controller's \
+            own PromQL), on a profile fitted to the capacity its pods showed while queued (or --profile as it is); \
+            the policy and --baselines run on that traffic, and the report compares them with what the workload ran.
             Exit status: 0 with a report; 1 when the policy is invalid; 2 for unreadable input or bad options.
             """
     )
@@ -26,10 +32,37 @@ struct SimulateCommand: ParsableCommand {
 
     @Option(
         help: "The trace file (any format in shared/traces: per-request CSV, per-second rates, ServeGen, Azure 2024).")
-    var trace: String
+    var trace: String?
 
-    @Option(help: "A built-in profile (\(PodProfile.builtIn.map(\.name).joined(separator: ", "))) or a YAML/JSON file.")
-    var profile: String = PodProfile.llama3_8b_h100.name
+    @Option(help: "Replay the policy's workload from this Prometheus instead of a trace file.")
+    var fromPrometheus: String?
+
+    @Option(help: "With --from-prometheus: how far back to read (a duration such as 7d).")
+    var since: String = "1d"
+
+    @Option(help: "With --from-prometheus: the end of the range (RFC 3339; default now).")
+    var until: String?
+
+    @Option(help: "With --from-prometheus: the step of the range queries (at least 15s).")
+    var step: String = "60s"
+
+    @Option(help: "With --from-prometheus: the workload's namespace (default: the policy's).")
+    var namespace: String?
+
+    @Option(help: "With --from-prometheus: the workload's name (default: the policy's targetRef).")
+    var target: String?
+
+    @Option(help: "With --from-prometheus: baselines to run beside the policy, comma-separated, or none.")
+    var baselines: String = "oracle,hpa"
+
+    @OptionGroup var access: PrometheusAccess
+
+    @Option(
+        help: """
+            A built-in profile (\(PodProfile.builtIn.map(\.name).joined(separator: ", "))) or a YAML/JSON file \
+            (default \(PodProfile.llama3_8b_h100.name); with --from-prometheus and no --profile, it is fitted).
+            """)
+    var profile: String?
 
     @Option(name: .customLong("rate-scale"), help: "Multiply the traffic (thin or replicate requests, seeded).")
     var rateScale: Double = 1
@@ -67,7 +100,9 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Write the timeline as CSV here.")
     var timeline: String?
 
-    func run() throws {
+    func run() async throws {
+        if let fromPrometheus { return try await replay(from: fromPrometheus) }
+        guard let trace else { throw usage("give --trace FILE or --from-prometheus URL") }
         guard policy != nil || baseline != nil else { throw usage("give --policy FILE or --baseline NAME") }
         guard ["text", "json"].contains(output) else { throw usage("--output: expected text or json, got \(output)") }
         guard rateScale > 0, rateScale.isFinite else { throw usage("--rate-scale: must be a positive number") }
@@ -75,7 +110,7 @@ struct SimulateCommand: ParsableCommand {
             throw usage("--model: expected auto, request or fluid, got \(model)")
         }
         let resolved = try policy.map { try loadSinglePolicy($0, invalidExit: 1).1 }
-        let podProfile = try loadProfile()
+        let podProfile = try loadProfile(profile ?? PodProfile.llama3_8b_h100.name)
         let loaded: Trace
         do {
             loaded = try Trace.load(trace)
@@ -133,7 +168,110 @@ struct SimulateCommand: ParsableCommand {
         }
     }
 
-    private func loadProfile() throws -> PodProfile {
+    /// `--from-prometheus`: the workload's own traffic, the policy and the baselines on it, and what really ran.
+    private func replay(from address: String) async throws {
+        guard trace == nil else { throw usage("give --trace or --from-prometheus, not both") }
+        guard let policy else { throw usage("--from-prometheus needs --policy FILE (its workload is replayed)") }
+        guard baseline == nil else {
+            throw usage("--from-prometheus runs --baselines beside the policy, not --baseline")
+        }
+        guard ["text", "json"].contains(output) else { throw usage("--output: expected text or json, got \(output)") }
+        guard let fleetModel = SimulationOptions.Model(rawValue: model) else {
+            throw usage("--model: expected auto, request or fluid, got \(model)")
+        }
+        var resolved = try loadSinglePolicy(policy, invalidExit: 1).1
+        let kinds: [Baseline] =
+            try baselines == "none"
+            ? []
+            : baselines.split(separator: ",").map { name in
+                guard let kind = Baseline(rawValue: String(name)) else {
+                    let known = Baseline.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw usage("--baselines: \(name) is not one of \(known), or none")
+                }
+                return kind
+            }
+        let stepSeconds = try seconds(step, "--step")
+        guard stepSeconds >= 15 else { throw usage("--step: at least 15s (two scrapes a step)") }
+        let end: Date
+        if let until {
+            guard let parsed = ISO8601DateFormatter().date(from: until) else {
+                throw usage("--until: expected an RFC 3339 time such as 2026-12-01T00:00:00Z")
+            }
+            end = parsed
+        } else {
+            end = Date()
+        }
+        let span = try seconds(since, "--since")
+        guard span >= 2 * stepSeconds else { throw usage("--since: at least two steps") }
+        if let namespace { resolved.namespace = namespace }
+        if let target { resolved.target.name = target }
+        let client = try access.client(address: address, policy: resolved, flag: "--from-prometheus")
+        let scope = PodScope(
+            namespace: resolved.namespace, pods: .named(after: resolved.target.kind, resolved.target.name))
+        let recording: PrometheusRecording
+        do {
+            recording = try await PrometheusRecording.read(
+                client: client, engine: resolved.engine, scope: scope, from: end.addingTimeInterval(-span), to: end,
+                step: stepSeconds)
+        } catch {
+            printError("simulate --from-prometheus: \(error)")
+            throw ExitCode(2)
+        }
+
+        var podProfile: PodProfile
+        var note: String
+        if let profile {
+            podProfile = try loadProfile(profile)
+            note = "as given"
+        } else {
+            let fit = ProfileFit.fit(PodProfile.llama3_8b_h100, to: recording)
+            (podProfile, note) = (fit.profile, fit.note)
+        }
+        if let startup = resolved.expectedStartup {
+            podProfile.coldStart = startup
+            note += String(format: "; cold start %.0f s from the policy's startup.expectedDuration", startup)
+        }
+        let loaded = recording.trace()
+        let options = SimulationOptions(
+            profile: podProfile, replay: ReplayOptions(seed: seed),
+            sloTTFT: try sloTTFT.map { try seconds($0, "--slo-ttft") } ?? resolved.objective?.timeToFirstToken.seconds
+                ?? podProfile.sloTTFT ?? 2,
+            scrapeInterval: try seconds(scrapeInterval, "--scrape-interval"), model: fleetModel)
+        // Every scaler starts with the replicas the workload had at the start of the range.
+        let initial = max(resolved.minReplicas, Int(recording.liveReplicas.first?.replicas ?? 1), 1)
+        var scaler = PolicyScaler(policy: resolved, initialReplicas: initial)
+        var runs = [FleetSimulator.run(trace: loaded, scaler: &scaler, options: options)]
+        for kind in kinds {
+            runs.append(
+                kind.simulate(
+                    trace: loaded, options: options, minReplicas: resolved.minReplicas,
+                    maxReplicas: resolved.maxReplicas, initialReplicas: initial))
+        }
+        let attainment = await PrometheusRecording.attainment(
+            client: client, engine: resolved.engine, scope: scope, end: end, window: span, slo: options.sloTTFT)
+        let comparison = ReplayComparison(
+            recording: recording, namespace: resolved.namespace, target: resolved.target.name, profile: podProfile,
+            profileNote: note, liveAttainment: attainment, runs: runs)
+        if let chart {
+            let title =
+                "\(resolved.namespace)/\(resolved.target.name) replayed × \(runs[0].scaler) on \(podProfile.name)"
+            try write(
+                TimelineChart.svg(
+                    runs[0].timeline, title: title, sloTTFT: options.sloTTFT, gpusPerReplica: podProfile.gpus,
+                    reference: recording.liveReplicas),
+                to: chart)
+        }
+        if let timeline { try write(TimelineCSV.csv(runs[0].timeline), to: timeline) }
+        if output == "json" {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(comparison), as: UTF8.self))
+        } else {
+            print(comparison.text())
+        }
+    }
+
+    private func loadProfile(_ profile: String) throws -> PodProfile {
         if let builtIn = PodProfile.builtIn.first(where: { $0.name == profile }) { return builtIn }
         guard FileManager.default.fileExists(atPath: profile) else {
             let names = PodProfile.builtIn.map(\.name).joined(separator: ", ")

@@ -209,26 +209,55 @@ public enum EnginePresets {
         names.isEmpty ? nil : names.map(expression).joined(separator: " or ")
     }
 
+    /// What a workload served, as fleet-wide numbers over `window` seconds: the traffic the objective planner reads
+    /// each round, and that a replay reads over a range (nil: no name of the role is in use).
+    public struct TrafficQueries: Sendable, Equatable {
+        /// Requests per second, from the TTFT histogram's count (every served request has a first token).
+        public var requestRate: String?
+        public var promptTokenRate: String?
+        public var generatedTokenRate: String?
+        /// Pods reporting the engine's running (or waiting) gauge: the replicas that served.
+        public var pods: String?
+        /// Requests waiting, summed over the pods.
+        public var waiting: String?
+        /// The TTFT histogram's buckets, summed by `le`: the share of first tokens within a target.
+        public var ttftBuckets: String?
+    }
+
+    public static func trafficQueries(
+        names: MetricNames, scope: PodScope, window: Double = PolicyDefaults.rateWindow
+    ) -> TrafficQueries {
+        let selector = scope.matchers()
+        let range = "[\(Int(window.rounded()))s]"
+        func rate(_ role: MetricRole) -> String? {
+            either(names[role]) { "sum(rate(\($0){\(selector)}\(range)))" }
+        }
+        let perPod = names[.running].isEmpty ? names[.waiting] : names[.running]
+        return TrafficQueries(
+            requestRate: either(names[.timeToFirstToken]) { "sum(rate(\($0)_count{\(selector)}\(range)))" },
+            promptTokenRate: rate(.promptTokens), generatedTokenRate: rate(.generatedTokens),
+            pods: either(perPod) { "count(\($0){\(selector)})" },
+            waiting: either(names[.waiting]) { "sum(\($0){\(selector)})" },
+            ttftBuckets: either(names[.timeToFirstToken]) { "sum by (le) (rate(\($0)_bucket{\(selector)}\(range)))" })
+    }
+
     public static func plannerQueries(
         objective: ResolvedPolicy.Objective, names: MetricNames, scope: PodScope,
         window: Double = PolicyDefaults.rateWindow
     ) -> PlannerQueries {
         let selector = scope.matchers()
         let range = "[\(Int(window.rounded()))s]"
-        func rate(_ role: MetricRole) -> String? {
-            either(names[role]) { "sum(rate(\($0){\(selector)}\(range)))" }
-        }
+        let traffic = trafficQueries(names: names, scope: scope, window: window)
         func quantile(_ q: Double, _ role: MetricRole) -> String? {
             either(names[role]) { "histogram_quantile(\(q), sum by (le) (rate(\($0)_bucket{\(selector)}\(range))))" }
         }
         let q = objective.timeToFirstToken.quantile
         return PlannerQueries(
             requestRate: either(names[.timeToFirstToken]) { "sum by (pod) (rate(\($0)_count{\(selector)}\(range)))" },
-            promptTokenRate: rate(.promptTokens), generatedTokenRate: rate(.generatedTokens),
+            promptTokenRate: traffic.promptTokenRate, generatedTokenRate: traffic.generatedTokenRate,
             queueTime: quantile(q, .queueTime), timeToFirstToken: quantile(q, .timeToFirstToken),
             interTokenLatency: objective.interTokenLatency.flatMap { quantile($0.quantile, .interTokenLatency) },
-            kvCacheUsage: either(names[.kvCache]) { "avg(\($0){\(selector)})" },
-            ttftBuckets: either(names[.timeToFirstToken]) { "sum by (le) (rate(\($0)_bucket{\(selector)}\(range)))" })
+            kvCacheUsage: either(names[.kvCache]) { "avg(\($0){\(selector)})" }, ttftBuckets: traffic.ttftBuckets)
     }
 
     /// The DCGM exporter's field behind each GPU type (one series per GPU, labelled with the pod that holds it).

@@ -72,11 +72,36 @@ public final class PrometheusQueryClient: Sendable {
     private func perform(_ promql: String, at time: Date?) async -> Result<QueryResponse, PrometheusError> {
         var parameters = [("query", promql), ("timeout", Self.seconds(configuration.timeout))]
         if let time { parameters.append(("time", String(format: "%.3f", time.timeIntervalSince1970))) }
+        return await send("/api/v1/query", parameters).flatMap { QueryResponse.parse($0.body, httpStatus: $0.status) }
+    }
+
+    /// Runs a range query: one sample per `step` seconds from `start` to `end` (inclusive), per series.
+    public func range(
+        _ promql: String, from start: Date, to end: Date, step: Double
+    ) async -> Result<[RangeSeries], PrometheusError> {
+        let parameters = [
+            ("query", promql), ("start", String(format: "%.3f", start.timeIntervalSince1970)),
+            ("end", String(format: "%.3f", end.timeIntervalSince1970)), ("step", Self.seconds(step)),
+            ("timeout", Self.seconds(configuration.timeout)),
+        ]
+        let started = ContinuousClock.now
+        let result = await send("/api/v1/query_range", parameters).flatMap {
+            RangeSeries.parse($0.body, httpStatus: $0.status)
+        }
+        if let observer = configuration.observer {
+            let succeeded = if case .success = result { true } else { false }
+            observer(succeeded, (ContinuousClock.now - started).seconds)
+        }
+        return result
+    }
+
+    /// A form to one of the query endpoints, with the configured headers and credentials (refreshed once on 401).
+    private func send(_ path: String, _ parameters: [(String, String)]) async -> Result<HTTPResponse, PrometheusError> {
         let form = PercentEncoding.query(parameters)
         var base = configuration.address.absoluteString
         while base.hasSuffix("/") { base.removeLast() }
         let usePost = form.utf8.count > Self.longestGetQuery
-        guard let url = URL(string: base + "/api/v1/query" + (usePost ? "" : "?" + form)) else {
+        guard let url = URL(string: base + path + (usePost ? "" : "?" + form)) else {
             return .failure(PrometheusError(.malformed, "invalid Prometheus address \(configuration.address)"))
         }
         var request = HTTPRequest(method: usePost ? "POST" : "GET", url: url, timeout: configuration.timeout + 1)
@@ -105,7 +130,7 @@ public final class PrometheusQueryClient: Sendable {
                     refreshed = true
                     continue
                 }
-                return QueryResponse.parse(response.body, httpStatus: response.status)
+                return .success(response)
             } catch let error as HTTPClientError {
                 return .failure(Self.failure(error))
             } catch is CancellationError {

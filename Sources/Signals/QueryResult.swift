@@ -20,6 +20,52 @@ public enum QueryResult: Sendable, Equatable {
     case scalar(timestamp: Double, value: Double)
 }
 
+/// One series of a range query: its labels and its samples, oldest first.
+public struct RangeSeries: Sendable, Equatable {
+    public var labels: [String: String]
+    /// (seconds since 1970, value).
+    public var samples: [(time: Double, value: Double)]
+
+    public init(labels: [String: String], samples: [(time: Double, value: Double)]) {
+        self.labels = labels
+        self.samples = samples
+    }
+
+    public static func == (lhs: RangeSeries, rhs: RangeSeries) -> Bool {
+        lhs.labels == rhs.labels && lhs.samples.map(\.time) == rhs.samples.map(\.time)
+            && lhs.samples.map(\.value) == rhs.samples.map(\.value)
+    }
+
+    /// Parses the JSON body of `/api/v1/query_range`: a matrix.
+    public static func parse(_ body: Data, httpStatus: Int) -> Result<[RangeSeries], PrometheusError> {
+        // Errors read as for instant queries; only the success shape differs.
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+            object["status"] as? String == "success", (200..<300).contains(httpStatus)
+        else {
+            return QueryResponse.parse(body, httpStatus: httpStatus).flatMap { _ in
+                .failure(PrometheusError(.malformed, "a range query answered without a matrix"))
+            }
+        }
+        guard let data = object["data"] as? [String: Any], data["resultType"] as? String == "matrix",
+            let entries = data["result"] as? [[String: Any]]
+        else {
+            return .failure(PrometheusError(.malformed, "a range query answered without a matrix"))
+        }
+        var series: [RangeSeries] = []
+        for entry in entries {
+            var samples: [(time: Double, value: Double)] = []
+            for pair in entry["values"] as? [[Any]] ?? [] {
+                guard let sample = QueryResponse.parsePair(pair) else {
+                    return .failure(PrometheusError(.malformed, "a matrix sample that is not a [time, value] pair"))
+                }
+                samples.append((sample.0, sample.1))
+            }
+            series.append(RangeSeries(labels: entry["metric"] as? [String: String] ?? [:], samples: samples))
+        }
+        return .success(series)
+    }
+}
+
 /// A successful answer with the warnings Prometheus attached (partial data from a Thanos store, say).
 public struct QueryResponse: Sendable, Equatable {
     public var result: QueryResult
@@ -115,7 +161,7 @@ extension QueryResponse {
     }
 
     /// `[1700000000.123, "21"]`; values are strings so that NaN and ±Inf survive JSON.
-    private static func parsePair(_ pair: [Any]) -> (Double, Double)? {
+    static func parsePair(_ pair: [Any]) -> (Double, Double)? {
         guard pair.count == 2, let time = (pair[0] as? NSNumber)?.doubleValue, let text = pair[1] as? String else {
             return nil
         }

@@ -188,7 +188,7 @@ public struct SignalReader: Sendable {
 
     /// From `sum by (le)` of a histogram's bucket rates: every `le` but `+Inf` a bound, `+Inf` the total. No request
     /// in the window (a total of 0) missed nothing.
-    static func share(of buckets: [VectorSample], atOrBelow seconds: Double) -> SignalSample {
+    public static func share(of buckets: [VectorSample], atOrBelow seconds: Double) -> SignalSample {
         var finite: [(bound: Double, count: Double)] = []
         var total: Double?
         for bucket in buckets {

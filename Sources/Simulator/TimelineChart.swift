@@ -8,8 +8,12 @@ public enum TimelineChart {
     static let plotWidth = width - left - right
     static let maxColumns = 2000
 
-    public static func svg(_ points: [TimelinePoint], title: String, sloTTFT: Double, gpusPerReplica: Int = 1) -> String
-    {
+    /// - Parameter reference: replicas something else ran over the same time (a replay's live workload), drawn
+    ///   dashed for comparison.
+    public static func svg(
+        _ points: [TimelinePoint], title: String, sloTTFT: Double, gpusPerReplica: Int = 1,
+        reference: [(time: Double, replicas: Double)] = []
+    ) -> String {
         var out = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="560" viewBox="0 0 \(Int(width)) 560" \
             font-family="sans-serif" font-size="12">
@@ -27,7 +31,8 @@ public enum TimelineChart {
 
         // Top panel: replicas (left axis), load (right axis).
         let top = (y: 40.0, height: 280.0)
-        let replicaMax = Double(max(1, points.map { max($0.desired, $0.ready) }.max() ?? 1))
+        let replicaMax = max(
+            Double(max(1, points.map { max($0.desired, $0.ready) }.max() ?? 1)), reference.map(\.replicas).max() ?? 0)
         let replicaScale = niceCeiling(replicaMax)
         let loadMax = niceCeiling(max(1e-9, points.map { finite($0.load) }.max() ?? 1))
         func yReplicas(_ value: Double) -> Double { top.y + top.height - value / replicaScale * top.height }
@@ -45,6 +50,11 @@ public enum TimelineChart {
         out += path(points.map { (x($0.time), yLoad(finite($0.load))) }, color: "#9ecae1", width: 1)
         out += stepPath(points.map { (x($0.time), yReplicas(Double($0.desired))) }, color: "#d62728", width: 1.5)
         out += stepPath(points.map { (x($0.time), yReplicas(Double($0.ready))) }, color: "#2ca02c", width: 1.5)
+        let shown = reference.filter { $0.time >= start && $0.time <= end }
+        if !shown.isEmpty {
+            out += stepPath(shown.map { (x($0.time), yReplicas($0.replicas)) }, color: "#333333", width: 1.2)
+                .replacingOccurrences(of: "/>", with: " stroke-dasharray=\"5 3\"/>")
+        }
 
         // Bottom panel: TTFT p95 on a log scale from 10 ms, with the SLO.
         let bottom = (y: 350.0, height: 160.0)
@@ -86,10 +96,11 @@ public enum TimelineChart {
                 + "y2=\"\(Int(bottom.y + bottom.height + 4))\" stroke=\"#444\"/>\n"
             out += label(x(tick), bottom.y + bottom.height + 18, timeLabel(tick, span: end - start), anchor: "middle")
         }
-        let legend: [(String, String)] = [
+        var legend: [(String, String)] = [
             ("load", "#9ecae1"), ("desired replicas", "#d62728"), ("ready replicas", "#2ca02c"),
             ("TTFT p95", "#9467bd"),
         ]
+        if !reference.isEmpty { legend.append(("live replicas", "#333333")) }
         for (index, (name, color)) in legend.enumerated() {
             let lx = left + Double(index) * 170
             out += "<rect x=\"\(format(lx))\" y=\"540\" width=\"14\" height=\"4\" fill=\"\(color)\"/>\n"

@@ -1,4 +1,5 @@
 import Foundation
+import PrometheusTestSupport
 import Testing
 
 /// `inference-autoscaler simulate`, run as a user would.
@@ -96,5 +97,52 @@ import Testing
         let run = try CommandLineTests.run(["simulate"] + arguments.map { $0 == "TRACE" ? trace : $0 })
         #expect(run.status == 2)
         #expect(run.stderr.contains(message), "\(run.stderr)")
+    }
+}
+
+/// `simulate --from-prometheus`: a workload's history, backfilled into a real Prometheus, replayed.
+@Suite(.serialized) struct ReplayCommandTests {
+    @Test func aWorkloadsOwnHistoryIsReplayedAndComparedWithWhatItRan() async throws {
+        let end = (Date().timeIntervalSince1970 / 60).rounded(.down) * 60 - 120
+        let history = TrafficHistory(
+            phases: [
+                .init(seconds: 3600, pods: 2, requestsPerPod: 1),
+                .init(seconds: 3600, pods: 4, requestsPerPod: 1.5, waitingPerPod: 3),
+            ], start: end - 7200)
+        let prometheus = try await PrometheusServer.start(backfilledWith: history.openMetrics())
+        defer { prometheus.stop() }
+        let directory = try SimulateCommandTests.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let chart = directory.appendingPathComponent("replay.svg").path
+        let until = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: history.end - 15))
+        let arguments = [
+            "simulate", "--from-prometheus", prometheus.url.absoluteString, "--policy", SimulateCommandTests.sample,
+            "--namespace", "inference", "--target", "vllm", "--since", "2h", "--until", until, "--step", "60s",
+        ]
+        let run = try CommandLineTests.run(arguments + ["--output", "json", "--chart", chart])
+        #expect(run.status == 0, "\(run.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let live = try #require(json["live"] as? [String: Any])
+        // 2 pods for an hour and 4 for the next, one GPU each; 99 % of first tokens within 1 s, so within the 2 s
+        // SLO (the sample policy states no objective).
+        #expect(abs((live["gpu_hours"] as? Double ?? 0) - 6) < 0.1)
+        #expect(live["max_replicas"] as? Int == 4)
+        #expect(abs((live["slo_attainment"] as? Double ?? 0) - 0.99) < 0.001)
+        let runs = try #require(json["runs"] as? [[String: Any]])
+        #expect(runs.map { $0["scaler"] as? String ?? "" }.count == 3)
+        #expect(runs.allSatisfy { ($0["requests"] as? Int ?? 0) > 25_000 })
+        #expect((json["profile"] as? String ?? "").contains("fitted"))
+        let svg = try String(contentsOfFile: chart, encoding: .utf8)
+        #expect(svg.contains("live replicas"))
+
+        let text = try CommandLineTests.run(arguments + ["--baselines", "oracle"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("live (its own scaler)"))
+        #expect(text.stdout.contains("oracle"))
+        #expect(text.stdout.contains("vs live"))
+
+        let missing = try CommandLineTests.run(arguments.map { $0 == "vllm" ? "absent" : $0 })
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("no request counter"))
     }
 }

@@ -89,9 +89,17 @@ public final class PrometheusServer: @unchecked Sendable {
         return try await start(configuration: config, port: fixedPort, web: web)
     }
 
+    /// Starts Prometheus on a history written beforehand: `openMetrics` (samples with timestamps, ending in
+    /// `# EOF`) is turned into TSDB blocks by `promtool tsdb create-blocks-from openmetrics`, as an operator
+    /// backfills, and nothing is scraped.
+    public static func start(backfilledWith openMetrics: String) async throws -> PrometheusServer {
+        try await start(configuration: "global:\n  scrape_interval: 15s\n", backfill: openMetrics)
+    }
+
     /// Starts Prometheus with a whole `prometheus.yml`; its own log goes to `logFile` (or nowhere).
     public static func start(
-        configuration: String, logFile: String? = nil, port fixedPort: Int? = nil, web: WebConfiguration? = nil
+        configuration: String, logFile: String? = nil, port fixedPort: Int? = nil, web: WebConfiguration? = nil,
+        backfill: String? = nil
     ) async throws -> PrometheusServer {
         let binary = try binary()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prometheus-\(UUID().uuidString)")
@@ -101,6 +109,18 @@ public final class PrometheusServer: @unchecked Sendable {
         let webFile = directory.appendingPathComponent("web.yml")
         if let web { try web.yaml.write(to: webFile, atomically: true, encoding: .utf8) }
         let version = try runProcess(binary, ["--version"]).split(separator: "\n").first.map(String.init) ?? "unknown"
+        if let backfill {
+            let input = directory.appendingPathComponent("backfill.om")
+            try backfill.write(to: input, atomically: true, encoding: .utf8)
+            let promtool = URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("promtool")
+            let output = try runProcess(
+                promtool.path,
+                [
+                    "tsdb", "create-blocks-from", "openmetrics", input.path,
+                    directory.appendingPathComponent("data").path,
+                ])
+            guard !output.contains("error") else { throw SetupError("promtool could not backfill: \(output)") }
+        }
 
         for _ in 0..<5 {
             let port = try fixedPort ?? freePort()

@@ -1,0 +1,113 @@
+import AutoscalerCore
+import Foundation
+import Signals
+
+/// What a workload served, step by step, read back from Prometheus with the controller's own queries.
+public struct PrometheusRecording: Sendable {
+    /// Seconds since 1970 of the first step's end (each step covers the `step` seconds before it).
+    public var start: Double
+    public var step: Double
+    /// Per step; nil where Prometheus had no sample.
+    public var requestRate: [Double?]
+    public var promptTokenRate: [Double?]
+    public var generatedTokenRate: [Double?]
+    /// Pods that reported the engine's gauges: the replicas that served.
+    public var pods: [Double?]
+    public var waiting: [Double?]
+    /// The queries that were run, by what they read.
+    public var queries: [(what: String, query: String)]
+
+    public var count: Int { requestRate.count }
+
+    public struct ReadError: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// At most this many points per series in one range query (Prometheus refuses more than 11,000).
+    static let pointsPerQuery = 10_000
+
+    /// Reads `[from, to]` in steps of `step` seconds, in chunks Prometheus accepts. The rates are over `step` (at
+    /// least 30 s, so that a rate has two scrapes to go on), exactly as the controller's planner reads them.
+    public static func read(
+        client: PrometheusQueryClient, engine: Engine, scope: PodScope, from: Date, to: Date, step: Double
+    ) async throws(ReadError) -> PrometheusRecording {
+        guard step > 0, to > from else { throw ReadError(description: "an empty range") }
+        let queries = EnginePresets.trafficQueries(
+            names: EnginePresets.names(for: engine), scope: scope, window: max(step, 30))
+        guard let requestQuery = queries.requestRate else {
+            throw ReadError(description: "engine \(engine.rawValue) has no request counter to replay")
+        }
+        let steps = Int(((to.timeIntervalSince(from)) / step).rounded(.down))
+        guard steps >= 1 else { throw ReadError(description: "the range is shorter than one step") }
+        let first = from.timeIntervalSince1970 + step
+        var recording = PrometheusRecording(
+            start: first, step: step, requestRate: [], promptTokenRate: [], generatedTokenRate: [], pods: [],
+            waiting: [], queries: [])
+        let reads: [(String, String?, WritableKeyPath<PrometheusRecording, [Double?]>)] = [
+            ("requests per second", requestQuery, \.requestRate),
+            ("prompt tokens per second", queries.promptTokenRate, \.promptTokenRate),
+            ("generated tokens per second", queries.generatedTokenRate, \.generatedTokenRate),
+            ("pods serving", queries.pods, \.pods),
+            ("requests waiting", queries.waiting, \.waiting),
+        ]
+        for (what, query, path) in reads {
+            guard let query else {
+                recording[keyPath: path] = Array(repeating: nil, count: steps)
+                continue
+            }
+            recording.queries.append((what, query))
+            recording[keyPath: path] = try await series(
+                query, what: what, client: client, first: first, step: step, steps: steps)
+        }
+        guard recording.requestRate.contains(where: { $0 != nil }) else {
+            throw ReadError(
+                description:
+                    "no request counter of engine \(engine.rawValue) in namespace \(scope.namespace) in the range "
+                    + "(looked for: \(requestQuery))")
+        }
+        return recording
+    }
+
+    /// One value per step (nil where there is none): the single series the query gives.
+    private static func series(
+        _ query: String, what: String, client: PrometheusQueryClient, first: Double, step: Double, steps: Int
+    ) async throws(ReadError) -> [Double?] {
+        var values = [Double?](repeating: nil, count: steps)
+        var index = 0
+        while index < steps {
+            let count = min(pointsPerQuery, steps - index)
+            let start = Date(timeIntervalSince1970: first + Double(index) * step)
+            let end = Date(timeIntervalSince1970: first + Double(index + count - 1) * step)
+            switch await client.range(query, from: start, to: end, step: step) {
+            case .failure(let error):
+                throw ReadError(description: "\(what): \(error.message)")
+            case .success(let answer):
+                if answer.count > 1 {
+                    throw ReadError(description: "\(what): \(answer.count) series where one was expected")
+                }
+                for (time, value) in answer.first?.samples ?? [] where value.isFinite {
+                    let slot = Int(((time - first) / step).rounded())
+                    if slot >= 0, slot < steps { values[slot] = value }
+                }
+            }
+            index += count
+        }
+        return values
+    }
+}
+
+extension PrometheusRecording {
+    /// The share of the workload's first tokens within `slo` seconds over the `window` seconds before `end`, from its
+    /// TTFT histogram (the same buckets the controller reads); nil when it exports none.
+    public static func attainment(
+        client: PrometheusQueryClient, engine: Engine, scope: PodScope, end: Date, window: Double, slo: Double
+    ) async -> Double? {
+        let queries = EnginePresets.trafficQueries(
+            names: EnginePresets.names(for: engine), scope: scope, window: window)
+        guard let query = queries.ttftBuckets,
+            case .success(let buckets) = await client.vector(query, at: end, of: "TTFT buckets"),
+            case .value(let share) = SignalReader.share(of: buckets, atOrBelow: slo)
+        else { return nil }
+        return share
+    }
+}

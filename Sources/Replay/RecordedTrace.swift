@@ -1,0 +1,62 @@
+import Foundation
+import Simulator
+
+extension PrometheusRecording {
+    /// Token means for steps that served no request yet (Azure 2023's conversation mix).
+    static let defaultTokens = (input: 1155.0, output: 211.0)
+
+    /// Steps Prometheus had no request rate for; the replay holds the last rate through them.
+    public var gaps: Int { requestRate.filter { $0 == nil }.count }
+
+    /// The traffic as a rate trace, one segment per step, from the recording's first step (time 0 is the start of
+    /// the range). Arrivals inside a step are Poisson: Prometheus keeps rates, not request times.
+    public func trace() -> Trace {
+        var segments: [RateSegment] = []
+        var rate = 0.0
+        var tokens = Self.defaultTokens
+        for index in 0..<count {
+            if let served = requestRate[index] { rate = max(0, served) }
+            if rate > 0 {
+                if let prompt = promptTokenRate[index], let served = requestRate[index], served > 0 {
+                    tokens.input = max(1, prompt / served)
+                }
+                if let generated = generatedTokenRate[index], let served = requestRate[index], served > 0 {
+                    tokens.output = max(1, generated / served)
+                }
+            }
+            segments.append(
+                RateSegment(
+                    start: Double(index) * step, duration: step, requestsPerSecond: rate, meanInputTokens: tokens.input,
+                    meanOutputTokens: tokens.output))
+        }
+        return .rates(segments)
+    }
+
+    /// What the workload ran: its serving pods per step (held through gaps), on the trace's time axis.
+    public var liveReplicas: [(time: Double, replicas: Double)] {
+        var last = 0.0
+        return pods.enumerated().map { index, value in
+            if let value { last = value }
+            return (Double(index) * step, last)
+        }
+    }
+
+    /// Replica-hours the workload ran over the range.
+    public var liveReplicaHours: Double { liveReplicas.reduce(0) { $0 + $1.replicas } * step / 3600 }
+
+    /// Mean prompt and generated tokens per request over the range.
+    public var meanTokens: (input: Double, output: Double)? {
+        var requests = 0.0
+        var input = 0.0
+        var output = 0.0
+        for index in 0..<count {
+            guard let served = requestRate[index], let prompt = promptTokenRate[index],
+                let generated = generatedTokenRate[index]
+            else { continue }
+            requests += served
+            input += prompt
+            output += generated
+        }
+        return requests > 0 ? (input / requests, output / requests) : nil
+    }
+}
