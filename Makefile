@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config ca-certificates openssl curl prometheus
 BINARY := inference-autoscaler
 
-.PHONY: deps kubectl test format format-check layers crd-embed demo build bench-scale symbol-order image validate-samples bench-decisions clean
+.PHONY: replay-example deps kubectl test format format-check layers crd-embed demo build bench-scale symbol-order image validate-samples bench-decisions clean
 
 # Installs the apt packages the build and the tests need, only when one is missing (one `apt-get update` first).
 deps:
@@ -59,6 +59,11 @@ demo: deps kubectl
 	$(SWIFT) build --product inference-autoscaler
 	$(SWIFT) build --product inference-tools
 	"$$($(SWIFT) build --show-bin-path)/inference-tools" demo --minutes $(DEMO_MINUTES) $(DEMO_FLAGS)
+
+# The README's replay: a day of metrics backfilled into a throwaway Prometheus, replayed with simulate --from-prometheus.
+replay-example: deps
+	$(SWIFT) build --product inference-autoscaler
+	sh scripts/replay-example.sh "$$($(SWIFT) build --show-bin-path)/inference-autoscaler" docs/replay-timeline.svg
 
 build: deps
 	$(SWIFT) build -c release --product $(BINARY)

@@ -37,7 +37,7 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Replay the policy's workload from this Prometheus instead of a trace file.")
     var fromPrometheus: String?
 
-    @Option(help: "With --from-prometheus: how far back to read (a duration such as 7d).")
+    @Option(help: "With --from-prometheus: how far back to read (a duration such as 7d or 90m).")
     var since: String = "1d"
 
     @Option(help: "With --from-prometheus: the end of the range (RFC 3339; default now).")
@@ -201,7 +201,10 @@ struct SimulateCommand: AsyncParsableCommand {
         } else {
             end = Date()
         }
-        let span = try seconds(since, "--since")
+        // Days as well as the policy's units: a replay reads back a week.
+        let span =
+            try since.hasSuffix("d") && Double(since.dropLast()) != nil
+            ? Double(since.dropLast())! * 86400 : seconds(since, "--since")
         guard span >= 2 * stepSeconds else { throw usage("--since: at least two steps") }
         if let namespace { resolved.namespace = namespace }
         if let target { resolved.target.name = target }
