@@ -54,14 +54,19 @@ public enum QuotaCaps {
         quotas: [QuotaUsage], gpusPerPod: Int, ownPods: Int, existing: Int, failure: String?
     ) -> QuotaCap? {
         let named = failure.flatMap(exceededQuota)
+        // The resources the refusal names: only they stopped the pod (a loose `pods` beside a tight CPU limit in
+        // the same quota says nothing).
+        let refused = failure.map(refusedResources) ?? []
         var held: QuotaCap?
         var failed: QuotaCap?
         for quota in quotas where !quota.scoped || quota.name == named {
             for (resource, hard) in quota.hard.sorted(by: { $0.key < $1.key }) {
                 guard let perPod = demand(of: resource, gpusPerPod: gpusPerPod) else { continue }
-                let used = quota.used[resource] ?? 0
-                let room = max(0, Int(((hard - used) / perPod + 1e-9).rounded(.down)))
                 let exceeded = quota.name == named
+                if exceeded, !refused.isEmpty, !refused.contains(resource) { continue }
+                let used = quota.used[resource] ?? 0
+                // Saturating: a quota of 1e19 pods is no limit, not a crash.
+                let room = Int(min(max(0, ((hard - used) / perPod + 1e-9).rounded(.down)), 1e9))
                 let replicas = exceeded ? max(existing, ownPods + room) : ownPods + room
                 let detail =
                     "ResourceQuota \(quota.name): \(resource) \(format(used)) of \(format(hard)) used, "
@@ -94,6 +99,14 @@ public enum QuotaCaps {
         guard let start = message.range(of: "exceeded quota: ") else { return nil }
         let name = message[start.upperBound...].prefix { $0 != "," && $0 != " " }
         return name.isEmpty ? nil : String(name)
+    }
+
+    /// The resource names of `requested: requests.cpu=8,requests.memory=16Gi, used: …`.
+    static func refusedResources(in message: String) -> Set<String> {
+        guard let start = message.range(of: "requested: ") else { return [] }
+        let rest = message[start.upperBound...]
+        let list = rest.range(of: ", used: ").map { rest[..<$0.lowerBound] } ?? rest
+        return Set(list.split(separator: ",").compactMap { $0.split(separator: "=").first.map(String.init) })
     }
 
     private static func demand(of resource: String, gpusPerPod: Int) -> Double? {

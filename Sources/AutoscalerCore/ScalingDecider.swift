@@ -346,14 +346,18 @@ public enum ScalingDecider {
         let patience = expected * stuckAfterStartupMultiple
         let notReady = observed.pods.filter { !$0.ready }
         // A pod waiting for a node counts while a node could still come within the lead time that was measured
-        // (node provisioning included); past it, the capacity is not coming, and it is reported instead.
+        // (creation to Ready, node provisioning included; the p90, as the planner plans with it); past it, the
+        // capacity is not coming, and it is reported instead.
+        let leadTime = max(
+            expected,
+            ObjectivePlanner.leadTime(startups: recentStartups(observed.pods), expected: policy.expectedStartup))
         let loading = notReady.filter {
-            now.timeIntervalSince($0.createdAt) <= ($0.unschedulable == nil ? patience : expected)
+            now.timeIntervalSince($0.createdAt) <= ($0.unschedulable == nil ? patience : leadTime)
         }.count
         let awaitingNode = notReady.filter {
-            $0.unschedulable != nil && now.timeIntervalSince($0.createdAt) <= expected
+            $0.unschedulable != nil && now.timeIntervalSince($0.createdAt) <= leadTime
         }
-        let stranded = notReady.filter { $0.unschedulable != nil && now.timeIntervalSince($0.createdAt) > expected }
+        let stranded = notReady.filter { $0.unschedulable != nil && now.timeIntervalSince($0.createdAt) > leadTime }
         // Pods the workload controller has yet to create count as in flight only shortly after a scale-up.
         let uncreated = max(0, current - ready - notReady.count)
         let lastScaleUp = history.scaleEvents.last { $0.change > 0 }?.time
@@ -361,7 +365,7 @@ public enum ScalingDecider {
         let count = max(0, min(current - ready, loading + (recentlyScaledUp ? uncreated : 0)))
         return Flight(
             count: count, capacity: ready + count, awaitingNode: awaitingNode.count, stranded: stranded,
-            leadTime: expected)
+            leadTime: leadTime)
     }
 
     /// The median cold start of the five pods that became Ready most recently, or nil when none is known.

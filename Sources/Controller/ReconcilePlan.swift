@@ -239,8 +239,8 @@ public enum ReconcilePlanner {
     /// the workload's when it starts.
     public static func shadowReplicas(policy: InferenceAutoscalePolicy, remembered: Int?, live: Int) -> Int {
         if let remembered { return remembered }
-        guard let status = policy.status, status.shadow != nil,
-            status.observedGeneration == policy.metadata.generation, let desired = status.desiredReplicas
+        guard let status = policy.status, let shadow = status.shadow, shadow.generation == policy.metadata.generation,
+            let desired = status.desiredReplicas
         else { return live }
         return desired
     }
@@ -249,11 +249,13 @@ public enum ReconcilePlanner {
     /// `replicas`, the workload `liveReplicas` and its live scaler asked for `liveDesired`. A gap longer than three
     /// polling intervals (a restart, a lost leadership) is left out rather than guessed; a spec change starts over.
     public static func advanceShadow(
-        _ previous: ShadowStatus?, restart: Bool, replicas: Int, liveReplicas: Int, liveDesired: Int,
+        _ previous: ShadowStatus?, generation: Int?, replicas: Int, liveReplicas: Int, liveDesired: Int,
         pollingInterval: Double, now: Date
     ) -> ShadowStatus {
         let stamp = Timestamp.format(now)
-        guard var shadow = previous, !restart else { return ShadowStatus(since: stamp, lastObserved: stamp) }
+        guard var shadow = previous, shadow.generation == generation else {
+            return ShadowStatus(since: stamp, lastObserved: stamp, generation: generation)
+        }
         let elapsed = shadow.lastObserved.flatMap(Timestamp.parse).map { now.timeIntervalSince($0) } ?? 0
         if elapsed > 0, elapsed <= 3 * pollingInterval {
             shadow.observedSeconds += elapsed
@@ -317,8 +319,7 @@ public enum ReconcilePlanner {
         var shadow: ShadowStatus?
         if resolved.shadow {
             shadow = advanceShadow(
-                rememberedShadow ?? previous.shadow,
-                restart: previous.observedGeneration != policy.metadata.generation && rememberedShadow == nil,
+                rememberedShadow ?? previous.shadow, generation: policy.metadata.generation,
                 replicas: decision.previousReplicas, liveReplicas: scale.currentReplicas,
                 liveDesired: scale.desiredReplicas, pollingInterval: resolved.pollingInterval, now: now)
             conditions.append(shadowCondition(shadow!))

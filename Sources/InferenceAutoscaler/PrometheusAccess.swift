@@ -19,8 +19,11 @@ struct PrometheusAccess: ParsableArguments {
     @Flag(help: "Do not verify Prometheus' TLS certificate.")
     var insecureSkipTLSVerify = false
 
-    /// A client for `address` (or the policy's `spec.prometheus.address`), with the policy's headers and these.
-    func client(address: String?, policy: ResolvedPolicy, flag: String) throws -> PrometheusQueryClient {
+    /// A client for `address` (or the policy's `spec.prometheus.address`), with the policy's headers and these, and
+    /// the policy's timeout unless `timeout` is given.
+    func client(
+        address: String?, policy: ResolvedPolicy, flag: String, timeout: Double? = nil
+    ) throws -> PrometheusQueryClient {
         guard let text = address ?? policy.prometheus.address, let url = URL(string: text) else {
             printError("no Prometheus address: pass \(flag) URL or set spec.prometheus.address")
             throw ExitCode(2)
@@ -42,7 +45,7 @@ struct PrometheusAccess: ParsableArguments {
         }
         return PrometheusQueryClient(
             configuration: .init(
-                address: url, timeout: policy.prometheus.timeout,
+                address: url, timeout: timeout ?? policy.prometheus.timeout,
                 tls: .init(caCertificateFile: caFile, insecureSkipVerify: insecureSkipTLSVerify),
                 authorization: authorization, headers: extra))
     }

@@ -55,6 +55,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "With --from-prometheus: baselines to run beside the policy, comma-separated, or none.")
     var baselines: String = "oracle,hpa"
 
+    @Option(help: "With --from-prometheus: the timeout of each range query (a week of a busy fleet takes a while).")
+    var timeout: String = "60s"
+
     @OptionGroup var access: PrometheusAccess
 
     @Option(
@@ -120,9 +123,7 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         var options = SimulationOptions(
             profile: podProfile,
-            replay: ReplayOptions(
-                rateScale: rateScale, start: try seconds(start, "--start"),
-                duration: try duration.map { try seconds($0, "--duration") }, seed: seed),
+            replay: ReplayOptions(rateScale: rateScale, seed: seed),
             sloTTFT: try sloTTFT.map { try seconds($0, "--slo-ttft") } ?? podProfile.sloTTFT ?? 2,
             scrapeInterval: try seconds(scrapeInterval, "--scrape-interval"), model: fleetModel)
         guard options.scrapeInterval > 0 else { throw usage("--scrape-interval: must be positive") }
@@ -192,9 +193,14 @@ struct SimulateCommand: AsyncParsableCommand {
             }
         let stepSeconds = try seconds(step, "--step")
         guard stepSeconds >= 15 else { throw usage("--step: at least 15s (two scrapes a step)") }
+        guard rateScale > 0, rateScale.isFinite else { throw usage("--rate-scale: must be a positive number") }
+        let scrape = try seconds(scrapeInterval, "--scrape-interval")
+        guard scrape > 0 else { throw usage("--scrape-interval: must be positive") }
         let end: Date
         if let until {
-            guard let parsed = ISO8601DateFormatter().date(from: until) else {
+            let fractional = ISO8601DateFormatter()
+            fractional.formatOptions.insert(.withFractionalSeconds)
+            guard let parsed = ISO8601DateFormatter().date(from: until) ?? fractional.date(from: until) else {
                 throw usage("--until: expected an RFC 3339 time such as 2026-12-01T00:00:00Z")
             }
             end = parsed
@@ -208,19 +214,29 @@ struct SimulateCommand: AsyncParsableCommand {
         guard span >= 2 * stepSeconds else { throw usage("--since: at least two steps") }
         if let namespace { resolved.namespace = namespace }
         if let target { resolved.target.name = target }
-        let client = try access.client(address: address, policy: resolved, flag: "--from-prometheus")
+        let client = try access.client(
+            address: address, policy: resolved, flag: "--from-prometheus", timeout: try seconds(timeout, "--timeout"))
         let scope = PodScope(
             namespace: resolved.namespace, pods: .named(after: resolved.target.kind, resolved.target.name))
-        let recording: PrometheusRecording
+        var recording: PrometheusRecording
         do {
             recording = try await PrometheusRecording.read(
                 client: client, engine: resolved.engine, scope: scope, from: end.addingTimeInterval(-span), to: end,
-                step: stepSeconds)
+                step: stepSeconds, scrapeInterval: scrape)
         } catch {
             printError("simulate --from-prometheus: \(error)")
             throw ExitCode(2)
         }
 
+        // --start and --duration cut the range, for the live workload's figures as for the replay.
+        let offset = try seconds(start, "--start")
+        let length = try duration.map { try seconds($0, "--duration") }
+        if offset > 0 || length != nil {
+            guard let cut = recording.window(start: offset, duration: length) else {
+                throw usage("--start/--duration: nothing of the range is left to replay")
+            }
+            recording = cut
+        }
         var podProfile: PodProfile
         var note: String
         if let profile {
@@ -236,10 +252,14 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         let loaded = recording.trace()
         let options = SimulationOptions(
-            profile: podProfile, replay: ReplayOptions(seed: seed),
+            profile: podProfile,
+            replay: ReplayOptions(
+                rateScale: rateScale, start: try seconds(start, "--start"),
+                duration: try duration.map { try seconds($0, "--duration") }, seed: seed),
             sloTTFT: try sloTTFT.map { try seconds($0, "--slo-ttft") } ?? resolved.objective?.timeToFirstToken.seconds
                 ?? podProfile.sloTTFT ?? 2,
-            scrapeInterval: try seconds(scrapeInterval, "--scrape-interval"), model: fleetModel)
+            scrapeInterval: scrape, model: fleetModel)
+
         // Every scaler starts with the replicas the workload had at the start of the range.
         let initial = max(resolved.minReplicas, Int(recording.liveReplicas.first?.replicas ?? 1), 1)
         var scaler = PolicyScaler(policy: resolved, initialReplicas: initial)

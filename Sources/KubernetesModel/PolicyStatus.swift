@@ -49,11 +49,14 @@ public struct ShadowStatus: Codable, Sendable, Equatable {
     /// Time the policy's count was below the live scaler's.
     public var belowLiveSeconds: Double
     public var lastObserved: String?
+    /// The spec generation the figures are for: a new spec starts over.
+    public var generation: Int?
 
     public init(
         since: String, observedSeconds: Double = 0, replicaSeconds: Double = 0, liveReplicaSeconds: Double = 0,
-        belowLiveSeconds: Double = 0, lastObserved: String? = nil
+        belowLiveSeconds: Double = 0, lastObserved: String? = nil, generation: Int? = nil
     ) {
+        self.generation = generation
         self.since = since
         self.observedSeconds = observedSeconds
         self.replicaSeconds = replicaSeconds

@@ -984,6 +984,10 @@ enum EmbeddedCRD {
                               type: string
                               format: date-time
                               description: When the counters were last advanced.
+                            generation:
+                              type: integer
+                              format: int64
+                              description: The metadata.generation of the spec the figures are for.
                         history:
                           type: object
                           description: >-

@@ -7,7 +7,8 @@ public struct PrometheusRecording: Sendable {
     /// Seconds since 1970 of the first step's end (each step covers the `step` seconds before it).
     public var start: Double
     public var step: Double
-    /// Per step; nil where Prometheus had no sample.
+    /// Per step; nil where Prometheus had no data (where it was scraping and the workload had no series, the
+    /// workload had no pods: 0).
     public var requestRate: [Double?]
     public var promptTokenRate: [Double?]
     public var generatedTokenRate: [Double?]
@@ -26,14 +27,16 @@ public struct PrometheusRecording: Sendable {
     /// At most this many points per series in one range query (Prometheus refuses more than 11,000).
     static let pointsPerQuery = 10_000
 
-    /// Reads `[from, to]` in steps of `step` seconds, in chunks Prometheus accepts. The rates are over `step` (at
-    /// least 30 s, so that a rate has two scrapes to go on), exactly as the controller's planner reads them.
+    /// Reads `[from, to]` in steps of `step` seconds, in chunks Prometheus accepts. The rates are over `step`, and
+    /// over at least four scrapes (`scrapeInterval`), with the planner's own queries. Steps before the first and
+    /// after the last with data (a range longer than the retention, or than the workload's life) are left out.
     public static func read(
-        client: PrometheusQueryClient, engine: Engine, scope: PodScope, from: Date, to: Date, step: Double
+        client: PrometheusQueryClient, engine: Engine, scope: PodScope, from: Date, to: Date, step: Double,
+        scrapeInterval: Double = 15
     ) async throws(ReadError) -> PrometheusRecording {
         guard step > 0, to > from else { throw ReadError(description: "an empty range") }
         let queries = EnginePresets.trafficQueries(
-            names: EnginePresets.names(for: engine), scope: scope, window: max(step, 30))
+            names: EnginePresets.names(for: engine), scope: scope, window: max(step, 4 * scrapeInterval))
         guard let requestQuery = queries.requestRate else {
             throw ReadError(description: "engine \(engine.rawValue) has no request counter to replay")
         }
@@ -64,6 +67,22 @@ public struct PrometheusRecording: Sendable {
                 description:
                     "no request counter of engine \(engine.rawValue) in namespace \(scope.namespace) in the range "
                     + "(looked for: \(requestQuery))")
+        }
+        // Prometheus scraping anything while the workload has no series: the workload had no pods then.
+        let scraping = try await series(
+            "count(up)", what: "Prometheus' own targets", client: client, first: first, step: step, steps: steps)
+        for index in 0..<steps where recording.requestRate[index] == nil && recording.pods[index] == nil {
+            guard scraping[index] != nil else { continue }
+            recording.requestRate[index] = 0
+            recording.pods[index] = 0
+        }
+        let firstData = recording.requestRate.firstIndex { $0 != nil }!
+        let lastData = recording.requestRate.lastIndex { $0 != nil }!
+        if firstData > 0 || lastData < steps - 1 {
+            for path in [\PrometheusRecording.requestRate, \.promptTokenRate, \.generatedTokenRate, \.pods, \.waiting] {
+                recording[keyPath: path] = Array(recording[keyPath: path][firstData...lastData])
+            }
+            recording.start = first + Double(firstData) * step
         }
         return recording
     }

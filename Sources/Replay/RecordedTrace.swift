@@ -5,6 +5,20 @@ extension PrometheusRecording {
     /// Token means for steps that served no request yet (Azure 2023's conversation mix).
     static let defaultTokens = (input: 1155.0, output: 211.0)
 
+    /// The steps from `start` seconds into the recording, for `duration` seconds (to the end when nil); nil when
+    /// nothing is left.
+    public func window(start offset: Double, duration: Double?) -> PrometheusRecording? {
+        let first = max(0, Int((offset / step).rounded(.down)))
+        let last = min(count, duration.map { first + Int(($0 / step).rounded(.up)) } ?? count)
+        guard first < last else { return nil }
+        var cut = self
+        for path in [\PrometheusRecording.requestRate, \.promptTokenRate, \.generatedTokenRate, \.pods, \.waiting] {
+            cut[keyPath: path] = Array(self[keyPath: path][first..<last])
+        }
+        cut.start = start + Double(first) * step
+        return cut
+    }
+
     /// Steps Prometheus had no request rate for; the replay holds the last rate through them.
     public var gaps: Int { requestRate.filter { $0 == nil }.count }
 

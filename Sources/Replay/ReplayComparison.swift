@@ -52,9 +52,13 @@ public struct ReplayComparison: Sendable, Codable {
             from: Date(timeIntervalSince1970: recording.start + Double(recording.count - 1) * recording.step))
         stepSeconds = recording.step
         gaps = recording.gaps
-        let rates = recording.requestRate.compactMap { $0 }
-        requests = rates.reduce(0, +) * recording.step
-        peakRequestsPerSecond = rates.max() ?? 0
+        // What was replayed: gaps held at the rate before them.
+        if case .rates(let segments) = recording.trace() {
+            requests = segments.reduce(0) { $0 + $1.requestsPerSecond * $1.duration }
+        } else {
+            requests = 0
+        }
+        peakRequestsPerSecond = recording.requestRate.compactMap { $0 }.max() ?? 0
         self.profile = profile.name
         self.profileNote = profileNote
         let replicas = recording.liveReplicas.map(\.replicas)

@@ -54,6 +54,19 @@ import Testing
     @Test func aRefusalNamingAQuotaNotCountedHereCapsAtThePodsThatExist() {
         let cap = QuotaCaps.cap(quotas: [], gpusPerPod: 1, ownPods: 4, existing: 5, failure: Self.refusal)
         #expect(cap == QuotaCap(quota: "gpu-quota", replicas: 5, exceeded: true, detail: cap?.detail ?? ""))
+        // Refused on CPU by a quota that also has a loose pod count: the pod count is not what stopped it.
+        let compute = QuotaUsage(
+            name: "compute", hard: ["pods": 100, "requests.cpu": 64], used: ["pods": 5, "requests.cpu": 64])
+        let cpu =
+            #"pods "x" is forbidden: exceeded quota: compute, requested: requests.cpu=8, used: requests.cpu=64, limited: requests.cpu=64"#
+        #expect(QuotaCaps.refusedResources(in: cpu) == ["requests.cpu"])
+        #expect(QuotaCaps.cap(quotas: [compute], gpusPerPod: 0, ownPods: 5, existing: 5, failure: cpu)?.replicas == 5)
+    }
+
+    @Test func anEnormousQuotaIsNoLimitAndNoCrash() {
+        let huge = QuotaUsage(name: "open", hard: ["pods": 1e19], used: ["pods": 3])
+        let cap = QuotaCaps.cap(quotas: [huge], gpusPerPod: 0, ownPods: 3, existing: 3, failure: nil)
+        #expect((cap?.replicas ?? 0) > 1_000_000)
     }
 
     @Test func aQuotaHoldsGrowthButLowersNothingUntilTheWorkloadReportsIt() {

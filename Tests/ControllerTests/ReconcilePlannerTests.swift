@@ -205,10 +205,10 @@ import Testing
 
     @Test func theCountersIntegrateBothFleetsAndSkipGaps() {
         let start = ReconcilePlanner.advanceShadow(
-            nil, restart: false, replicas: 6, liveReplicas: 2, liveDesired: 2, pollingInterval: 15, now: t0)
+            nil, generation: 1, replicas: 6, liveReplicas: 2, liveDesired: 2, pollingInterval: 15, now: t0)
         #expect(start.observedSeconds == 0)
         var shadow = ReconcilePlanner.advanceShadow(
-            start, restart: false, replicas: 6, liveReplicas: 2, liveDesired: 2, pollingInterval: 15,
+            start, generation: 1, replicas: 6, liveReplicas: 2, liveDesired: 2, pollingInterval: 15,
             now: t0.addingTimeInterval(15))
         #expect(shadow.observedSeconds == 15)
         #expect(shadow.replicaSeconds == 90)
@@ -216,19 +216,19 @@ import Testing
         #expect(shadow.belowLiveSeconds == 0)
         // Below the live scaler's count (4 asked, 3 exist yet).
         shadow = ReconcilePlanner.advanceShadow(
-            shadow, restart: false, replicas: 1, liveReplicas: 3, liveDesired: 4, pollingInterval: 15,
+            shadow, generation: 1, replicas: 1, liveReplicas: 3, liveDesired: 4, pollingInterval: 15,
             now: t0.addingTimeInterval(30))
         #expect(shadow.belowLiveSeconds == 15)
         #expect(shadow.liveReplicaSeconds == 75)
         // A restart of ten minutes is a gap, not ten minutes at the last counts.
         let gap = ReconcilePlanner.advanceShadow(
-            shadow, restart: false, replicas: 1, liveReplicas: 3, liveDesired: 4, pollingInterval: 15,
+            shadow, generation: 1, replicas: 1, liveReplicas: 3, liveDesired: 4, pollingInterval: 15,
             now: t0.addingTimeInterval(630))
         #expect(gap.observedSeconds == shadow.observedSeconds)
         #expect(gap.lastObserved == Timestamp.format(t0.addingTimeInterval(630)))
         // A new spec starts over.
         let restarted = ReconcilePlanner.advanceShadow(
-            gap, restart: true, replicas: 1, liveReplicas: 3, liveDesired: 4, pollingInterval: 15,
+            gap, generation: 2, replicas: 1, liveReplicas: 3, liveDesired: 4, pollingInterval: 15,
             now: t0.addingTimeInterval(645))
         #expect(restarted.observedSeconds == 0)
         #expect(restarted.since == Timestamp.format(t0.addingTimeInterval(645)))

@@ -311,7 +311,7 @@ import Testing
             shadow: ShadowStatus(
                 since: Timestamp.format(time), observedSeconds: 3600, replicaSeconds: 12_000,
                 liveReplicaSeconds: 18_000,
-                belowLiveSeconds: 30, lastObserved: Timestamp.format(time)))
+                belowLiveSeconds: 30, lastObserved: Timestamp.format(time), generation: 3))
         return InferenceAutoscalePolicy(
             metadata: ObjectMeta(name: "llama3-8b", namespace: "inference"), spec: spec, status: status)
     }

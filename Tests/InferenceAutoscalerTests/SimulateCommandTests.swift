@@ -102,6 +102,13 @@ import Testing
 
 /// `simulate --from-prometheus`: a workload's history, backfilled into a real Prometheus, replayed.
 @Suite(.serialized) struct ReplayCommandTests {
+    /// The command on a thread of its own: waiting for it must not hold one of the few threads async tests share.
+    static func run(_ arguments: [String]) async throws -> CommandLineTests.Run {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try CommandLineTests.run(arguments) }) }.start()
+        }
+    }
+
     @Test func aWorkloadsOwnHistoryIsReplayedAndComparedWithWhatItRan() async throws {
         let end = (Date().timeIntervalSince1970 / 60).rounded(.down) * 60 - 120
         let history = TrafficHistory(
@@ -119,7 +126,7 @@ import Testing
             "simulate", "--from-prometheus", prometheus.url.absoluteString, "--policy", SimulateCommandTests.sample,
             "--namespace", "inference", "--target", "vllm", "--since", "2h", "--until", until, "--step", "60s",
         ]
-        let run = try CommandLineTests.run(arguments + ["--output", "json", "--chart", chart])
+        let run = try await Self.run(arguments + ["--output", "json", "--chart", chart])
         #expect(run.status == 0, "\(run.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         let live = try #require(json["live"] as? [String: Any])
@@ -135,13 +142,13 @@ import Testing
         let svg = try String(contentsOfFile: chart, encoding: .utf8)
         #expect(svg.contains("live replicas"))
 
-        let text = try CommandLineTests.run(arguments + ["--baselines", "oracle"])
+        let text = try await Self.run(arguments + ["--baselines", "oracle"])
         #expect(text.status == 0, "\(text.stderr)")
         #expect(text.stdout.contains("live (its own scaler)"))
         #expect(text.stdout.contains("oracle"))
         #expect(text.stdout.contains("vs live"))
 
-        let missing = try CommandLineTests.run(arguments.map { $0 == "vllm" ? "absent" : $0 })
+        let missing = try await Self.run(arguments.map { $0 == "vllm" ? "absent" : $0 })
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("no request counter"))
     }

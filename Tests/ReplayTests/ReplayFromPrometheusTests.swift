@@ -58,6 +58,35 @@ import Testing
         #expect(abs((within2 ?? 0) - 0.99) < 0.001)
     }
 
+    @Test func aWorkloadAtZeroPodsIsZeroAndARangeBeforeItsHistoryIsCut() async throws {
+        let end = (Date().timeIntervalSince1970 / 60).rounded(.down) * 60 - 120
+        var history = TrafficHistory(
+            phases: [
+                .init(seconds: 1200, pods: 2, requestsPerPod: 1), .init(seconds: 1200, pods: 0, requestsPerPod: 0),
+                .init(seconds: 1200, pods: 2, requestsPerPod: 1),
+            ], start: end - 3600)
+        history.withUp = true
+        let prometheus = try await PrometheusServer.start(backfilledWith: history.openMetrics())
+        defer { prometheus.stop() }
+        // Asked for half an hour before the history begins: those steps are not replayed as anything.
+        let recording = try await PrometheusRecording.read(
+            client: PrometheusQueryClient(configuration: .init(address: prometheus.url)), engine: .vllm,
+            scope: PodScope(namespace: "inference", pods: .deployment("vllm")),
+            from: Date(timeIntervalSince1970: history.start - 1800), to: Date(timeIntervalSince1970: end - 15),
+            step: 60)
+        #expect(abs(recording.start - (history.start + 60)) <= 60)
+        let offset = recording.start - recording.step - history.start
+        // Scaled to zero while Prometheus kept scraping: no traffic and no replicas, not the last values held.
+        // (Its last samples are seen for Prometheus' five-minute lookback.)
+        for (index, rate) in recording.requestRate.enumerated() {
+            let time = offset + Double(index) * recording.step
+            guard time > 1200 + 420, time < 2400 - 60 else { continue }
+            #expect(rate == 0, "at \(time) s")
+            #expect(recording.pods[index] == 0, "at \(time) s")
+        }
+        #expect(abs(recording.liveReplicaHours - 2 * 2400 / 3600) < 0.2)
+    }
+
     @Test func aWorkloadWithoutItsCountersIsAnErrorNotAnEmptyTrace() async throws {
         let history = Self.history()
         let prometheus = try await PrometheusServer.start(backfilledWith: history.openMetrics())

@@ -30,6 +30,8 @@ public struct TrafficHistory: Sendable {
     public var generatedTokens = 100.0
     /// Cumulative share of requests whose first token came within each bound (the rest above the last).
     public var ttftShares: [(le: Double, share: Double)] = [(0.5, 0.95), (1, 0.99), (2.5, 0.99)]
+    /// Also write Prometheus' own `up` for the whole range, as a server that was scraping throughout has it.
+    public var withUp = false
 
     public init(phases: [Phase], start: Double) {
         self.phases = phases
@@ -99,6 +101,14 @@ public struct TrafficHistory: Sendable {
         }
         family("vllm:num_requests_waiting", "gauge") { pod, sample in
             ["vllm:num_requests_waiting\(labels(pod)) \(sample.waiting) \(stamp(sample.time))\n"]
+        }
+        if withUp {
+            out += "# TYPE up gauge\n"
+            var time = start
+            while time < end - 1e-9 {
+                out += "up{job=\"prometheus\",instance=\"localhost:9090\"} 1 \(stamp(time))\n"
+                time += scrapeInterval
+            }
         }
         return out + "# EOF\n"
     }
