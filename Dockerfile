@@ -1,12 +1,16 @@
 # The controller image: `make image`, or `docker build -t <image> .`.
 
 FROM swift:6.2-bookworm AS build
-# libcurl is the HTTP client of the Kubernetes and Prometheus clients; the rest match the Makefile's build packages.
+# libcurl is the HTTP client of the Kubernetes and Prometheus clients: its headers from Debian, the library itself
+# built for HTTP and HTTPS only and linked in statically with OpenSSL, nghttp2 and zlib (scripts/build-curl.sh, as
+# `make bench-scale` does). The rest match the Makefile's build packages.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config \
+        libcurl4-openssl-dev libssl-dev libnghttp2-dev zlib1g-dev libyaml-dev pkg-config curl ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
+COPY scripts/build-curl.sh ./scripts/
+RUN sh scripts/build-curl.sh /opt/curl
 
 # The manifest alone first, so the dependency checkouts stay cached until Package.swift (or Package.resolved) changes.
 COPY Package.* ./
@@ -20,7 +24,7 @@ RUN tr '\n' ' ' < Package.swift | grep -oE 'testTarget\( *name: *"[^"]+"' | cut 
 # The Swift runtime and Foundation linked in, so the runtime image needs no Swift toolchain; lld packs the relative
 # relocations (DT_RELR), which the loader would otherwise read, 2 MiB of them, at every start, and places the functions
 # the controller runs first (scripts/symbol-order.txt), so that they share few pages. As `make bench-scale`.
-RUN swift build -c release --product inference-autoscaler --static-swift-stdlib \
+RUN PKG_CONFIG_PATH=/opt/curl/lib/pkgconfig swift build -c release --product inference-autoscaler --static-swift-stdlib \
         -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs \
         -Xswiftc -Xfrontend -Xswiftc -function-sections \
         -Xlinker --symbol-ordering-file=/build/scripts/symbol-order.txt -Xlinker --no-warn-symbol-ordering \
@@ -28,18 +32,15 @@ RUN swift build -c release --product inference-autoscaler --static-swift-stdlib 
     && cp "$(swift build -c release --show-bin-path)/inference-autoscaler" /staging/
 
 FROM debian:bookworm-slim
-# libcurl4 is the one shared library the binary needs beyond the base image (libc, libstdc++); CA certificates for
-# Prometheus over HTTPS. Time zone data is not needed: Foundation carries ICU's.
+# The binary needs no shared library beyond the base image's (libc, libstdc++); CA certificates for Prometheus over
+# HTTPS. Time zone data is not needed: Foundation carries ICU's.
 RUN apt-get update \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libcurl4 ca-certificates \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 # The uid/gid the Deployment's securityContext runs as.
 RUN groupadd --system --gid 65532 nonroot \
     && useradd --system --uid 65532 --gid 65532 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin nonroot
 COPY --from=build /staging/inference-autoscaler /usr/local/bin/inference-autoscaler
-# libcurl's Debian build pulls in GnuTLS (through librtmp), which would initialise itself, p11-kit modules and all,
-# when loaded; TLS here is OpenSSL's, so GnuTLS stays asleep.
-ENV GNUTLS_NO_IMPLICIT_INIT=1
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/inference-autoscaler"]
 CMD ["run"]

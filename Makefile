@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config ca-certificates openssl curl prometheus
 BINARY := inference-autoscaler
 
-.PHONY: replay-example deps kubectl test format format-check layers crd-embed demo build bench-scale symbol-order image validate-samples bench-decisions clean
+.PHONY: replay-example ship-deps deps kubectl test format format-check layers crd-embed demo build bench-scale symbol-order image validate-samples bench-decisions clean
 
 # Installs the apt packages the build and the tests need, only when one is missing (one `apt-get update` first).
 deps:
@@ -89,26 +89,36 @@ bench-decisions: deps
 # own section and the functions the controller runs placed first (scripts/symbol-order.txt: its steady state's code
 # shares 1-2 MiB instead of being spread over 8). Own scratch path, so that it does not rebuild the plain release
 # build.
+# libcurl is linked in too, built for HTTP and HTTPS only (scripts/build-curl.sh), with OpenSSL, nghttp2 and zlib:
+# Debian's libcurl4 would load 25 shared libraries the controller never uses.
+SHIP_CURL := $(CURDIR)/.build-curl
 SHIP_FLAGS = -c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs \
 	-Xswiftc -Xfrontend -Xswiftc -function-sections \
 	-Xlinker --symbol-ordering-file=$(CURDIR)/scripts/symbol-order.txt -Xlinker --no-warn-symbol-ordering \
 	--scratch-path .build-ship
+SHIP_BUILD = PKG_CONFIG_PATH=$(SHIP_CURL)/lib/pkgconfig $(SWIFT) build $(SHIP_FLAGS)
+
+# The static libraries the shipped build links in.
+ship-deps: deps
+	@dpkg-query -W -f='$${Status}' libnghttp2-dev 2>/dev/null | grep -q "install ok installed" || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnghttp2-dev zlib1g-dev
+	sh scripts/build-curl.sh $(SHIP_CURL)
 
 # Controller cost at 1 to 10,000 policies, into bench/results/scale.md (release builds; about 20 minutes). The
 # controller measured is the shipped build, run with the image's environment.
-bench-scale: deps
-	$(SWIFT) build $(SHIP_FLAGS) --product inference-autoscaler
+bench-scale: ship-deps
+	$(SHIP_BUILD) --product inference-autoscaler
 	$(SWIFT) build -c release --product inference-tools
 	"$$($(SWIFT) build -c release --show-bin-path)/inference-tools" scale-bench --out bench/results --unrelated-pods 50000 \
-		--controller "$$($(SWIFT) build $(SHIP_FLAGS) --show-bin-path)/inference-autoscaler"
+		--controller "$$($(SHIP_BUILD) --show-bin-path)/inference-autoscaler"
 
 # Regenerates scripts/symbol-order.txt from a run of the shipped controller under callgrind (a few minutes). Run it
 # when the code the steady state runs has moved a lot; a stale list only orders less, it never breaks the build.
-symbol-order: deps
+symbol-order: ship-deps
 	@command -v valgrind >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind
-	$(SWIFT) build $(SHIP_FLAGS) --product inference-autoscaler
+	$(SHIP_BUILD) --product inference-autoscaler
 	$(SWIFT) build --product inference-tools
-	python3 scripts/symbol-order.py "$$($(SWIFT) build $(SHIP_FLAGS) --show-bin-path)/inference-autoscaler" \
+	python3 scripts/symbol-order.py "$$($(SHIP_BUILD) --show-bin-path)/inference-autoscaler" \
 		"$$($(SWIFT) build --show-bin-path)/inference-tools"
 
 clean:

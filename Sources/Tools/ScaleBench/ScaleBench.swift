@@ -160,8 +160,6 @@ struct ScaleBench: AsyncParsableCommand {
         if options.kubeApiQps == defaults.kubeApiQps { options.kubeApiQps = 100 }
         if options.kubeApiBurst == defaults.kubeApiBurst { options.kubeApiBurst = 200 }
         process.arguments = options.arguments
-        // The image's environment (Dockerfile).
-        process.environment = ProcessInfo.processInfo.environment.merging(["GNUTLS_NO_IMPLICIT_INIT": "1"]) { $1 }
         let log = directory.appendingPathComponent("controller.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: log)
