@@ -120,6 +120,8 @@ symbol-order: ship-deps
 	$(SWIFT) build --product inference-tools
 	python3 scripts/symbol-order.py "$$($(SHIP_BUILD) --show-bin-path)/inference-autoscaler" \
 		"$$($(SWIFT) build --show-bin-path)/inference-tools"
+	@# SwiftPM does not know the list is a link input: the next shipped build must link again.
+	rm -f "$$($(SHIP_BUILD) --show-bin-path)/inference-autoscaler"
 
 clean:
 	rm -rf .build
