@@ -7,6 +7,8 @@ public struct PrometheusRecording: Sendable {
     /// Seconds since 1970 of the first step's end (each step covers the `step` seconds before it).
     public var start: Double
     public var step: Double
+    /// Seconds between the workload's samples, as found in the data (or assumed, when it could not be).
+    public var resolution: Double
     /// Per step; nil where Prometheus had no data (where it was scraping and the workload had no series, the
     /// workload had no pods: 0).
     public var requestRate: [Double?]
@@ -27,16 +29,22 @@ public struct PrometheusRecording: Sendable {
     /// At most this many points per series in one range query (Prometheus refuses more than 11,000).
     static let pointsPerQuery = 10_000
 
-    /// Reads `[from, to]` in steps of `step` seconds, in chunks Prometheus accepts. The rates are over `step`, and
-    /// over at least four scrapes (`scrapeInterval`), with the planner's own queries. Steps before the first and
-    /// after the last with data (a range longer than the retention, or than the workload's life) are left out.
+    /// Reads `[from, to]` in steps of `step` seconds (at least the data's resolution), in chunks Prometheus accepts,
+    /// with the planner's own queries; rates are over a step and at least four samples. The resolution is found in
+    /// the data (`scrapeInterval` when it cannot be). Steps before the first and after the last with data (a range
+    /// longer than the retention, or than the workload's life) are left out.
     public static func read(
-        client: PrometheusQueryClient, engine: Engine, scope: PodScope, from: Date, to: Date, step: Double,
+        client: PrometheusQueryClient, engine: Engine, scope: PodScope, from: Date, to: Date, step requested: Double,
         scrapeInterval: Double = 15
     ) async throws(ReadError) -> PrometheusRecording {
-        guard step > 0, to > from else { throw ReadError(description: "an empty range") }
-        let queries = EnginePresets.trafficQueries(
-            names: EnginePresets.names(for: engine), scope: scope, window: max(step, 4 * scrapeInterval))
+        guard requested > 0, to > from else { throw ReadError(description: "an empty range") }
+        let names = EnginePresets.names(for: engine)
+        let resolution =
+            await self.resolution(
+                EnginePresets.trafficQueries(names: names, scope: scope).samplesPerTenMinutes, client: client,
+                at: [to, from.addingTimeInterval(to.timeIntervalSince(from) / 2)]) ?? scrapeInterval
+        let step = max(requested, resolution)
+        let queries = EnginePresets.trafficQueries(names: names, scope: scope, window: max(step, 4 * resolution))
         guard let requestQuery = queries.requestRate else {
             throw ReadError(description: "engine \(engine.rawValue) has no request counter to replay")
         }
@@ -44,7 +52,8 @@ public struct PrometheusRecording: Sendable {
         guard steps >= 1 else { throw ReadError(description: "the range is shorter than one step") }
         let first = from.timeIntervalSince1970 + step
         var recording = PrometheusRecording(
-            start: first, step: step, requestRate: [], promptTokenRate: [], generatedTokenRate: [], pods: [],
+            start: first, step: step, resolution: resolution, requestRate: [], promptTokenRate: [],
+            generatedTokenRate: [], pods: [],
             waiting: [], queries: [])
         let reads: [(String, String?, WritableKeyPath<PrometheusRecording, [Double?]>)] = [
             ("requests per second", requestQuery, \.requestRate),
@@ -85,6 +94,19 @@ public struct PrometheusRecording: Sendable {
             recording.start = first + Double(firstData) * step
         }
         return recording
+    }
+
+    /// Seconds between samples, from the first of `times` at which the workload has a counter: ten minutes over the
+    /// gaps between the most samples a pod had in them (a pod started within them has fewer, never more; a range
+    /// selector includes both ends, and when they miss a sample the estimate errs long, which only widens the rates).
+    private static func resolution(_ query: String?, client: PrometheusQueryClient, at times: [Date]) async -> Double? {
+        guard let query else { return nil }
+        for time in times {
+            if case .success(let samples) = await client.value(query, at: time, maxAge: .infinity), samples >= 2 {
+                return (600 / (samples - 1)).rounded()
+            }
+        }
+        return nil
     }
 
     /// One value per step (nil where there is none): the single series the query gives.

@@ -22,6 +22,7 @@ public struct ReplayComparison: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case namespace, target, from, to, gaps, requests, profile, live, runs
         case stepSeconds = "step_seconds"
+        case resolutionSeconds = "resolution_seconds"
         case peakRequestsPerSecond = "peak_requests_per_second"
         case profileNote = "profile_note"
     }
@@ -31,6 +32,7 @@ public struct ReplayComparison: Sendable, Codable {
     public var from: String
     public var to: String
     public var stepSeconds: Double
+    public var resolutionSeconds: Double
     /// Steps without a request rate (held at the last one).
     public var gaps: Int
     public var requests: Double
@@ -51,6 +53,7 @@ public struct ReplayComparison: Sendable, Codable {
         to = formatter.string(
             from: Date(timeIntervalSince1970: recording.start + Double(recording.count - 1) * recording.step))
         stepSeconds = recording.step
+        resolutionSeconds = recording.resolution
         gaps = recording.gaps
         // What was replayed: gaps held at the rate before them.
         if case .rates(let segments) = recording.trace() {
@@ -77,7 +80,8 @@ public struct ReplayComparison: Sendable, Codable {
     /// workload's.
     public func text() -> String {
         var lines = [
-            "replayed \(namespace)/\(target) from \(from) to \(to) in \(Int(stepSeconds)) s steps"
+            "replayed \(namespace)/\(target) from \(from) to \(to) in \(Int(stepSeconds)) s steps "
+                + "(samples every \(Int(resolutionSeconds)) s)"
                 + (gaps > 0 ? " (\(gaps) steps without data, held at the last rate)" : ""),
             String(format: "traffic: %.0f requests, peak %.3g req/s", requests, peakRequestsPerSecond),
             "profile: \(profile): \(profileNote)",

@@ -222,6 +222,9 @@ public enum EnginePresets {
         public var waiting: String?
         /// The TTFT histogram's buckets, summed by `le`: the share of first tokens within a target.
         public var ttftBuckets: String?
+        /// The most samples one pod's request counter has in the ten minutes before the evaluation time: the data's
+        /// resolution.
+        public var samplesPerTenMinutes: String?
     }
 
     public static func trafficQueries(
@@ -244,7 +247,9 @@ public enum EnginePresets {
             // Pods, not series: a data-parallel engine exports one series per engine.
             pods: merged(perPod) { "\($0){\(selector)}" }.map { "count(count by (pod) (\($0)))" },
             waiting: merged(names[.waiting]) { "\($0){\(selector)}" }.map { "sum(\($0))" },
-            ttftBuckets: either(names[.timeToFirstToken]) { "sum by (le) (rate(\($0)_bucket{\(selector)}\(range)))" })
+            ttftBuckets: either(names[.timeToFirstToken]) { "sum by (le) (rate(\($0)_bucket{\(selector)}\(range)))" },
+            samplesPerTenMinutes: merged(names[.timeToFirstToken]) { "count_over_time(\($0)_count{\(selector)}[10m])" }
+                .map { "max(\($0))" })
     }
 
     public static func plannerQueries(

@@ -30,6 +30,8 @@ import Testing
             to: Date(timeIntervalSince1970: history.end - history.scrapeInterval), step: 60)
         #expect(recording.count == 119)
         #expect(recording.gaps == 0)
+        // The history's pods were scraped every 15 s.
+        #expect(recording.resolution == 15)
         guard case .rates(let segments) = recording.trace() else {
             Issue.record("not a rate trace")
             return
@@ -85,6 +87,24 @@ import Testing
             #expect(recording.pods[index] == 0, "at \(time) s")
         }
         #expect(abs(recording.liveReplicaHours - 2 * 2400 / 3600) < 0.2)
+    }
+
+    @Test func aStepFinerThanTheDataIsRaisedToIt() async throws {
+        var history = TrafficHistory(phases: [.init(seconds: 1800, pods: 2, requestsPerPod: 1)], start: 0)
+        history.start = (Date().timeIntervalSince1970 / 60).rounded(.down) * 60 - 1920
+        history.scrapeInterval = 60
+        let prometheus = try await PrometheusServer.start(backfilledWith: history.openMetrics())
+        defer { prometheus.stop() }
+        let recording = try await PrometheusRecording.read(
+            client: PrometheusQueryClient(configuration: .init(address: prometheus.url)), engine: .vllm,
+            scope: PodScope(namespace: "inference", pods: .deployment("vllm")),
+            from: Date(timeIntervalSince1970: history.start), to: Date(timeIntervalSince1970: history.end - 60),
+            step: 15)
+        #expect(recording.resolution == 60)
+        #expect(recording.step == 60)
+        // Rates over four samples: every step has one, and it is the pattern's 2 req/s.
+        #expect(recording.gaps == 0)
+        for rate in recording.requestRate.dropFirst(4).compactMap({ $0 }) { #expect(abs(rate - 2) < 0.05) }
     }
 
     @Test func aWorkloadWithoutItsCountersIsAnErrorNotAnEmptyTrace() async throws {

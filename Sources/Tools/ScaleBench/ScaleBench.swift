@@ -395,7 +395,7 @@ struct ScaleBench: AsyncParsableCommand {
                     ? [] : ["\(rest.count) others \(String(format: "%.1f", rest.reduce(0) { $0 + $1.1 }))"]))
                 .joined(separator: ", ")
                 + ". All but `anonymous` (heap, thread stacks) is file-backed: code and read-only data of the binary "
-                + "(Swift runtime, Foundation, NIO linked in) and of libcurl's TLS libraries, counted in RSS once "
+                + "(Swift runtime, Foundation, NIO, libcurl and OpenSSL linked in) and of libc and libstdc++, counted in RSS once "
                 + "mapped and shared with every other process that maps the same files.\n"
         }
         return text
