@@ -96,14 +96,17 @@ public struct PrometheusRecording: Sendable {
         return recording
     }
 
-    /// Seconds between samples, from the first of `times` at which the workload has a counter: ten minutes over the
-    /// gaps between the most samples a pod had in them (a pod started within them has fewer, never more; a range
-    /// selector includes both ends, and when they miss a sample the estimate errs long, which only widens the rates).
+    /// Seconds between samples, from the first of `times` at which the workload has a counter: n samples in ten
+    /// minutes (a pod started within them has fewer, never more) put the interval between 600/n and 600/(n-1) s, as
+    /// a range selector includes both ends; the usual scrape interval in that span, else its long end, which only
+    /// widens the rates.
     private static func resolution(_ query: String?, client: PrometheusQueryClient, at times: [Date]) async -> Double? {
         guard let query else { return nil }
         for time in times {
             if case .success(let samples) = await client.value(query, at: time, maxAge: .infinity), samples >= 2 {
-                return (600 / (samples - 1)).rounded()
+                let (short, long) = (600 / samples, 600 / (samples - 1))
+                let usual: [Double] = [1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600]
+                return usual.first { $0 >= short - 1e-9 && $0 <= long + 1e-9 } ?? long.rounded(.up)
             }
         }
         return nil
