@@ -123,7 +123,9 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         var options = SimulationOptions(
             profile: podProfile,
-            replay: ReplayOptions(rateScale: rateScale, seed: seed),
+            replay: ReplayOptions(
+                rateScale: rateScale, start: try seconds(start, "--start"),
+                duration: try duration.map { try seconds($0, "--duration") }, seed: seed),
             sloTTFT: try sloTTFT.map { try seconds($0, "--slo-ttft") } ?? podProfile.sloTTFT ?? 2,
             scrapeInterval: try seconds(scrapeInterval, "--scrape-interval"), model: fleetModel)
         guard options.scrapeInterval > 0 else { throw usage("--scrape-interval: must be positive") }
@@ -253,9 +255,8 @@ struct SimulateCommand: AsyncParsableCommand {
         let loaded = recording.trace()
         let options = SimulationOptions(
             profile: podProfile,
-            replay: ReplayOptions(
-                rateScale: rateScale, start: try seconds(start, "--start"),
-                duration: try duration.map { try seconds($0, "--duration") }, seed: seed),
+            // --start and --duration already cut the recording.
+            replay: ReplayOptions(rateScale: rateScale, seed: seed),
             sloTTFT: try sloTTFT.map { try seconds($0, "--slo-ttft") } ?? resolved.objective?.timeToFirstToken.seconds
                 ?? podProfile.sloTTFT ?? 2,
             scrapeInterval: scrape, model: fleetModel)

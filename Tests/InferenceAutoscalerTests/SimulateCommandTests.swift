@@ -148,6 +148,16 @@ import Testing
         #expect(text.stdout.contains("oracle"))
         #expect(text.stdout.contains("vs live"))
 
+        // The second hour only: its 4 pods and 6 req/s, for the live workload as for the replay.
+        let cut = try await Self.run(
+            arguments + ["--start", "1h", "--duration", "30m", "--baselines", "none", "--output", "json"])
+        #expect(cut.status == 0, "\(cut.stderr)")
+        let window = try #require(try JSONSerialization.jsonObject(with: Data(cut.stdout.utf8)) as? [String: Any])
+        #expect(abs(((window["live"] as? [String: Any])?["gpu_hours"] as? Double ?? 0) - 2) < 0.1)
+        #expect(abs((window["requests"] as? Double ?? 0) - 10_800) < 200)
+        let replayed = (window["runs"] as? [[String: Any]])?.first?["requests"] as? Int ?? 0
+        #expect(abs(Double(replayed) - 10_800) < 500)
+
         let missing = try await Self.run(arguments.map { $0 == "vllm" ? "absent" : $0 })
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("no request counter"))
