@@ -6,7 +6,7 @@ FROM swift:6.2-bookworm AS build
 # `make bench-scale` does). The rest match the Makefile's build packages.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libcurl4-openssl-dev libssl-dev libnghttp2-dev zlib1g-dev libyaml-dev pkg-config curl ca-certificates \
+        libcurl4-openssl-dev libssl-dev libnghttp2-dev zlib1g-dev libyaml-dev pkg-config curl ca-certificates make gcc \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 COPY scripts/build-curl.sh ./scripts/

@@ -99,9 +99,13 @@ SHIP_FLAGS = -c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -
 SHIP_BUILD = PKG_CONFIG_PATH=$(SHIP_CURL)/lib/pkgconfig $(SWIFT) build $(SHIP_FLAGS)
 
 # The static libraries the shipped build links in.
+SHIP_APT_PACKAGES := libnghttp2-dev zlib1g-dev gcc make
 ship-deps: deps
-	@dpkg-query -W -f='$${Status}' libnghttp2-dev 2>/dev/null | grep -q "install ok installed" || \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnghttp2-dev zlib1g-dev
+	@missing=""; \
+	for pkg in $(SHIP_APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
+	done; \
+	[ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
 	sh scripts/build-curl.sh $(SHIP_CURL)
 
 # Controller cost at 1 to 10,000 policies, into bench/results/scale.md (release builds; about 20 minutes). The
