@@ -2,7 +2,8 @@
 # libcurl for the shipped controller: HTTP and HTTPS only (OpenSSL, nghttp2, zlib), as a static library, built from
 # the source of Debian bookworm's curl 7.88.1 (the version of libcurl4-openssl-dev, whose headers the code compiles
 # against). Debian's libcurl4 brings 25 more shared libraries (GnuTLS, Kerberos, LDAP, SSH, RTMP, IDN, PSL, brotli,
-# zstd) that the controller never uses; loading them costs about 4 MiB of its memory at start-up.
+# zstd) that the controller never uses: a program that only initialises curl holds 9.7 MiB with it, 4.5 MiB with
+# this build and its libraries linked in.
 # Usage: scripts/build-curl.sh PREFIX (does nothing when PREFIX/lib/libcurl.a exists)
 set -eu
 prefix=${1:?the install prefix}

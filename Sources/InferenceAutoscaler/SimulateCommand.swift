@@ -271,8 +271,11 @@ struct SimulateCommand: AsyncParsableCommand {
                     trace: loaded, options: options, minReplicas: resolved.minReplicas,
                     maxReplicas: resolved.maxReplicas, initialReplicas: initial))
         }
+        // Over the steps replayed (the range as cut), like the live GPU-hours.
+        let replayedEnd = recording.start + Double(recording.count - 1) * recording.step
         let attainment = await PrometheusRecording.attainment(
-            client: client, engine: resolved.engine, scope: scope, end: end, window: span, slo: options.sloTTFT)
+            client: client, engine: resolved.engine, scope: scope, end: Date(timeIntervalSince1970: replayedEnd),
+            window: Double(recording.count) * recording.step, slo: options.sloTTFT)
         let comparison = ReplayComparison(
             recording: recording, namespace: resolved.namespace, target: resolved.target.name, profile: podProfile,
             profileNote: note, liveAttainment: attainment, runs: runs)
