@@ -234,21 +234,18 @@ public enum EnginePresets {
         let range = "[\(Int(window.rounded()))s]"
         // The names joined per series inside the aggregation: a fleet in the middle of an upgrade, some pods on
         // each name, is summed whole (a pod exporting both counts once).
-        func merged(_ names: [String], _ series: (String) -> String) -> String? {
-            names.isEmpty ? nil : names.map(series).joined(separator: " or ")
-        }
         func rate(_ role: MetricRole, _ suffix: String = "") -> String? {
-            merged(names[role]) { "rate(\($0)\(suffix){\(selector)}\(range))" }.map { "sum(\($0))" }
+            either(names[role]) { "rate(\($0)\(suffix){\(selector)}\(range))" }.map { "sum(\($0))" }
         }
         let perPod = names[.running].isEmpty ? names[.waiting] : names[.running]
         return TrafficQueries(
             requestRate: rate(.timeToFirstToken, "_count"), promptTokenRate: rate(.promptTokens),
             generatedTokenRate: rate(.generatedTokens),
             // Pods, not series: a data-parallel engine exports one series per engine.
-            pods: merged(perPod) { "\($0){\(selector)}" }.map { "count(count by (pod) (\($0)))" },
-            waiting: merged(names[.waiting]) { "\($0){\(selector)}" }.map { "sum(\($0))" },
+            pods: either(perPod) { "\($0){\(selector)}" }.map { "count(count by (pod) (\($0)))" },
+            waiting: either(names[.waiting]) { "\($0){\(selector)}" }.map { "sum(\($0))" },
             ttftBuckets: either(names[.timeToFirstToken]) { "sum by (le) (rate(\($0)_bucket{\(selector)}\(range)))" },
-            samplesPerTenMinutes: merged(names[.timeToFirstToken]) { "count_over_time(\($0)_count{\(selector)}[10m])" }
+            samplesPerTenMinutes: either(names[.timeToFirstToken]) { "count_over_time(\($0)_count{\(selector)}[10m])" }
                 .map { "max(\($0))" })
     }
 

@@ -59,12 +59,18 @@ public final class PrometheusQueryClient: Sendable {
 
     /// Runs an instant query at `time` (the server's now when nil).
     public func query(_ promql: String, at time: Date? = nil) async -> Result<QueryResponse, PrometheusError> {
+        await observed { await perform(promql, at: time) }
+    }
+
+    /// `run`, reported to the observer with its outcome and duration.
+    private func observed<Answer>(
+        _ run: () async -> Result<Answer, PrometheusError>
+    ) async -> Result<Answer, PrometheusError> {
         let started = ContinuousClock.now
-        let result = await perform(promql, at: time)
+        let result = await run()
         if let observer = configuration.observer {
-            let elapsed = ContinuousClock.now - started
             let succeeded = if case .success = result { true } else { false }
-            observer(succeeded, elapsed.seconds)
+            observer(succeeded, (ContinuousClock.now - started).seconds)
         }
         return result
     }
@@ -84,15 +90,9 @@ public final class PrometheusQueryClient: Sendable {
             ("end", String(format: "%.3f", end.timeIntervalSince1970)), ("step", Self.seconds(step)),
             ("timeout", Self.seconds(configuration.timeout)),
         ]
-        let started = ContinuousClock.now
-        let result = await send("/api/v1/query_range", parameters).flatMap {
-            RangeSeries.parse($0.body, httpStatus: $0.status)
+        return await observed {
+            await send("/api/v1/query_range", parameters).flatMap { RangeSeries.parse($0.body, httpStatus: $0.status) }
         }
-        if let observer = configuration.observer {
-            let succeeded = if case .success = result { true } else { false }
-            observer(succeeded, (ContinuousClock.now - started).seconds)
-        }
-        return result
     }
 
     /// A form to one of the query endpoints, with the configured headers and credentials (refreshed once on 401).

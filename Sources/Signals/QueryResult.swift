@@ -21,7 +21,7 @@ public enum QueryResult: Sendable, Equatable {
 }
 
 /// One series of a range query: its labels and its samples, oldest first.
-public struct RangeSeries: Sendable, Equatable {
+public struct RangeSeries: Sendable {
     public var labels: [String: String]
     /// (seconds since 1970, value).
     public var samples: [(time: Double, value: Double)]
@@ -29,11 +29,6 @@ public struct RangeSeries: Sendable, Equatable {
     public init(labels: [String: String], samples: [(time: Double, value: Double)]) {
         self.labels = labels
         self.samples = samples
-    }
-
-    public static func == (lhs: RangeSeries, rhs: RangeSeries) -> Bool {
-        lhs.labels == rhs.labels && lhs.samples.map(\.time) == rhs.samples.map(\.time)
-            && lhs.samples.map(\.value) == rhs.samples.map(\.value)
     }
 
     /// Parses the JSON body of `/api/v1/query_range`: a matrix.
