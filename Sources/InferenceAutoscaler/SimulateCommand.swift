@@ -107,11 +107,7 @@ struct SimulateCommand: AsyncParsableCommand {
         if let fromPrometheus { return try await replay(from: fromPrometheus) }
         guard let trace else { throw usage("give --trace FILE or --from-prometheus URL") }
         guard policy != nil || baseline != nil else { throw usage("give --policy FILE or --baseline NAME") }
-        guard ["text", "json"].contains(output) else { throw usage("--output: expected text or json, got \(output)") }
-        guard rateScale > 0, rateScale.isFinite else { throw usage("--rate-scale: must be a positive number") }
-        guard let fleetModel = SimulationOptions.Model(rawValue: model) else {
-            throw usage("--model: expected auto, request or fluid, got \(model)")
-        }
+        let (fleetModel, scrape) = try simulationOptions()
         let resolved = try policy.map { try loadSinglePolicy($0, invalidExit: 1).1 }
         let podProfile = try loadProfile(profile ?? PodProfile.llama3_8b_h100.name)
         let loaded: Trace
@@ -127,8 +123,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 rateScale: rateScale, start: try seconds(start, "--start"),
                 duration: try duration.map { try seconds($0, "--duration") }, seed: seed),
             sloTTFT: try sloTTFT.map { try seconds($0, "--slo-ttft") } ?? podProfile.sloTTFT ?? 2,
-            scrapeInterval: try seconds(scrapeInterval, "--scrape-interval"), model: fleetModel)
-        guard options.scrapeInterval > 0 else { throw usage("--scrape-interval: must be positive") }
+            scrapeInterval: scrape, model: fleetModel)
         guard FleetSimulator.span(loaded, replay: options.replay) > 0 else {
             throw usage("--start/--duration: nothing of the trace is left to replay")
         }
@@ -163,9 +158,7 @@ struct SimulateCommand: AsyncParsableCommand {
         if output == "json" {
             var summary = result
             summary.timeline = []
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+            try printJSON(summary)
         } else {
             print(SimulationReport.text(result, elapsed: elapsed))
         }
@@ -178,10 +171,7 @@ struct SimulateCommand: AsyncParsableCommand {
         guard baseline == nil else {
             throw usage("--from-prometheus runs --baselines beside the policy, not --baseline")
         }
-        guard ["text", "json"].contains(output) else { throw usage("--output: expected text or json, got \(output)") }
-        guard let fleetModel = SimulationOptions.Model(rawValue: model) else {
-            throw usage("--model: expected auto, request or fluid, got \(model)")
-        }
+        let (fleetModel, scrape) = try simulationOptions()
         var resolved = try loadSinglePolicy(policy, invalidExit: 1).1
         let kinds: [Baseline] =
             try baselines == "none"
@@ -195,9 +185,6 @@ struct SimulateCommand: AsyncParsableCommand {
             }
         let stepSeconds = try seconds(step, "--step")
         guard stepSeconds >= 15 else { throw usage("--step: at least 15s (two scrapes a step)") }
-        guard rateScale > 0, rateScale.isFinite else { throw usage("--rate-scale: must be a positive number") }
-        let scrape = try seconds(scrapeInterval, "--scrape-interval")
-        guard scrape > 0 else { throw usage("--scrape-interval: must be positive") }
         let end: Date
         if let until {
             let fractional = ISO8601DateFormatter()
@@ -272,9 +259,8 @@ struct SimulateCommand: AsyncParsableCommand {
                     maxReplicas: resolved.maxReplicas, initialReplicas: initial))
         }
         // Over the steps replayed (the range as cut), like the live GPU-hours.
-        let replayedEnd = recording.start + Double(recording.count - 1) * recording.step
         let attainment = await PrometheusRecording.attainment(
-            client: client, engine: resolved.engine, scope: scope, end: Date(timeIntervalSince1970: replayedEnd),
+            client: client, engine: resolved.engine, scope: scope, end: Date(timeIntervalSince1970: recording.end),
             window: Double(recording.count) * recording.step, slo: options.sloTTFT)
         let comparison = ReplayComparison(
             recording: recording, namespace: resolved.namespace, target: resolved.target.name, profile: podProfile,
@@ -290,12 +276,29 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         if let timeline { try write(TimelineCSV.csv(runs[0].timeline), to: timeline) }
         if output == "json" {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(comparison), as: UTF8.self))
+            try printJSON(comparison)
         } else {
             print(comparison.text())
         }
+    }
+
+    /// The options both a trace and a replay check alike: the output format, the traffic scale, the fleet model and
+    /// the simulated scrape interval.
+    private func simulationOptions() throws -> (model: SimulationOptions.Model, scrapeInterval: Double) {
+        guard ["text", "json"].contains(output) else { throw usage("--output: expected text or json, got \(output)") }
+        guard rateScale > 0, rateScale.isFinite else { throw usage("--rate-scale: must be a positive number") }
+        guard let fleetModel = SimulationOptions.Model(rawValue: model) else {
+            throw usage("--model: expected auto, request or fluid, got \(model)")
+        }
+        let scrape = try seconds(scrapeInterval, "--scrape-interval")
+        guard scrape > 0 else { throw usage("--scrape-interval: must be positive") }
+        return (fleetModel, scrape)
+    }
+
+    private func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
     private func loadProfile(_ profile: String) throws -> PodProfile {

@@ -20,19 +20,13 @@ public enum ProfileFit {
     /// A workload that never queued shows no capacity: `base` is kept, and the note says so.
     public static func fit(_ base: PodProfile, to recording: PrometheusRecording) -> Outcome {
         var perPod: [Double] = []
-        var requests = 0.0
-        var input = 0.0
-        var output = 0.0
+        var saturated: [Int] = []
         for index in 0..<recording.count {
             guard let pods = recording.pods[index], pods >= 1, let waiting = recording.waiting[index],
                 waiting / pods >= saturatedWaitingPerPod, let served = recording.requestRate[index], served > 0
             else { continue }
             perPod.append(served / pods)
-            if let prompt = recording.promptTokenRate[index], let generated = recording.generatedTokenRate[index] {
-                requests += served
-                input += prompt
-                output += generated
-            }
+            saturated.append(index)
         }
         guard perPod.count >= minimumSaturatedSteps else {
             return Outcome(
@@ -41,7 +35,7 @@ public enum ProfileFit {
                     + "is not observable: profile \(base.name) as it is")
         }
         let observed = perPod.sorted()[perPod.count / 2]
-        let mix = requests > 0 ? (input / requests, output / requests) : PrometheusRecording.defaultTokens
+        let mix = recording.meanTokens(over: saturated) ?? Trace.conversationTokens
         let modelled = OracleScaler.saturatedThroughput(base, input: mix.0, output: mix.1)
         guard modelled > 0, observed.isFinite else {
             return Outcome(profile: base, note: "capacity not comparable: profile \(base.name) as it is")

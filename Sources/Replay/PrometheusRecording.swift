@@ -17,10 +17,20 @@ public struct PrometheusRecording: Sendable {
     /// Pods that reported the engine's gauges: the replicas that served.
     public var pods: [Double?]
     public var waiting: [Double?]
-    /// The queries that were run, by what they read.
-    public var queries: [(what: String, query: String)]
 
     public var count: Int { requestRate.count }
+    /// Seconds since 1970 of the last step's end.
+    public var end: Double { start + Double(count - 1) * step }
+
+    /// Steps `range` only, of every series alike.
+    func steps(_ range: Range<Int>) -> PrometheusRecording {
+        var cut = self
+        for path in [\PrometheusRecording.requestRate, \.promptTokenRate, \.generatedTokenRate, \.pods, \.waiting] {
+            cut[keyPath: path] = Array(self[keyPath: path][range])
+        }
+        cut.start = start + Double(range.lowerBound) * step
+        return cut
+    }
 
     public struct ReadError: Error, Sendable, CustomStringConvertible {
         public var description: String
@@ -53,8 +63,7 @@ public struct PrometheusRecording: Sendable {
         let first = from.timeIntervalSince1970 + step
         var recording = PrometheusRecording(
             start: first, step: step, resolution: resolution, requestRate: [], promptTokenRate: [],
-            generatedTokenRate: [], pods: [],
-            waiting: [], queries: [])
+            generatedTokenRate: [], pods: [], waiting: [])
         let reads: [(String, String?, WritableKeyPath<PrometheusRecording, [Double?]>)] = [
             ("requests per second", requestQuery, \.requestRate),
             ("prompt tokens per second", queries.promptTokenRate, \.promptTokenRate),
@@ -67,7 +76,6 @@ public struct PrometheusRecording: Sendable {
                 recording[keyPath: path] = Array(repeating: nil, count: steps)
                 continue
             }
-            recording.queries.append((what, query))
             recording[keyPath: path] = try await series(
                 query, what: what, client: client, first: first, step: step, steps: steps)
         }
@@ -87,13 +95,7 @@ public struct PrometheusRecording: Sendable {
         }
         let firstData = recording.requestRate.firstIndex { $0 != nil }!
         let lastData = recording.requestRate.lastIndex { $0 != nil }!
-        if firstData > 0 || lastData < steps - 1 {
-            for path in [\PrometheusRecording.requestRate, \.promptTokenRate, \.generatedTokenRate, \.pods, \.waiting] {
-                recording[keyPath: path] = Array(recording[keyPath: path][firstData...lastData])
-            }
-            recording.start = first + Double(firstData) * step
-        }
-        return recording
+        return recording.steps(firstData..<lastData + 1)
     }
 
     /// Seconds between samples, from the first of `times` at which the workload has a counter: n samples in ten

@@ -2,21 +2,13 @@ import Foundation
 import Simulator
 
 extension PrometheusRecording {
-    /// Token means for steps that served no request yet (Azure 2023's conversation mix).
-    static let defaultTokens = (input: 1155.0, output: 211.0)
-
     /// The steps from `start` seconds into the recording, for `duration` seconds (to the end when nil); nil when
     /// nothing is left.
     public func window(start offset: Double, duration: Double?) -> PrometheusRecording? {
         let first = max(0, Int((offset / step).rounded(.down)))
         let last = min(count, duration.map { first + Int(($0 / step).rounded(.up)) } ?? count)
         guard first < last else { return nil }
-        var cut = self
-        for path in [\PrometheusRecording.requestRate, \.promptTokenRate, \.generatedTokenRate, \.pods, \.waiting] {
-            cut[keyPath: path] = Array(self[keyPath: path][first..<last])
-        }
-        cut.start = start + Double(first) * step
-        return cut
+        return steps(first..<last)
     }
 
     /// Steps Prometheus had no request rate for; the replay holds the last rate through them.
@@ -27,16 +19,14 @@ extension PrometheusRecording {
     public func trace() -> Trace {
         var segments: [RateSegment] = []
         var rate = 0.0
-        var tokens = Self.defaultTokens
+        // Until a step served requests: Azure 2023's conversation mix.
+        var tokens = Trace.conversationTokens
         for index in 0..<count {
-            if let served = requestRate[index] { rate = max(0, served) }
-            if rate > 0 {
-                if let prompt = promptTokenRate[index], let served = requestRate[index], served > 0 {
-                    tokens.input = max(1, prompt / served)
-                }
-                if let generated = generatedTokenRate[index], let served = requestRate[index], served > 0 {
-                    tokens.output = max(1, generated / served)
-                }
+            // A gap holds the rate and tokens before it.
+            if let served = requestRate[index] {
+                rate = max(0, served)
+                if served > 0, let prompt = promptTokenRate[index] { tokens.input = max(1, prompt / served) }
+                if served > 0, let generated = generatedTokenRate[index] { tokens.output = max(1, generated / served) }
             }
             segments.append(
                 RateSegment(
@@ -58,12 +48,12 @@ extension PrometheusRecording {
     /// Replica-hours the workload ran over the range.
     public var liveReplicaHours: Double { liveReplicas.reduce(0) { $0 + $1.replicas } * step / 3600 }
 
-    /// Mean prompt and generated tokens per request over the range.
-    public var meanTokens: (input: Double, output: Double)? {
+    /// Mean prompt and generated tokens per request over `steps` (nil when none of them has all three rates).
+    func meanTokens(over steps: [Int]) -> (input: Double, output: Double)? {
         var requests = 0.0
         var input = 0.0
         var output = 0.0
-        for index in 0..<count {
+        for index in steps {
             guard let served = requestRate[index], let prompt = promptTokenRate[index],
                 let generated = generatedTokenRate[index]
             else { continue }

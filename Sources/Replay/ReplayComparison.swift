@@ -50,8 +50,7 @@ public struct ReplayComparison: Sendable, Codable {
         self.target = target
         let formatter = ISO8601DateFormatter()
         from = formatter.string(from: Date(timeIntervalSince1970: recording.start - recording.step))
-        to = formatter.string(
-            from: Date(timeIntervalSince1970: recording.start + Double(recording.count - 1) * recording.step))
+        to = formatter.string(from: Date(timeIntervalSince1970: recording.end))
         stepSeconds = recording.step
         resolutionSeconds = recording.resolution
         gaps = recording.gaps

@@ -52,8 +52,8 @@ public enum TimelineChart {
         out += stepPath(points.map { (x($0.time), yReplicas(Double($0.ready))) }, color: "#2ca02c", width: 1.5)
         let shown = reference.filter { $0.time >= start && $0.time <= end }
         if !shown.isEmpty {
-            out += stepPath(shown.map { (x($0.time), yReplicas($0.replicas)) }, color: "#333333", width: 1.2)
-                .replacingOccurrences(of: "/>", with: " stroke-dasharray=\"5 3\"/>")
+            out += stepPath(
+                shown.map { (x($0.time), yReplicas($0.replicas)) }, color: "#333333", width: 1.2, dash: "5 3")
         }
 
         // Bottom panel: TTFT p95 on a log scale from 10 ms, with the SLO.
@@ -197,7 +197,7 @@ public enum TimelineChart {
         return "<path d=\"\(d)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(width)\"/>\n"
     }
 
-    static func stepPath(_ points: [(Double, Double)], color: String, width: Double) -> String {
+    static func stepPath(_ points: [(Double, Double)], color: String, width: Double, dash: String? = nil) -> String {
         guard let first = points.first else { return "" }
         var d = "M\(format(first.0)) \(format(first.1))"
         var previousY = first.1
@@ -206,7 +206,8 @@ public enum TimelineChart {
             previousY = point.1
         }
         d += "H\(format(points.last!.0))"
-        return "<path d=\"\(d)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(width)\"/>\n"
+        let dashes = dash.map { " stroke-dasharray=\"\($0)\"" } ?? ""
+        return "<path d=\"\(d)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(width)\"\(dashes)/>\n"
     }
 
     static func escape(_ text: String) -> String {

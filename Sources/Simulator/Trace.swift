@@ -53,7 +53,7 @@ public enum Trace: Sendable {
 
     /// Token means of the Azure 2023 per-request traces (`trace_stats.csv`), for curves that carry no token
     /// counts (the Azure 2024 rate curves): code sends long prompts and gets short answers, conversation the reverse.
-    static let conversationTokens = (input: 1155.0, output: 211.0)
+    public static let conversationTokens = (input: 1155.0, output: 211.0)
     static let codeTokens = (input: 2048.0, output: 28.0)
 
     /// The token mix of a curve without token counts, by the workload its file is named for (Azure publishes

@@ -348,7 +348,7 @@ struct ScaleBench: AsyncParsableCommand {
             policies (QueueDepth, 15 s polling, 100 per namespace); a fixture answering Prometheus' query API (a stand-in:
             the real Prometheus is not what is measured here) with a value at target, so that nothing changes; and the
             controller as shipped (the Dockerfile's build: release, Swift runtime linked in, lld with packed relative
-            relocations, the functions it runs placed first; the image's environment) as its own process. Measured over \(Int(seconds)) s after the first round of
+            relocations, the functions it runs placed first, libcurl and OpenSSL linked in) as its own process. Measured over \(Int(seconds)) s after the first round of
             reconciles and one more polling interval; meanwhile one policy's queue crosses its target at a time, and the
             reaction latency runs from that moment to the `/scale` patch. Reconcile latency is read from the controller's
             own histogram (bucket upper bounds). CPU is the controller process's user + system time. The controller runs with
