@@ -351,13 +351,12 @@ public enum ScalingDecider {
         let leadTime = max(
             expected,
             ObjectivePlanner.leadTime(startups: recentStartups(observed.pods), expected: policy.expectedStartup))
-        let loading = notReady.filter {
-            now.timeIntervalSince($0.createdAt) <= ($0.unschedulable == nil ? patience : leadTime)
-        }.count
-        let awaitingNode = notReady.filter {
-            $0.unschedulable != nil && now.timeIntervalSince($0.createdAt) <= leadTime
-        }
-        let stranded = notReady.filter { $0.unschedulable != nil && now.timeIntervalSince($0.createdAt) > leadTime }
+        let waitingForNode = notReady.filter { $0.unschedulable != nil }
+        let awaitingNode = waitingForNode.filter { now.timeIntervalSince($0.createdAt) <= leadTime }
+        let stranded = waitingForNode.filter { now.timeIntervalSince($0.createdAt) > leadTime }
+        let loading =
+            notReady.filter { $0.unschedulable == nil && now.timeIntervalSince($0.createdAt) <= patience }.count
+            + awaitingNode.count
         // Pods the workload controller has yet to create count as in flight only shortly after a scale-up.
         let uncreated = max(0, current - ready - notReady.count)
         let lastScaleUp = history.scaleEvents.last { $0.change > 0 }?.time

@@ -97,17 +97,15 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         // Two policies: the older one keeps the workload (an invalid one scales nothing, so it claims nothing).
         let mine = (policy.metadata.creationTimestamp ?? "", policy.metadata.name ?? "")
         let sameTarget = policies(namespace) { other in
-            // A shadow claims nothing.
-            guard other.metadata.name != policy.metadata.name, other.spec?.mode != "Shadow",
-                let reference = other.spec?.targetRef
-            else {
+            guard other.metadata.name != policy.metadata.name, let reference = other.spec?.targetRef else {
                 return false
             }
             return reference.name == target.name && reference.kind == target.kind
                 && Self.group(of: reference.apiVersion ?? "apps/v1") == group
         }
         for other in sameTarget {
-            guard case .success = PolicyValidator.resolve(other) else { continue }
+            // A shadow claims nothing.
+            guard case .success(let resolved) = PolicyValidator.resolve(other), !resolved.shadow else { continue }
             let theirs = (other.metadata.creationTimestamp ?? "", other.metadata.name ?? "")
             if theirs < mine {
                 return "InferenceAutoscalePolicy \(namespace)/\(other.metadata.name ?? "") already scales "

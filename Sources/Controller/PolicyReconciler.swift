@@ -12,9 +12,7 @@ public final class PolicyReconciler: Sendable {
         /// The exact history of the last decision (status keeps it only when it changed materially).
         var history: DecisionHistory
         var lastStatusWrite: Date
-        /// The spec generation the shadow figures below belong to.
-        var generation: Int?
-        /// A shadow policy's own replica count and counters.
+        /// A shadow policy's own replica count and counters (for the spec generation `shadow` names).
         var shadowReplicas: Int?
         var shadow: ShadowStatus?
     }
@@ -74,12 +72,13 @@ public final class PolicyReconciler: Sendable {
             let remembered = memory.withLock { $0[key] }
             let lastStatusWrite = remembered?.lastStatusWrite ?? .distantPast
             var observed = observation.observedScale
-            let sameSpec = remembered?.generation == policy.metadata.generation
+            // What was remembered of an earlier spec is not this one's.
+            let shadowOfThisSpec = remembered?.shadow?.generation == policy.metadata.generation
             if resolved.shadow {
                 // A shadow scales its own imagined fleet: its rate limits and windows follow its own count, while
                 // the signals are what the real pods report.
                 observed.desiredReplicas = ReconcilePlanner.shadowReplicas(
-                    policy: policy, remembered: sameSpec ? remembered?.shadowReplicas : nil,
+                    policy: policy, remembered: shadowOfThisSpec ? remembered?.shadowReplicas : nil,
                     live: observed.desiredReplicas)
             }
             let decision = ScalingDecider.decide(
@@ -89,7 +88,7 @@ public final class PolicyReconciler: Sendable {
             let plan = ReconcilePlanner.plan(
                 decision, policy: policy, resolved: resolved, observation: observation,
                 lastStatusWrite: lastStatusWrite, now: now, markDeletionCosts: markDeletionCosts,
-                shadow: sameSpec ? remembered?.shadow : nil)
+                shadow: shadowOfThisSpec ? remembered?.shadow : nil)
             let result = await execute(
                 plan, policy: policy, scaling: Scaling(policy: resolved, target: target, decision: decision), now: now,
                 log: log, lastStatusWrite: lastStatusWrite)
@@ -189,7 +188,7 @@ public final class PolicyReconciler: Sendable {
             guard let history = plan.history else { return }
             memory.withLock {
                 $0[key] = Memory(
-                    history: history, lastStatusWrite: statusWritten, generation: policy.metadata.generation,
+                    history: history, lastStatusWrite: statusWritten,
                     shadowReplicas: plan.shadow == nil ? nil : scaling?.decision.desiredReplicas, shadow: plan.shadow)
             }
         }

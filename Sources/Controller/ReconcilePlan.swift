@@ -328,23 +328,22 @@ public enum ReconcilePlanner {
                     type: "Ready", status: .true, reason: ReconcileReason.reconciled.rawValue,
                     message: "shadow of \(resolved.target.kind) \(resolved.target.name), nothing written to it "
                         + "(\(decision.message))"))
+            // A shadow touches no budget: one an earlier active spec applied is left as it is.
         } else {
             conditions.append(
                 PolicyCondition(
                     type: "Ready", status: .true, reason: ReconcileReason.reconciled.rawValue,
                     message: "scaling \(resolved.target.kind) \(resolved.target.name) (\(decision.message))"))
             if previous.conditions?.contains(where: { $0.type == "Shadow" }) ?? false { dropped.insert("Shadow") }
-        }
-        if resolved.shadow {
-            // A shadow touches no budget: one an earlier active spec applied is left as it is.
-        } else if let budget = resolved.disruptionBudget, decision.desiredReplicas > 0 {
-            actions.append(
-                .applyDisruptionBudget(
-                    DisruptionBudgetManifest.make(for: policy, budget: budget, selector: observation.selector)))
-            conditions.append(budgetCondition(budget, replicas: decision.desiredReplicas))
-        } else if previous.conditions?.contains(where: { $0.type == "DisruptionBudget" }) ?? false {
-            actions.append(.deleteDisruptionBudget)
-            dropped.insert("DisruptionBudget")
+            if let budget = resolved.disruptionBudget, decision.desiredReplicas > 0 {
+                actions.append(
+                    .applyDisruptionBudget(
+                        DisruptionBudgetManifest.make(for: policy, budget: budget, selector: observation.selector)))
+                conditions.append(budgetCondition(budget, replicas: decision.desiredReplicas))
+            } else if previous.conditions?.contains(where: { $0.type == "DisruptionBudget" }) ?? false {
+                actions.append(.deleteDisruptionBudget)
+                dropped.insert("DisruptionBudget")
+            }
         }
 
         var status = previous
