@@ -12,6 +12,8 @@ public enum ScalingDecider {
     public static let stuckAfterStartupMultiple = 2.0
     /// Pod startups longer than this are not cold starts (a readiness flap long after creation) and are not learned.
     static let longestLearnedStartup = 6.0 * 3600
+    /// Rounds without any readable signal are counted up to this many (or a fallback's `afterFailures`) and no more.
+    public static let failureCountLimit = 10
 
     /// Decides the replica count for one round.
     ///
@@ -74,7 +76,10 @@ public enum ScalingDecider {
         let readable = readings.filter { $0.value != nil }
         let allMissing = readable.isEmpty
         let anyMissing = readable.count < readings.count
-        history.consecutiveFailures = allMissing ? previous.consecutiveFailures + 1 : 0
+        // Counted up to what the fallback needs (at least `failureCountLimit`), then held: a count that grows every
+        // round forever would make the history, and so status, change every round of a fleet without metrics.
+        let failureLimit = max(policy.fallback?.afterFailures ?? 0, Self.failureCountLimit)
+        history.consecutiveFailures = allMissing ? min(previous.consecutiveFailures + 1, failureLimit) : 0
 
         // 2. Combine; missing data holds.
         var proposed = current
@@ -401,8 +406,7 @@ public enum ScalingDecider {
             conditions.append(
                 .init(
                     type: "MetricsAvailable", status: .false, reason: "NoSignalsRead",
-                    message: "no signal could be read for \(history.consecutiveFailures) round(s): "
-                        + describe(missing)))
+                    message: "no signal could be read: " + describe(missing)))
         } else {
             conditions.append(
                 .init(
@@ -439,8 +443,8 @@ public enum ScalingDecider {
             conditions.append(
                 .init(
                     type: "Fallback", status: .true, reason: "FallbackActive",
-                    message: "no signal readable for \(history.consecutiveFailures) rounds: holding \(desired) replicas"
-                ))
+                    message: "no signal readable for \(policy.fallback?.afterFailures ?? 0) rounds or more: holding "
+                        + "\(desired) replicas"))
         } else {
             conditions.append(
                 .init(type: "Fallback", status: .false, reason: "SignalsReadable", message: "fallback not in effect"))
@@ -464,7 +468,10 @@ public enum ScalingDecider {
     /// reason (a ResourceQuota stops pods before they exist; this is the cluster having no node for them).
     private static func capacityCondition(_ flight: Flight) -> PolicyCondition {
         guard flight.stranded.isEmpty else {
-            let pods = flight.stranded.prefix(3).map { "\($0.name): \($0.unschedulable ?? "")" }
+            // By name: the pods come from a cache in no particular order, and a message that reorders is a write.
+            let pods = flight.stranded.sorted { $0.name < $1.name }.prefix(3).map {
+                "\($0.name): \($0.unschedulable ?? "")"
+            }
             let more = flight.stranded.count > 3 ? "; and \(flight.stranded.count - 3) more" : ""
             return PolicyCondition(
                 type: "CapacityAvailable", status: .false, reason: "CapacityUnavailable",

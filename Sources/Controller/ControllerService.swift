@@ -98,9 +98,13 @@ public final class ControllerService: Service, Sendable {
         await queue.shutDown()
     }
 
-    /// Every add or spec change is reconciled at once; status-only updates (our own writes) are not.
+    /// Every add or spec change is reconciled at once; status-only updates (our own writes) are not. When the API
+    /// server answers again after an outage (the watch recovered, or a re-list after its history was compacted),
+    /// every policy of the cache is reconciled at once with its backoff cleared: its writes may have failed
+    /// meanwhile, and its load has moved without a watch event.
     private func enqueueChanges(from cache: Informer<InferenceAutoscalePolicy>) async {
         var generations: [String: Int] = [:]
+        var listed = false
         for await event in cache.events {
             switch event {
             case .added(let policy), .modified(let policy):
@@ -115,8 +119,10 @@ public final class ControllerService: Service, Sendable {
                 generations[key] = nil
                 await queue.remove(key)
                 reconciler.forget(namespace: policy.metadata.namespace ?? "default", name: policy.metadata.name ?? "")
-            case .synced:
-                continue
+            case .synced where !listed:
+                listed = true
+            case .synced, .recovered:
+                await queue.retryNow(cache.list().map(Self.key))
             }
         }
         await queue.shutDown()
@@ -152,9 +158,9 @@ public final class ControllerService: Service, Sendable {
             // The phase is the namespace's: its policies poll together, so one query per signal serves them all.
             let namespace = String(key.split(separator: "/", maxSplits: 1).first ?? "")
             await queue.add(key, after: Self.delay(for: namespace, interval: seconds, now: Date()))
-        case .retry(let reason):
+        case .retry(let reason, let within):
             logger.debug("reconcile will be retried", metadata: ["policy": "\(key)", "reason": "\(reason)"])
-            await queue.retry(key)
+            await queue.retry(key, within: within)
         case .waitForChange:
             await queue.forget(key)
         }

@@ -8,8 +8,13 @@ import Synchronization
 /// `ClusterAPI` on the Kubernetes API: pods from a shared informer cache, writes through the client.
 public final class LiveClusterAPI: ClusterAPI, Sendable {
     public static let fieldManager = "inference-autoscaler"
-    /// Repeats of an event within this many seconds update its count instead of creating another.
+    /// Repeats of an event less than this many seconds apart raise its series count instead of creating another.
     static let eventAggregationWindow = 600.0
+    /// A series' count reaches the API server at most this often (client-go's event recorder waits 30 minutes): a
+    /// condition that repeats every poll costs a write every few minutes, not one each poll.
+    static let eventSeriesRefresh = 300.0
+    /// Series remembered at most: the oldest are forgotten first (they then start a new Event).
+    static let eventSeriesLimit = 10_000
 
     private struct SeriesKey: Hashable {
         var policy: String
@@ -20,7 +25,9 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     private struct Series {
         var name: String
         var count: Int
-        var first: Date
+        var lastObserved: Date
+        /// When the count was last sent to the API server.
+        var lastSent: Date
     }
 
     private let client: KubernetesAPIClient
@@ -292,16 +299,26 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         let policyName = policy.metadata.name ?? ""
         let now = Date()
         let key = SeriesKey(policy: "\(namespace)/\(policyName)", reason: event.reason, note: event.message)
-        let existing = series.withLock { all -> Series? in
-            guard var entry = all[key], now.timeIntervalSince(entry.first) < Self.eventAggregationWindow else {
-                return nil
+        enum Repeat { case new, counted, send(Series) }
+        let repeated = series.withLock { all -> Repeat in
+            guard var entry = all[key], now.timeIntervalSince(entry.lastObserved) < Self.eventAggregationWindow else {
+                return .new
             }
             entry.count += 1
+            entry.lastObserved = now
+            guard now.timeIntervalSince(entry.lastSent) >= Self.eventSeriesRefresh else {
+                all[key] = entry
+                return .counted
+            }
+            entry.lastSent = now
             all[key] = entry
-            return entry
+            return .send(entry)
         }
         do {
-            if let existing {
+            switch repeated {
+            case .counted:
+                return
+            case .send(let existing):
                 _ = try await client.patch(
                     DynamicObject.self, .events, namespace: namespace, name: existing.name,
                     .merge(
@@ -312,6 +329,8 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
                             ])
                         ])))
                 return
+            case .new:
+                break
             }
             let name = "\(policyName).\(String(UInt64(now.timeIntervalSince1970 * 1e6), radix: 16))"
             var regarding: [String: JSONValue] = [
@@ -330,12 +349,34 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
                 "regarding": .object(regarding),
             ])
             _ = try await client.create(try DynamicObject(object), .events, namespace: namespace)
-            series.withLock { $0[key] = Series(name: name, count: 1, first: now) }
+            series.withLock { all in
+                all[key] = Series(name: name, count: 1, lastObserved: now, lastSent: now)
+                Self.prune(&all, now: now)
+            }
         } catch {
             // Events are best effort: a failure to record one must not fail the reconcile.
             logger.info("cannot record an event", metadata: ["event.reason": "\(event.reason)", "error": "\(error)"])
         }
     }
+
+    /// Forgets the series that ended (no repeat within the window) and, past `eventSeriesLimit`, the oldest: the
+    /// memory stays bounded however many policies and messages come and go.
+    private static func prune(_ all: inout [SeriesKey: Series], now: Date) {
+        guard all.count > eventSeriesLimit / 2 else { return }
+        all = all.filter { now.timeIntervalSince($0.value.lastObserved) < eventAggregationWindow }
+        guard all.count > eventSeriesLimit else { return }
+        let oldest = all.sorted { $0.value.lastObserved < $1.value.lastObserved }.prefix(all.count - eventSeriesLimit)
+        for (key, _) in oldest { all[key] = nil }
+    }
+
+    public func forget(namespace: String, name: String) {
+        let policy = "\(namespace)/\(name)"
+        series.withLock { all in all = all.filter { $0.key.policy != policy } }
+        _ = appliedBudgets.withLock { $0.removeValue(forKey: policy) }
+    }
+
+    /// How many Event series are remembered (bounded by `eventSeriesLimit`).
+    var eventSeriesCount: Int { series.withLock { $0.count } }
 
     /// `metav1.MicroTime`: RFC 3339 with microseconds.
     static func microTime(_ date: Date) -> String {

@@ -12,6 +12,9 @@ public final class PolicyReconciler: Sendable {
         /// The exact history of the last decision (status keeps it only when it changed materially).
         var history: DecisionHistory
         var lastStatusWrite: Date
+        /// Set when this round's status write failed: the history status held when the round read it. While status
+        /// still holds exactly that (nobody wrote it since), the memory is newer than status and wins.
+        var unwrittenOver: DecisionHistory??
         /// A shadow policy's own replica count and counters (for the spec generation `shadow` names).
         var shadowReplicas: Int?
         var shadow: ShadowStatus?
@@ -46,6 +49,7 @@ public final class PolicyReconciler: Sendable {
     /// Forgets a deleted policy.
     public func forget(namespace: String, name: String) {
         _ = memory.withLock { $0.removeValue(forKey: "\(namespace)/\(name)") }
+        cluster.forget(namespace: namespace, name: name)
         metrics?.forget(namespace: namespace, name: name)
     }
 
@@ -56,9 +60,10 @@ public final class PolicyReconciler: Sendable {
         switch await read(policy, log: log) {
         case .held(let hold):
             let plan = ReconcilePlanner.hold(hold, policy: policy, now: now)
-            return await execute(plan, policy: policy, scaling: nil, now: now, log: log)
-        case .unreadable(let error):
-            return .retry(reason: "\(error)")
+            return await execute(
+                plan, policy: policy, scaling: nil, pollingInterval: hold.pollingInterval, now: now, log: log)
+        case .unreadable(let error, let pollingInterval):
+            return .retry(reason: "\(error)", within: pollingInterval)
         case .read(let resolved, let target, let observation):
             let key = "\(resolved.namespace)/\(resolved.name)"
             let pods = observation.pods.map(\.name)
@@ -83,16 +88,18 @@ public final class PolicyReconciler: Sendable {
             }
             let decision = ScalingDecider.decide(
                 policy: resolved, observed: observed, samples: samples,
-                history: ReconcilePlanner.history(for: policy, resolved: resolved, remembered: remembered?.history),
+                history: ReconcilePlanner.history(
+                    for: policy, resolved: resolved, remembered: remembered?.history,
+                    newerThanStatus: remembered?.unwrittenOver.map { $0 == policy.status?.history } ?? false),
                 workload: workload, now: now)
             let plan = ReconcilePlanner.plan(
                 decision, policy: policy, resolved: resolved, observation: observation,
                 lastStatusWrite: lastStatusWrite, now: now, markDeletionCosts: markDeletionCosts,
                 shadow: shadowOfThisSpec ? remembered?.shadow : nil)
             let result = await execute(
-                plan, policy: policy, scaling: Scaling(policy: resolved, target: target, decision: decision), now: now,
-                log: log, lastStatusWrite: lastStatusWrite)
-            if plan.reason == .reconciled, case .requeue = result {
+                plan, policy: policy, scaling: Scaling(policy: resolved, target: target, decision: decision),
+                pollingInterval: resolved.pollingInterval, now: now, log: log, lastStatusWrite: lastStatusWrite)
+            if case .requeue = result {
                 metrics?.policy(
                     namespace: resolved.namespace, name: resolved.name, current: observation.scale.currentReplicas,
                     desired: decision.desiredReplicas, min: resolved.minReplicas, max: resolved.maxReplicas,
@@ -104,7 +111,7 @@ public final class PolicyReconciler: Sendable {
 
     private enum Reading {
         case held(ReconcilePlanner.Hold)
-        case unreadable(any Error)
+        case unreadable(any Error, pollingInterval: Double)
         case read(ResolvedPolicy, KubernetesAPIClient.DiscoveredResource, ReconcilePlanner.Observation)
     }
 
@@ -139,7 +146,7 @@ public final class PolicyReconciler: Sendable {
                 "\(resolved.target.kind) \(resolved.namespace)/\(resolved.target.name): \(error.message)")
         } catch {
             log.info("cannot read the target", metadata: ["error": "\(error)"])
-            return .unreadable(error)
+            return .unreadable(error, pollingInterval: resolved.pollingInterval)
         }
         let selector: LabelSelector
         do {
@@ -163,7 +170,7 @@ public final class PolicyReconciler: Sendable {
                 ReconcilePlanner.Observation(scale: scale, selector: selector, pods: pods, quota: quota))
         } catch {
             log.info("cannot list the target's pods", metadata: ["error": "\(error)"])
-            return .unreadable(error)
+            return .unreadable(error, pollingInterval: resolved.pollingInterval)
         }
     }
 
@@ -174,65 +181,65 @@ public final class PolicyReconciler: Sendable {
         var decision: ScalingDecision
     }
 
-    /// Carries the plan out in order. A failed scale or budget write ends it (retried; the round's history is not
-    /// kept); a failed status write keeps the history and retries; a hold's status write is best effort.
+    /// Carries the plan out in order. A step that fails does not end the round: the planner says what the rest of it
+    /// becomes (`ReconcilePlanner.failed`), so status is written naming the step, and what did happen (a scale) is
+    /// remembered for the retry. The history is remembered whatever failed.
     private func execute(
         _ plan: ReconcilePlan, policy: InferenceAutoscalePolicy,
-        scaling: Scaling?, now: Date, log: Logger, lastStatusWrite: Date = .distantPast
+        scaling: Scaling?, pollingInterval: Double, now: Date, log: Logger, lastStatusWrite: Date = .distantPast
     ) async -> ReconcileResult {
         let namespace = policy.metadata.namespace ?? "default"
         let name = policy.metadata.name ?? ""
         let key = "\(namespace)/\(name)"
         var statusWritten = lastStatusWrite
-        func remember() {
-            guard let history = plan.history else { return }
-            memory.withLock {
-                $0[key] = Memory(
-                    history: history, lastStatusWrite: statusWritten,
-                    shadowReplicas: plan.shadow == nil ? nil : scaling?.decision.desiredReplicas, shadow: plan.shadow)
-            }
+        var statusFailed = false
+        var plan = plan
+        func fail(_ step: ReconcileAction, _ error: any Error) {
+            plan = ReconcilePlanner.failed(
+                step, Self.stepFailure(error), rest: plan, previous: policy.status, lastStatusWrite: lastStatusWrite,
+                pollingInterval: pollingInterval, now: now)
         }
-        for action in plan.actions {
+        while !plan.actions.isEmpty {
+            let action = plan.actions.removeFirst()
             switch action {
             case .markDeletionCosts(let pods):
                 if let scaling { await markDeletionCosts(scaling.policy, pods: pods, now: now, log: log) }
             case .patchScale(let replicas):
                 guard let scaling else { continue }
-                let workload = scaling.policy.target.name
                 do {
                     try await cluster.setScale(
-                        scaling.target.resource, namespace: namespace, name: workload, replicas: replicas)
+                        scaling.target.resource, namespace: namespace, name: scaling.policy.target.name,
+                        replicas: replicas)
+                    log.info(
+                        "scaled",
+                        metadata: [
+                            "scale.from": "\(scaling.decision.previousReplicas)", "scale.to": "\(replicas)",
+                            "scale.reason": "\(scaling.decision.limitedBy)",
+                        ])
                 } catch {
                     log.warning("cannot scale the target", metadata: ["error": "\(error)"])
-                    await cluster.record(
-                        PolicyEvent(.warning, "ScaleFailed", "cannot scale \(workload) to \(replicas): \(error)"),
-                        for: policy)
-                    return .retry(reason: "\(error)")
+                    fail(action, error)
                 }
-                log.info(
-                    "scaled",
-                    metadata: [
-                        "scale.from": "\(scaling.decision.previousReplicas)", "scale.to": "\(replicas)",
-                        "scale.reason": "\(scaling.decision.limitedBy)",
-                    ])
             case .applyDisruptionBudget(let manifest):
                 do {
                     try await cluster.applyDisruptionBudget(manifest, namespace: namespace, name: name)
                 } catch let conflict as DisruptionBudgetConflict {
-                    // Scaling goes on; the user's budget is theirs. The Event repeats are aggregated.
+                    // Scaling goes on; the user's budget is theirs.
                     log.warning("PodDisruptionBudget not managed", metadata: ["error": "\(conflict)"])
-                    await cluster.record(
-                        PolicyEvent(.warning, "DisruptionBudgetConflict", conflict.description), for: policy)
+                    plan = ReconcilePlanner.budgetNotOwned(
+                        conflict.description, rest: plan, previous: policy.status, lastStatusWrite: lastStatusWrite,
+                        now: now)
                 } catch {
                     log.warning("cannot apply the PodDisruptionBudget", metadata: ["error": "\(error)"])
-                    return .retry(reason: "\(error)")
+                    fail(action, error)
                 }
             case .deleteDisruptionBudget:
                 do {
                     try await cluster.deleteDisruptionBudget(
                         namespace: namespace, name: name, owner: policy.metadata.uid)
                 } catch {
-                    return .retry(reason: "\(error)")
+                    log.warning("cannot delete the PodDisruptionBudget", metadata: ["error": "\(error)"])
+                    fail(action, error)
                 }
             case .recordEvent(let event):
                 if plan.reason != .reconciled {
@@ -243,19 +250,31 @@ public final class PolicyReconciler: Sendable {
             case .updateStatus(let status):
                 do {
                     try await cluster.updateStatus(of: policy, status: status)
-                } catch  where plan.reason == .reconciled {
-                    log.info("cannot write status", metadata: ["error": "\(error)"])
-                    remember()
-                    return .retry(reason: "\(error)")
+                    statusWritten = now
                 } catch {
-                    // A hold's status is written again at its next round.
-                    continue
+                    // Every status is written again, a hold's too: one left stale would show an old reason forever.
+                    log.info("cannot write status", metadata: ["error": "\(error)"])
+                    statusFailed = true
+                    fail(action, error)
                 }
-                statusWritten = now
             }
         }
-        remember()
+        if let history = plan.history {
+            memory.withLock {
+                $0[key] = Memory(
+                    history: history, lastStatusWrite: statusWritten,
+                    unwrittenOver: statusFailed ? .some(policy.status?.history) : nil,
+                    shadowReplicas: plan.shadow == nil ? nil : scaling?.decision.desiredReplicas, shadow: plan.shadow)
+            }
+        }
         return plan.result
+    }
+
+    /// The API's reason and message, or what the transport said.
+    static func stepFailure(_ error: any Error) -> StepFailure {
+        if let error = error as? KubernetesError { return StepFailure(reason: error.reason, message: error.message) }
+        if error is NotLeaderError { return StepFailure(reason: "NotLeader", message: "this replica no longer leads") }
+        return StepFailure(reason: "RequestFailed", message: "\(error)")
     }
 
     /// `controller.kubernetes.io/pod-deletion-cost` = the requests a pod is serving, so that the ReplicaSet removes

@@ -6,8 +6,9 @@ import KubernetesModel
 public enum ReconcileResult: Sendable, Equatable {
     /// Read the signals again after this many seconds (metrics change without watch events).
     case requeue(after: Double)
-    /// Something failed that may pass: retry with per-key backoff.
-    case retry(reason: String)
+    /// Something failed that may pass: retry with per-key backoff, never later than `within` seconds (the polling
+    /// interval: a policy whose writes failed for a while is looked at again as soon as a healthy one would be).
+    case retry(reason: String, within: Double? = nil)
     /// Nothing to do until the policy changes (an invalid spec).
     case waitForChange
 }
@@ -23,6 +24,8 @@ public enum ReconcileReason: String, Sendable, Equatable, CaseIterable {
     case targetNotScalable = "TargetNotScalable"
     case targetNotFound = "TargetNotFound"
     case invalidSelector = "InvalidSelector"
+    /// The decision was made but the target's `/scale` refused it.
+    case scaleFailed = "ScaleFailed"
 
     public enum Classification: Sendable, Equatable {
         /// Scaling as asked.
@@ -39,7 +42,7 @@ public enum ReconcileReason: String, Sendable, Equatable, CaseIterable {
         switch self {
         case .reconciled: .healthy
         case .paused, .conflict: .held
-        case .targetNotFound, .invalidSelector: .retryable
+        case .targetNotFound, .invalidSelector, .scaleFailed: .retryable
         case .invalidSpec, .customQueryNotAllowed, .prometheusNotAllowed, .targetNotScalable: .terminal
         }
     }
@@ -48,7 +51,7 @@ public enum ReconcileReason: String, Sendable, Equatable, CaseIterable {
     public func result(pollingInterval: Double) -> ReconcileResult {
         switch classification {
         case .healthy, .held: .requeue(after: pollingInterval)
-        case .retryable: .retry(reason: summary)
+        case .retryable: .retry(reason: summary, within: pollingInterval)
         case .terminal: .waitForChange
         }
     }
@@ -65,6 +68,7 @@ public enum ReconcileReason: String, Sendable, Equatable, CaseIterable {
         case .targetNotScalable: "target not scalable"
         case .targetNotFound: "target not found"
         case .invalidSelector: "invalid selector"
+        case .scaleFailed: "the scale was refused"
         }
     }
 
@@ -97,17 +101,36 @@ public struct ReconcilePlan: Sendable, Equatable {
     public var history: DecisionHistory?
     /// A shadow policy's counters after this round (status keeps them only every `valueRefreshInterval`).
     public var shadow: ShadowStatus?
+    /// The status this round arrived at, written or not (`.updateStatus` is among the actions only when it is news):
+    /// a failed step amends it.
+    public var status: PolicyStatus?
 
     public init(
         actions: [ReconcileAction], reason: ReconcileReason, result: ReconcileResult, history: DecisionHistory? = nil,
-        shadow: ShadowStatus? = nil
+        shadow: ShadowStatus? = nil, status: PolicyStatus? = nil
     ) {
         self.actions = actions
         self.reason = reason
         self.result = result
         self.history = history
         self.shadow = shadow
+        self.status = status
     }
+}
+
+/// A step of a round that the API server refused, or that never reached it.
+public struct StepFailure: Error, Sendable, Equatable {
+    /// The API's reason (`Forbidden`, `Conflict`, `TooManyRequests`, …); `RequestFailed` when no answer came.
+    public var reason: String
+    public var message: String
+
+    public init(reason: String, message: String) {
+        self.reason = reason
+        self.message = message
+    }
+
+    /// `Forbidden: deployments.apps "vllm" is forbidden: …`.
+    public var description: String { "\(reason): \(message)" }
 }
 
 /// The pure half of a reconcile: from what was read (the policy, its previous status, the target's `/scale` and
@@ -115,9 +138,10 @@ public struct ReconcilePlan: Sendable, Equatable {
 public enum ReconcilePlanner {
     /// The annotation that pauses a policy like `spec.paused: true`.
     public static let pausedAnnotation = "autoscaling.inference.dev/paused"
-    /// Signal values alone refresh status at most this often, so `kubectl get` stays current without a write every
-    /// poll.
-    public static let valueRefreshInterval = 60.0
+    /// Signal values, and condition messages that carry them, refresh status at most this often: `kubectl get` and
+    /// `describe` stay current within a few minutes without a write every poll (a thousand policies would otherwise
+    /// write a thousand times a poll).
+    public static let valueRefreshInterval = 180.0
 
     /// A policy that is not scaled: why, and when to look again (its polling interval).
     public struct Hold: Error, Sendable, Equatable {
@@ -180,14 +204,19 @@ public enum ReconcilePlanner {
         }
         if status != previous { actions.append(.updateStatus(status)) }
         return ReconcilePlan(
-            actions: actions, reason: hold.reason, result: hold.reason.result(pollingInterval: hold.pollingInterval))
+            actions: actions, reason: hold.reason, result: hold.reason.result(pollingInterval: hold.pollingInterval),
+            status: status)
     }
 
     /// The history a policy's decision starts from. A policy that was a shadow until this spec starts its windows and
     /// rate periods afresh: they describe a fleet that never ran (what it learned of the pods is kept).
+    /// `newerThanStatus`: the last round's status write failed and status is still what that round read, so the
+    /// remembered history (with the scale that round made) is the newer one.
     public static func history(
-        for policy: InferenceAutoscalePolicy, resolved: ResolvedPolicy, remembered: DecisionHistory?
+        for policy: InferenceAutoscalePolicy, resolved: ResolvedPolicy, remembered: DecisionHistory?,
+        newerThanStatus: Bool = false
     ) -> DecisionHistory {
+        if newerThanStatus, let remembered { return remembered }
         guard !resolved.shadow, policy.status?.shadow != nil else {
             return history(persisted: policy.status?.history, remembered: remembered)
         }
@@ -366,7 +395,101 @@ public enum ReconcilePlanner {
         }
         return ReconcilePlan(
             actions: actions, reason: .reconciled, result: .requeue(after: resolved.pollingInterval),
-            history: decision.history, shadow: shadow)
+            history: decision.history, shadow: shadow, status: status)
+    }
+
+    /// The rest of a round after one of its steps failed. Every step's failure is defined, and status is written
+    /// either way, naming what failed:
+    /// - the scale: it was not made. This round's scale event leaves the history (stabilization windows and rate
+    ///   limits count only scales that happened) and `lastScaleTime` stays; `Ready=False` `ScaleFailed` carries the
+    ///   API's reason and message; the `Scaled…` Event becomes a `ScaleFailed` warning; retried.
+    /// - the budget's apply or delete: the scale stands and is remembered; `DisruptionBudget=False` with
+    ///   `ApplyFailed` or `DeleteFailed`; retried. A budget of that name that the policy does not own is no failure
+    ///   to retry: `DisruptionBudget=False` `NotOwned`, and the policy polls on.
+    /// - status: everything before it stands and is remembered; retried.
+    /// - deletion costs and Events are best effort and never fail a round.
+    ///
+    /// `rest` is the plan without the failed step and those before it; `previous` the status the round started from.
+    public static func failed(
+        _ step: ReconcileAction, _ failure: StepFailure, rest: ReconcilePlan, previous: PolicyStatus?,
+        lastStatusWrite: Date, pollingInterval: Double, now: Date
+    ) -> ReconcilePlan {
+        var plan = rest
+        var status = plan.status ?? previous ?? PolicyStatus()
+        let generation = status.observedGeneration
+        var condition: PolicyCondition?
+        switch step {
+        case .patchScale(let replicas):
+            let from = status.history?.scaleEvents.last { $0.time == now }.map { replicas - $0.change }
+            plan.history?.scaleEvents.removeAll { $0.time == now }
+            status.history = plan.history
+            status.lastScaleTime = previous?.lastScaleTime
+            let message =
+                "cannot scale the target\(from.map { " from \($0)" } ?? "") to \(replicas): \(failure.description)"
+            condition = PolicyCondition(
+                type: "Ready", status: .false, reason: ReconcileReason.scaleFailed.rawValue, message: message)
+            let scaleReasons: Set = ["ScaledUp", "ScaledDown", "ScaledToZero", "ActivatedFromZero"]
+            plan.actions = plan.actions.map { action in
+                if case .recordEvent(let event) = action, scaleReasons.contains(event.reason) {
+                    return .recordEvent(PolicyEvent(.warning, ReconcileReason.scaleFailed.rawValue, message))
+                }
+                return action
+            }
+            plan.reason = .scaleFailed
+        case .applyDisruptionBudget:
+            condition = PolicyCondition(
+                type: "DisruptionBudget", status: .false, reason: "ApplyFailed",
+                message: "cannot apply the PodDisruptionBudget: \(failure.description)")
+        case .deleteDisruptionBudget:
+            condition = PolicyCondition(
+                type: "DisruptionBudget", status: .false, reason: "DeleteFailed",
+                message: "cannot delete the PodDisruptionBudget: \(failure.description)")
+        case .updateStatus:
+            plan.result = .retry(reason: failure.description, within: pollingInterval)
+            return plan
+        case .markDeletionCosts, .recordEvent:
+            return plan
+        }
+        if let condition {
+            status.conditions = PolicyCondition.merge(
+                status.conditions ?? [], with: [condition], now: now, observedGeneration: generation)
+        }
+        plan.status = status
+        plan.actions.removeAll {
+            if case .updateStatus = $0 { return true }
+            return false
+        }
+        if needsWrite(previous ?? PolicyStatus(), status, lastWrite: lastStatusWrite, now: now) {
+            plan.actions.append(.updateStatus(status))
+        }
+        plan.result = .retry(reason: failure.description, within: pollingInterval)
+        return plan
+    }
+
+    /// A budget of the policy's name that it does not own: left alone, shown as a condition and announced once; the
+    /// policy polls on.
+    public static func budgetNotOwned(
+        _ conflict: String, rest: ReconcilePlan, previous: PolicyStatus?, lastStatusWrite: Date, now: Date
+    ) -> ReconcilePlan {
+        var plan = rest
+        var status = plan.status ?? previous ?? PolicyStatus()
+        let before = previous?.conditions?.first { $0.type == "DisruptionBudget" }
+        if before?.reason != "NotOwned" || before?.message != conflict {
+            plan.actions.insert(.recordEvent(PolicyEvent(.warning, "DisruptionBudgetConflict", conflict)), at: 0)
+        }
+        status.conditions = PolicyCondition.merge(
+            status.conditions ?? [],
+            with: [PolicyCondition(type: "DisruptionBudget", status: .false, reason: "NotOwned", message: conflict)],
+            now: now, observedGeneration: status.observedGeneration)
+        plan.status = status
+        plan.actions.removeAll {
+            if case .updateStatus = $0 { return true }
+            return false
+        }
+        if needsWrite(previous ?? PolicyStatus(), status, lastWrite: lastStatusWrite, now: now) {
+            plan.actions.append(.updateStatus(status))
+        }
+        return plan
     }
 
     /// `ScaledUp` → `WouldScaleUp`, and so on: what a shadow policy would have done.
@@ -441,22 +564,29 @@ public enum ReconcilePlanner {
         return events
     }
 
-    /// A write when anything but the signal values changed; values alone at most every `valueRefreshInterval`.
+    /// A write when something a user would act on changed: the counts, the limit, a condition's status or reason, a
+    /// signal's presence, the decision's memory. Values (signal values and what follows from them: recommendations,
+    /// read errors, the planner's figures, condition messages, the shadow's counters) at most every
+    /// `valueRefreshInterval`.
     static func needsWrite(_ old: PolicyStatus, _ new: PolicyStatus, lastWrite: Date, now: Date) -> Bool {
         func stripped(_ status: PolicyStatus) -> PolicyStatus {
             var copy = status
             copy.signals = status.signals?.map { signal in
                 var signal = signal
                 signal.value = nil
+                signal.recommendation = nil
+                // An error's text may carry timings; whether there is one is what counts.
+                signal.error = signal.error.map { _ in "" }
+                // The objective's per-replica target moves with the request mix.
+                if signal.type == ScalingDecider.objectiveName { signal.target = 0 }
                 return signal
             }
             copy.history = nil
-            // The planner's figures and the shadow's counters move every round, like signal values.
             copy.objective = nil
             copy.shadow = nil
             copy.conditions = status.conditions?.map { condition in
                 var condition = condition
-                if condition.type == "Shadow" { condition.message = "" }
+                condition.message = ""
                 return condition
             }
             return copy
@@ -466,7 +596,7 @@ public enum ReconcilePlanner {
         if (old.shadow == nil) != (new.shadow == nil) || old.shadow?.since != new.shadow?.since { return true }
         let valuesMoved =
             old.signals != new.signals || old.objective != new.objective || old.history?.planner != new.history?.planner
-            || old.shadow != new.shadow
+            || old.shadow != new.shadow || old.conditions != new.conditions
         return valuesMoved && now.timeIntervalSince(lastWrite) >= valueRefreshInterval
     }
 }
@@ -474,8 +604,11 @@ public enum ReconcilePlanner {
 extension DecisionHistory {
     /// Equal for every future decision but the exact age of the newest recommendation of each value: in a steady
     /// state the history changes only its timestamps, which is no reason to write status.
+    /// The recommendations count as the values they hold, not their order: a proposal that alternates between two
+    /// counts reorders them every round without changing what a window can decide.
     func materiallyEquals(_ other: DecisionHistory) -> Bool {
-        recommendations.map(\.replicas) == other.recommendations.map(\.replicas) && scaleEvents == other.scaleEvents
+        Set(recommendations.map(\.replicas)) == Set(other.recommendations.map(\.replicas))
+            && scaleEvents == other.scaleEvents
             && consecutiveFailures == other.consecutiveFailures && idleSince == other.idleSince
             && learnedStartupSeconds == other.learnedStartupSeconds
     }

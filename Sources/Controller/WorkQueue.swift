@@ -60,12 +60,19 @@ public actor WorkQueue<C: Clock> where C.Duration == Duration {
         }
     }
 
-    /// Queues `key` after its next backoff delay.
-    public func retry(_ key: String) {
+    /// Queues `key` after its next backoff delay, and no later than `within` seconds when given.
+    public func retry(_ key: String, within: Double? = nil) {
         let count = (failures[key] ?? 0) + 1
         failures[key] = count
-        let delay = min(maxDelay, baseDelay * pow(2, Double(count - 1)))
+        let delay = min(maxDelay, within ?? maxDelay, baseDelay * pow(2, Double(min(count, 64) - 1)))
         add(key, after: delay * Double.random(in: 0.8...1.0))
+    }
+
+    /// Clears every key's backoff and queues `keys` now: the API server answers again after an outage, so what
+    /// failed meanwhile is tried at once rather than at the end of a backoff grown while it was away.
+    public func retryNow(_ keys: [String]) {
+        failures.removeAll()
+        for key in keys { add(key) }
     }
 
     /// Failures in a row of `key` (its backoff step).

@@ -38,11 +38,27 @@ final class FakeCluster: ClusterAPI, Sendable {
         var events: [PolicyEvent] = []
         var statuses: [PolicyStatus] = []
         var failScale = false
+        /// A budget of the policy's name exists that the user made.
+        var budgetOwnedByUser = false
+        /// Steps that fail, and with what.
+        var failing: [Step: KubernetesError] = [:]
         /// What `conflict(for:target:)` answers.
         var conflict: String?
     }
 
+    /// A write the fake can be told to refuse.
+    enum Step: Hashable { case scale, applyBudget, deleteBudget, status }
+
     let state: Mutex<State>
+
+    /// Makes `step` fail with a 403 like the API server's when the role lacks the grant (nil: succeed again).
+    func forbid(_ step: Step, _ message: String? = "forbidden by the test") {
+        state.withLock { state in
+            state.failing[step] = message.map {
+                KubernetesError(code: 403, reason: "Forbidden", message: $0, request: "test")
+            }
+        }
+    }
 
     init(replicas: Int = 2, readyPods: Int? = nil) {
         var initial = State()
@@ -85,6 +101,7 @@ final class FakeCluster: ClusterAPI, Sendable {
             if state.failScale {
                 throw KubernetesError(code: 500, reason: "InternalError", message: "boom", request: "PATCH")
             }
+            if let error = state.failing[.scale] { throw error }
             state.replicas = replicas
             state.actions.append(.setScale(replicas))
         }
@@ -95,18 +112,26 @@ final class FakeCluster: ClusterAPI, Sendable {
     }
 
     func updateStatus(of policy: InferenceAutoscalePolicy, status: PolicyStatus) async throws {
-        state.withLock {
+        try state.withLock {
+            if let error = $0.failing[.status] { throw error }
             $0.actions.append(.updateStatus)
             $0.statuses.append(status)
         }
     }
 
     func applyDisruptionBudget(_ budget: JSONValue, namespace: String, name: String) async throws {
-        state.withLock { $0.actions.append(.applyBudget(budget)) }
+        try state.withLock {
+            if let error = $0.failing[.applyBudget] { throw error }
+            if $0.budgetOwnedByUser { throw DisruptionBudgetConflict(namespace: namespace, name: name) }
+            $0.actions.append(.applyBudget(budget))
+        }
     }
 
     func deleteDisruptionBudget(namespace: String, name: String, owner: String?) async throws {
-        state.withLock { $0.actions.append(.deleteBudget) }
+        try state.withLock {
+            if let error = $0.failing[.deleteBudget] { throw error }
+            $0.actions.append(.deleteBudget)
+        }
     }
 
     func record(_ event: PolicyEvent, for policy: InferenceAutoscalePolicy) async {
@@ -137,14 +162,20 @@ final class FakeSignals: SignalSource, Sendable {
         running.withLock { $0 }
     }
 
+    /// Per policy name, samples that replace `samples`.
+    let byPolicy = Mutex<[String: [SignalSample]]>([:])
+
     init(_ samples: [SignalSample]) { self.samples = Mutex(samples) }
 
     func set(_ values: [SignalSample]) { samples.withLock { $0 = values } }
+
+    func set(_ values: [SignalSample], for policy: String) { byPolicy.withLock { $0[policy] = values } }
 
     func samples(
         for policy: ResolvedPolicy, pods: [String], ready: Set<String>, gpus: [String: Int], at time: Date
     ) async -> [SignalSample] {
         lastGPUs.withLock { $0 = gpus }
+        if let own = byPolicy.withLock({ $0[policy.name] }) { return own }
         return samples.withLock { $0 }
     }
 }

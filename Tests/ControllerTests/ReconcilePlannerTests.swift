@@ -129,7 +129,7 @@ import Testing
             first.actions == [
                 .recordEvent(PolicyEvent(.warning, "TargetNotFound", hold.message)), .updateStatus(status),
             ])
-        #expect(first.result == .retry(reason: "target not found"))
+        #expect(first.result == .retry(reason: "target not found", within: 15))
         #expect(first.history == nil)
         let ready = try #require(status.conditions?.first { $0.type == "Ready" })
         #expect(ready.status == .false)
@@ -166,7 +166,7 @@ import Testing
         let result = reason.result(pollingInterval: 30)
         switch reason.classification {
         case .healthy, .held: #expect(result == .requeue(after: 30))
-        case .retryable: #expect(result == .retry(reason: reason.summary))
+        case .retryable: #expect(result == .retry(reason: reason.summary, within: 30))
         case .terminal: #expect(result == .waitForChange)
         }
         #expect(reason.eventKind == (reason == .paused ? .normal : .warning))

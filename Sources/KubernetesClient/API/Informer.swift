@@ -10,6 +10,10 @@ public enum InformerEvent<T: Sendable>: Sendable {
     case deleted(T)
     /// The first complete list is in the cache (and again after every re-list).
     case synced
+    /// The API server answers again after the list or watch failed (an outage, a restart, its first seconds of 403s
+    /// and 429s): what changed meanwhile arrives as events, but a consumer whose own requests failed meanwhile
+    /// should try them again now.
+    case recovered
 }
 
 /// List + watch of one resource type into a local cache, like client-go's informer.
@@ -44,7 +48,7 @@ public final class Informer<T: KubernetesObject>: Sendable {
     public init(
         client: KubernetesAPIClient, resource: APIResource, namespace: String? = nil, labelSelector: String? = nil,
         fieldSelector: String? = nil, watchTimeoutSeconds: Int = 300,
-        retry: RetryPolicy = RetryPolicy(maxAttempts: .max, baseDelay: 0.2, maxDelay: 30),
+        retry: RetryPolicy = RetryPolicy(maxAttempts: .max, baseDelay: 0.2, maxDelay: 8),
         transform: (@Sendable (T) -> T)? = nil, deliversEvents: Bool = true,
         logger: Logger = Logger(label: "inference-autoscaler.informer")
     ) {
@@ -122,6 +126,11 @@ public final class Informer<T: KubernetesObject>: Sendable {
                 let stream = try await client.watch(
                     T.self, resource, namespace: namespace, resourceVersion: resourceVersion,
                     labelSelector: labelSelector, fieldSelector: fieldSelector, timeoutSeconds: watchTimeout)
+                // The server answered: the backoff starts again from its first step at the next failure.
+                if failures > 0 {
+                    failures = 0
+                    continuation.yield(.recovered)
+                }
                 for try await event in stream {
                     if event.type == .error {
                         if event.status?.code == 410 {
@@ -134,11 +143,11 @@ public final class Informer<T: KubernetesObject>: Sendable {
                             request: "WATCH \(resource)")
                     }
                     apply(event)
-                    failures = 0
                 }
             } catch is CancellationError {
                 throw CancellationError()
             } catch let error as KubernetesError where error.isGone {
+                // Not a failure of the server: it answered, the version was compacted away.
                 needsList = true
             } catch {
                 failures += 1
