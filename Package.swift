@@ -126,6 +126,9 @@ let package = Package(
         // Test kit: a real Prometheus process (the Debian package) on a free loopback port.
         .target(
             name: "PrometheusTestSupport", dependencies: ["CurlHTTP"], path: "Sources/TestKits/PrometheusTestSupport"),
+        // Test kit: a real control plane (etcd, kube-apiserver with RBAC, kube-controller-manager) from
+        // ../shared/kube/control-plane, with kubectl, ServiceAccount kubeconfigs and the audit log. Foundation only.
+        .target(name: "KubernetesControlPlane", path: "Sources/TestKits/KubernetesControlPlane"),
 
         // `inference-tools demo | decision-bench | scale-bench`: `make demo`, `make bench-decisions`,
         // `make bench-scale`.
@@ -162,7 +165,7 @@ let package = Package(
             name: "ControllerTests",
             dependencies: [
                 "Controller", "Signals", "KubernetesClient", "AutoscalerCore", "KubernetesModel",
-                "KubernetesTestServer", "MetricsFixture", "PrometheusTestSupport",
+                "KubernetesTestServer", "MetricsFixture", "PrometheusTestSupport", "KubernetesControlPlane",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Clocks", package: "swift-clocks"),
                 .product(name: "Yams", package: "Yams"),
