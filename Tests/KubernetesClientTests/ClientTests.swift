@@ -238,21 +238,28 @@ import Testing
 
     @Test func cancellingTheTaskAbortsTheTransfer() async throws {
         try await withCluster { cluster in
-            cluster.server.setResponseDelay(10)
+            cluster.server.setResponseDelay(60)
             let client = cluster.client()
-            let started = ContinuousClock.now
             let task = Task { try await client.list(DynamicObject.self, .pods, namespace: "default") }
-            try await Task.sleep(for: .milliseconds(200))
+            // Cancelled once the server has the request, so the transfer is under way.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !cluster.server.requests.contains(where: { $0.path == "/api/v1/namespaces/default/pods" }) {
+                try #require(ContinuousClock.now < deadline, "the request never reached the server")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let cancelled = ContinuousClock.now
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }
-            #expect(started.duration(to: .now) < .seconds(5))
+            // The answer is due 60 s after the request: an aborted transfer ends long before, however loaded.
+            #expect(cancelled.duration(to: .now) < .seconds(30))
             cluster.server.setResponseDelay(0)
         }
     }
 
     @Test func aSlowAnswerTimesOut() async throws {
         try await withCluster { cluster in
-            cluster.server.setResponseDelay(3)
+            // Due in 30 s: only the 0.5 s request timeout can end the request first, on a loaded machine too.
+            cluster.server.setResponseDelay(30)
             let client = cluster.client(requestTimeout: 0.5, retry: .none)
             let error = await #expect(throws: HTTPClientError.self) {
                 try await client.list(DynamicObject.self, .pods, namespace: "default")

@@ -206,29 +206,81 @@ struct ExecCredentialTokenTests {
 
     // MARK: Bounded
 
+    /// The hung plugin: it writes its pid to `pidFile`, then sleeps `seconds`; only a kill ends it sooner.
+    private func hungPlugin(
+        _ fixtures: ConfigFixtures, pidFile: String, sleeping seconds: Int, timeout: Duration
+    ) -> ExecCredentialToken {
+        ExecCredentialToken(
+            plugin: ExecPluginConfiguration(
+                apiVersion: Self.v1, command: fixtures.path("plugins/slow.sh"), arguments: ["\(seconds)"],
+                environment: [.init(name: "PID_FILE", value: pidFile)]),
+            environment: execPluginTestEnvironment, timeout: timeout)
+    }
+
+    /// Polls `condition` every 20 ms until it holds (true) or `seconds` have passed (false).
+    private func eventually(within seconds: Int, _ condition: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
+
+    /// The pid a hung plugin wrote to `file`, once it has (it does so first thing); nil after 30 s without.
+    private func pid(in file: String) async throws -> pid_t? {
+        var pid: pid_t?
+        _ = try await eventually(within: 30) {
+            let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            return pid != nil
+        }
+        return pid
+    }
+
+    /// Whether process `pid` has ended: gone, or a zombie that its parent has not reaped yet.
+    private static func hasEnded(_ pid: pid_t) -> Bool {
+        if kill(pid, 0) != 0 { return errno == ESRCH }
+        #if os(Linux)
+        // "pid (command) state ...": the state is the first field after the last ")".
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return true }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+        #else
+        return false
+        #endif
+    }
+
+    /// Kills a plugin that a failed test left running.
+    private static func cleanUp(_ pid: pid_t) {
+        if !hasEnded(pid) { kill(pid, SIGKILL) }
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func hungPluginIsKilledAfterTheTimeout() async throws {
         let fixtures = try ConfigFixtures()
-        let command = fixtures.path("plugins/slow.sh")
-        let source = ExecCredentialToken(
-            plugin: ExecPluginConfiguration(apiVersion: Self.v1, command: command),
-            environment: execPluginTestEnvironment,
-            timeout: .milliseconds(300))
-        let started = ContinuousClock.now
+        let pidFile = fixtures.path("hung.pid")
+        // It would sleep for an hour. Its 5 s timeout leaves it ample time to write its pid first, even on a loaded
+        // machine; and were the call to wait for the plugin rather than kill it, the 1-minute time limit would fail it.
+        let source = hungPlugin(fixtures, pidFile: pidFile, sleeping: 3600, timeout: .seconds(5))
         let error = await #expect(throws: ConfigurationError.self) { try await source.token(refresh: false) }
         #expect(error?.code == .execPluginTimedOut)
-        #expect(error?.message.contains(command) == true)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(error?.message.contains(fixtures.path("plugins/slow.sh")) == true)
+        #expect(error?.message.contains("was killed") == true)
+        // Killed: the process has ended, 59 minutes before its sleep would have.
+        let pid = try #require(try await pid(in: pidFile), "the plugin never wrote its pid")
+        defer { Self.cleanUp(pid) }
+        #expect(try await eventually(within: 30) { Self.hasEnded(pid) }, "plugin \(pid) still runs")
     }
 
     @Test(.timeLimit(.minutes(1)))
     func cancellationKillsThePlugin() async throws {
         let fixtures = try ConfigFixtures()
-        let source = ExecCredentialToken(
-            plugin: ExecPluginConfiguration(apiVersion: Self.v1, command: fixtures.path("plugins/slow.sh")),
-            environment: execPluginTestEnvironment)
-        let started = ContinuousClock.now
-        await withTaskGroup(of: (any Error)?.self) { group in
+        let pidFile = fixtures.path("hung.pid")
+        // Its 30 s timeout would end a call that cancellation did not, with a timeout error instead.
+        let source = hungPlugin(fixtures, pidFile: pidFile, sleeping: 3600, timeout: .seconds(30))
+        try await withThrowingTaskGroup(of: (any Error)?.self) { group in
             group.addTask {
                 do {
                     _ = try await source.token(refresh: false)
@@ -237,33 +289,48 @@ struct ExecCredentialTokenTests {
                     return error
                 }
             }
-            try? await Task.sleep(for: .milliseconds(200))
+            // Cancelled once the plugin runs (it has written its pid), not at a guess.
+            let pid = try #require(try await pid(in: pidFile), "the plugin never wrote its pid")
+            defer { Self.cleanUp(pid) }
             group.cancelAll()
-            let error = await group.next() ?? nil
+            let error = try await group.next() ?? nil
             #expect(error is CancellationError, "\(String(describing: error))")
+            #expect(try await eventually(within: 30) { Self.hasEnded(pid) }, "plugin \(pid) still runs")
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
     }
 
     @Test(.timeLimit(.minutes(1)))
     func runningPluginsDoNotStarveOtherTasks() async throws {
-        // Four hung plugins at once: their output is read on threads of their own, so other tasks keep running.
+        // More hung plugins than the cooperative pool has threads: their exits are awaited through continuations and
+        // their output is read on threads of their own, so other tasks keep running while they hang. Were each to
+        // block a pool thread, nothing else could run until the plugins ended by themselves a minute later.
         let fixtures = try ConfigFixtures()
-        let sources = (0..<4).map { _ in
-            ExecCredentialToken(
-                plugin: ExecPluginConfiguration(apiVersion: Self.v1, command: fixtures.path("plugins/slow.sh")),
-                environment: execPluginTestEnvironment, timeout: .seconds(20))
-        }
-        let started = ContinuousClock.now
+        let count = max(4, ProcessInfo.processInfo.activeProcessorCount + 1)
+        let pidFiles = (0..<count).map { fixtures.path("hung-\($0).pid") }
+        let sources = pidFiles.map { hungPlugin(fixtures, pidFile: $0, sleeping: 60, timeout: .seconds(120)) }
+        let returned = ReturnCount()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for source in sources {
-                group.addTask { _ = try? await source.token(refresh: false) }
+                group.addTask {
+                    _ = try? await source.token(refresh: false)
+                    returned.count.withLock { $0 += 1 }
+                }
             }
-            // Short sleeps while the plugins hang. With the pool's threads blocked (2 on this machine, 4 plugins)
-            // they could not finish before the plugins' 20 s timeout; under any load they finish long before.
-            for _ in 0..<20 { try await Task.sleep(for: .milliseconds(20)) }
-            #expect(ContinuousClock.now - started < .seconds(12))
+            // This task polls (short sleeps) until every plugin runs, then sleeps some more, all while the plugins
+            // hang: no call may have returned by then, or the progress came only after they ended.
+            var pids: [pid_t] = []
+            for file in pidFiles { pids.append(try #require(try await pid(in: file), "a plugin never started")) }
+            defer { pids.forEach(Self.cleanUp) }
+            for _ in 0..<5 { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(returned.count.withLock { $0 } == 0)
             group.cancelAll()
+            try await group.waitForAll()
+            #expect(try await eventually(within: 30) { pids.allSatisfy(Self.hasEnded) }, "\(pids)")
         }
     }
+}
+
+/// Calls that returned, shared with the tasks that make them.
+private final class ReturnCount: Sendable {
+    let count = Mutex(0)
 }

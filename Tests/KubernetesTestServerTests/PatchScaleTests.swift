@@ -27,13 +27,13 @@ struct PatchScaleTests {
             #expect(body.at("status.replicas")?.int == 2)
             #expect(body.at("status.selector")?.stringValue == "app=web,tier=gpu")
 
-            // A watch on the workload sees the scale change as MODIFIED. It stays open for 5 s: the patch comes
-            // from another curl process, which a loaded machine may take more than a second to start.
+            // A watch on the workload sees the scale change as MODIFIED. It stays open for 15 s: the patch comes
+            // from another curl process, which a loaded machine may take seconds to start.
             async let stream = curl(
                 "GET",
                 "/apis/apps/v1/namespaces/default/deployments?watch=1&resourceVersion=\(server.currentResourceVersion)"
-                    + "&timeoutSeconds=5",
-                maxTime: 10
+                    + "&timeoutSeconds=15",
+                maxTime: 60
             )
             try await waitForWatches(server)
 

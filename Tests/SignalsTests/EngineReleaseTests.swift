@@ -55,17 +55,20 @@ extension RealPrometheusTests {
                 }
                 try await Task.sleep(for: .seconds(1))
             }
+            // One more scrape, then read as of now, when the 5 s window covers the histograms' increase: every read
+            // sees that window, however long a loaded machine takes over them.
             try await Task.sleep(for: .milliseconds(1100))
+            let now = Date()
 
             let reader = SignalReader(client: client, discovery: .init(cache: MetricDiscovery(), key: "test"))
             for fleet in Self.fleets {
                 let label = "\(fleet.engine) \(fleet.release)"
                 let scope = PodScope(namespace: fleet.namespace, pods: .names(["a", "b"]))
                 func read(_ signal: ResolvedPolicy.Signal) async -> SignalSample {
-                    await reader.read(signal, engine: fleet.engine, scope: scope, at: Date()).sample
+                    await reader.read(signal, engine: fleet.engine, scope: scope, at: now).sample
                 }
                 let names = try await reader.names(
-                    engine: fleet.engine, namespace: fleet.namespace, roles: MetricRole.allCases, at: Date()
+                    engine: fleet.engine, namespace: fleet.namespace, roles: MetricRole.allCases, at: now
                 ).get()
                 // Old trtllm-serve had no queue gauge: the signal says so, and what it looked for.
                 if fleet.engine == .trtllm, fleet.release == .previous {

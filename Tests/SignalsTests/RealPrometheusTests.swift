@@ -4,6 +4,7 @@ import Foundation
 import KubernetesModel
 import MetricsFixture
 import PrometheusTestSupport
+import Synchronization
 import Testing
 
 @testable import Signals
@@ -39,8 +40,10 @@ import Testing
         try await exporter.stop()
     }
 
-    static func value(_ client: PrometheusQueryClient, _ query: String) async -> Result<Double, PrometheusError> {
-        await client.value(query, at: Date(), maxAge: 30)
+    static func value(
+        _ client: PrometheusQueryClient, _ query: String, at time: Date = Date()
+    ) async -> Result<Double, PrometheusError> {
+        await client.value(query, at: time, maxAge: 30)
     }
 
     /// A series whose last sample is two minutes old is still within Prometheus' five-minute lookback, so an instant
@@ -85,18 +88,21 @@ import Testing
     }
 
     /// The planner's request counter through a restart and a stop. vllm-0 serves 20 requests/s; its counter drops
-    /// to 0 at 8 s (the engine restarted in the pod) and its series ends at 14 s (the exporter broke); vllm-1 is ready
-    /// but never exports one. The rate stays 20 across the reset (read as a drop it would be negative, or 0), the
-    /// silent pod is named, and once the series is gone the rate is missing, not 0.
+    /// to 0 (the engine restarted in the pod), and later its series ends (the exporter broke); vllm-1 is ready but
+    /// never exports one. The rate stays 20 across the reset (read as a drop it would be negative, or 0), the silent
+    /// pod is named, and once the series is gone the rate is missing, not 0. The test moves the counter from phase to
+    /// phase and reads as of set instants after each (Prometheus evaluates a query at a given time), so a loaded
+    /// machine that runs it late still reads the windows it means to.
     @Test func thePlannersRequestRateSurvivesAResetAndGoesMissingWhenTheCounterStops() async throws {
-        let start = Date()
+        struct Counter { var since = Date(), serving = true }
+        let counter = Mutex(Counter())
         let exporter = try await LoopbackHTTPServer.start { _ in
-            let elapsed = Date().timeIntervalSince(start)
-            let count = elapsed < 8 ? 20 * elapsed : 20 * (elapsed - 8)
+            let (since, serving) = counter.withLock { ($0.since, $0.serving) }
+            let count = 20 * Date().timeIntervalSince(since)
             // Half the first tokens within 1 s, 90 % within 2.5 s.
             let labels = #"namespace="team",pod="vllm-0""#
             let series =
-                elapsed < 14
+                serving
                 ? """
                 vllm:time_to_first_token_seconds_count{\(labels)} \(count)
                 vllm:time_to_first_token_seconds_bucket{\(labels),le="1.0"} \(count * 0.5)
@@ -121,14 +127,19 @@ import Testing
             let client = PrometheusQueryClient(configuration: .init(address: prometheus.url, timeout: 5))
             let reader = SignalReader(client: client, plannerWindow: 5)
             let scope = PodScope(namespace: "team", pods: .names(["vllm-0", "vllm-1"]))
-            func read(at second: Double) async throws -> WorkloadSample {
-                let wait = second - Date().timeIntervalSince(start)
+            /// Reads as of `instant`, once Prometheus has scraped past it (it scrapes every second).
+            func read(at instant: Date) async throws -> WorkloadSample {
+                let wait = instant.timeIntervalSinceNow + 2
                 if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
-                return await reader.workload(policy, scope: scope, ready: ["vllm-0", "vllm-1"], at: Date())
+                return await reader.workload(policy, scope: scope, ready: ["vllm-0", "vllm-1"], at: instant)
             }
 
-            // At 11 s the 5 s window holds the reset.
-            let afterReset = try await read(at: 11)
+            // Three seconds of counting (at least), then the restart; 3 s after it the 5 s window holds the reset,
+            // with samples on both sides.
+            try await Task.sleep(for: .seconds(3))
+            let reset = Date()
+            counter.withLock { $0.since = reset }
+            let afterReset = try await read(at: reset.addingTimeInterval(3))
             if case .value(let rate) = afterReset.requestRate {
                 #expect(abs(rate - 20) < 5, "rate \(rate)")
             } else {
@@ -142,8 +153,10 @@ import Testing
                 Issue.record("no share: \(afterReset.withinTarget)")
             }
 
-            // 6 s after the last sample no series is left in the window.
-            let stopped = try await read(at: 20.5)
+            // The series ends; 6.5 s after, no sample is left in the 5 s window.
+            let stop = Date()
+            counter.withLock { $0.serving = false }
+            let stopped = try await read(at: stop.addingTimeInterval(6.5))
             #expect(stopped.requestRate == .missing("request counter: no series matched"))
         } catch {
             prometheus.stop()
@@ -182,14 +195,16 @@ import Testing
                 }
                 try await Task.sleep(for: .seconds(1))
             }
-            // One more scrape, then read while the 5 s window still covers the steady increase.
+            // One more scrape, then read as of now, when the 5 s window covers the steady increase: every read sees
+            // that window, however long a loaded machine takes over them.
             try await Task.sleep(for: .milliseconds(1100))
+            let now = Date()
 
             for (engine, namespace) in engines {
                 let scope = PodScope(namespace: namespace, pods: .names(["\(engine)-a", "\(engine)-b"]))
                 func read(_ signal: ResolvedPolicy.Signal) async throws -> Double {
                     let query = try EnginePresets.query(for: signal, engine: engine, scope: scope)
-                    return try await Self.value(client, query).get()
+                    return try await Self.value(client, query, at: now).get()
                 }
                 #expect(try await read(Self.signal(.queueDepth)) == 6, "\(engine)")
                 #expect(try await read(Self.signal(.queueDepth, .value)) == 12, "\(engine)")
@@ -292,7 +307,9 @@ import Testing
             return
         }
         #expect(error.code == .timedOut)
-        #expect(Date().timeIntervalSince(started) < 5)
+        // The configured timeout (0.5 s, 1.5 s for the whole exchange) ended it: a request's 30 s default would not
+        // have by now, and a loaded machine adds far less than the 18 s between.
+        #expect(Date().timeIntervalSince(started) < 20)
     }
 
     @Test func aBadQueryIsPrometheusOwnError() async throws {
