@@ -137,6 +137,7 @@ let package = Package(
             dependencies: [
                 "KubernetesModel", "AutoscalerCore", "PolicyFiles", "KubernetesClient", "Simulator",
                 "ControllerOptions", "KubernetesTestServer", "MetricsFixture", "PrometheusTestSupport",
+                "KubernetesControlPlane",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

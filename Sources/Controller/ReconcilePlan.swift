@@ -450,10 +450,7 @@ public enum ReconcilePlanner {
         case .markDeletionCosts, .recordEvent:
             return plan
         }
-        if let condition {
-            status.conditions = PolicyCondition.merge(
-                status.conditions ?? [], with: [condition], now: now, observedGeneration: generation)
-        }
+        if let condition { status.conditions = replacing(status.conditions, with: condition, previous: previous, now: now) }
         plan.status = status
         plan.actions.removeAll {
             if case .updateStatus = $0 { return true }
@@ -464,6 +461,23 @@ public enum ReconcilePlanner {
         }
         plan.result = .retry(reason: failure.description, within: pollingInterval)
         return plan
+    }
+
+    /// `conditions` with `condition` merged over what the round started from: the plan's own (successful) version of
+    /// that type never happened, so a failure that persists keeps its first transition time.
+    static func replacing(
+        _ conditions: [PolicyCondition]?, with condition: PolicyCondition, previous: PolicyStatus?, now: Date
+    ) -> [PolicyCondition] {
+        var base = conditions ?? []
+        let generation = base.first?.observedGeneration
+        if let index = base.firstIndex(where: { $0.type == condition.type }) {
+            if let before = previous?.conditions?.first(where: { $0.type == condition.type }) {
+                base[index] = before
+            } else {
+                base.remove(at: index)
+            }
+        }
+        return PolicyCondition.merge(base, with: [condition], now: now, observedGeneration: generation)
     }
 
     /// A budget of the policy's name that it does not own: left alone, shown as a condition and announced once; the
@@ -477,10 +491,10 @@ public enum ReconcilePlanner {
         if before?.reason != "NotOwned" || before?.message != conflict {
             plan.actions.insert(.recordEvent(PolicyEvent(.warning, "DisruptionBudgetConflict", conflict)), at: 0)
         }
-        status.conditions = PolicyCondition.merge(
-            status.conditions ?? [],
-            with: [PolicyCondition(type: "DisruptionBudget", status: .false, reason: "NotOwned", message: conflict)],
-            now: now, observedGeneration: status.observedGeneration)
+        status.conditions = replacing(
+            status.conditions,
+            with: PolicyCondition(type: "DisruptionBudget", status: .false, reason: "NotOwned", message: conflict),
+            previous: previous, now: now)
         plan.status = status
         plan.actions.removeAll {
             if case .updateStatus = $0 { return true }

@@ -15,11 +15,16 @@ final class FixturePrometheus: Sendable {
     let state = Mutex(State())
     let steady: Double
     let hot: Double
+    /// Each answer's steady value moves by up to this much either way (0: constant).
+    let jitter: Double
 
-    init(steady: Double, hot: Double) {
+    init(steady: Double, hot: Double, jitter: Double = 0) {
         self.steady = steady
         self.hot = hot
+        self.jitter = jitter
     }
+
+    private var steadyNow: Double { jitter > 0 ? steady + Double.random(in: -jitter...jitter) : steady }
 
     /// Serves the query API on a free loopback port, until the server is stopped.
     func serve() async throws -> LoopbackHTTPServer {
@@ -45,7 +50,7 @@ final class FixturePrometheus: Sendable {
                 return (state.pods[namespace] ?? [], state.hotPods)
             }
             let samples = pods.map { pod in
-                let value = hotPods.contains(pod) ? hot : steady
+                let value = hotPods.contains(pod) ? hot : steadyNow
                 return #"{"metric":{"namespace":"\#(namespace)","pod":"\#(pod)"},"value":[\#(time),"\#(value)"]}"#
             }
             return #"{"status":"success","data":{"resultType":"vector","result":["#
@@ -55,7 +60,7 @@ final class FixturePrometheus: Sendable {
             state.queries += 1
             return state.hotPods.contains { query.contains($0) }
         }
-        let value = isHot ? hot : steady
+        let value = isHot ? hot : steadyNow
         return
             #"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[\#(time),"\#(value)"]}]}}"#
     }

@@ -31,10 +31,33 @@ struct ScaleBench: AsyncParsableCommand {
     @Option(help: "Where scale.md goes.")
     var out = "bench/results"
 
+    @Option(
+        parsing: .upToNextOption,
+        help: "Policy counts to measure on a real control plane (../shared/kube): the steady state's requests by verb.")
+    var controlPlanePolicies: [Int] = []
+
+    @Option(help: "Seconds measured per count on the real control plane.")
+    var controlPlaneSeconds = 120.0
+
     /// Passed on to the controller; the bench fills in where the API server and Prometheus are.
     @OptionGroup(title: "Controller") var controllerOptions: ControllerOptions
 
     func run() async throws {
+        let command = CommandLine.arguments.dropFirst().joined(separator: " ")
+        if !controlPlanePolicies.isEmpty {
+            var rows: [ControlPlaneRow] = []
+            for count in controlPlanePolicies {
+                FileHandle.standardError.write(Data("measuring \(count) policies on a real control plane…\n".utf8))
+                let row = try await Self.measureOnControlPlane(
+                    policies: count, seconds: controlPlaneSeconds, controller: controller, options: controllerOptions)
+                FileHandle.standardError.write(
+                    Data("  writes/min \(row.writesPerMinute), \(row.perMinute.sorted { $0.key < $1.key })\n".utf8))
+                rows.append(row)
+            }
+            try Self.controlPlaneReport(rows, command: command)
+                .write(toFile: "\(out)/scale-control-plane.md", atomically: true, encoding: .utf8)
+        }
+        guard !policies.isEmpty else { return }
         var rows: [Row] = []
         for count in policies {
             FileHandle.standardError.write(Data("measuring \(count) policies…\n".utf8))
@@ -44,7 +67,6 @@ struct ScaleBench: AsyncParsableCommand {
             FileHandle.standardError.write(Data("  \(row.cells.joined(separator: " | "))\n".utf8))
             rows.append(row)
         }
-        let command = CommandLine.arguments.dropFirst().joined(separator: " ")
         try Self.report(rows, seconds: seconds, unrelatedPods: unrelatedPods, command: command)
             .write(toFile: "\(out)/scale.md", atomically: true, encoding: .utf8)
     }

@@ -1,0 +1,222 @@
+import ControllerOptions
+import Foundation
+import KubernetesControlPlane
+import KubernetesModel
+import PrometheusTestSupport
+
+/// The steady state on a real control plane: N policies over N Deployments installed as a user would (the CRD,
+/// `config/rbac`, the controller as its ServiceAccount), in the states a fleet is really in, and every request the
+/// controller makes counted by the API server's audit log.
+extension ScaleBench {
+    struct ControlPlaneRow {
+        var policies: Int
+        var firstRound: Double
+        var seconds: Double
+        /// Requests per minute by verb (`update status`, `create events`, …), from the audit log.
+        var perMinute: [String: Double]
+        var writesPerMinute: Double
+        var cpuCores: Double
+        var peakRSSMiB: Double
+    }
+
+    /// One third of the workloads serve with values that move a little every query; one third have pods that never
+    /// become ready (no node, no series); one third have ready pods whose series are missing.
+    enum WorkloadState: CaseIterable {
+        case moving, notReady, seriesMissing
+
+        static func of(_ index: Int) -> WorkloadState { allCases[index % allCases.count] }
+    }
+
+    static func measureOnControlPlane(
+        policies count: Int, seconds: Double, controller binary: String, options: ControllerOptions
+    ) async throws -> ControlPlaneRow {
+        let plane = try await KubernetesControlPlane.start()
+        defer { plane.stop() }
+        let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        try plane.kubectl(["apply", "-f", root.appendingPathComponent("crds").path])
+        try plane.kubectl([
+            "wait", "--for=condition=Established", "--timeout=60s",
+            "crd/inferenceautoscalepolicies.autoscaling.inference.dev",
+        ])
+        try plane.kubectl(["create", "namespace", "inference-autoscaler-system"])
+        try plane.kubectl(["apply", "-k", root.appendingPathComponent("config/rbac").path])
+
+        let perNamespace = 100
+        let namespaces = (0..<max(1, (count + perNamespace - 1) / perNamespace)).map { "bench-\($0)" }
+        var manifests = namespaces.map { "apiVersion: v1\nkind: Namespace\nmetadata: {name: \($0)}\n" }
+        for index in 0..<count {
+            let namespace = namespaces[index / perNamespace]
+            manifests.append(
+                """
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata: {name: model-\(index), namespace: \(namespace)}
+                spec:
+                  replicas: 1
+                  selector: {matchLabels: {app: model-\(index)}}
+                  template:
+                    metadata: {labels: {app: model-\(index)}}
+                    spec: {containers: [{name: vllm, image: vllm/vllm-openai}]}
+                ---
+                apiVersion: autoscaling.inference.dev/v1alpha1
+                kind: InferenceAutoscalePolicy
+                metadata: {name: model-\(index), namespace: \(namespace)}
+                spec:
+                  targetRef: {apiVersion: apps/v1, kind: Deployment, name: model-\(index)}
+                  minReplicas: 1
+                  maxReplicas: 10
+                  signals: [{type: QueueDepth, target: 5}]
+                  disruptionBudget: {maxUnavailable: 1}
+
+                """)
+        }
+        // kubectl sends one request per object; in batches, so one failure names its batch.
+        for start in stride(from: 0, to: manifests.count, by: 500) {
+            let batch = manifests[start..<min(start + 500, manifests.count)]
+            try plane.kubectl(["apply", "--server-side", "-f", "-"], input: batch.joined(separator: "---\n"))
+        }
+
+        // The pods the Deployment controller made: the ready ones are marked as a kubelet would, and export values.
+        let prometheus = FixturePrometheus(steady: 2, hot: 40, jitter: 0.5)
+        let prometheusServer = try await prometheus.serve()
+        defer { Task { await prometheusServer.stop() } }
+        var marked = 0
+        let deadline = Date().addingTimeInterval(600)
+        while marked < count * 2 / 3, Date() < deadline {
+            let listed = try plane.kubectl([
+                "get", "pods", "-A", "-o",
+                "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name}"
+                    + " {.status.phase}{\"\\n\"}{end}",
+            ])
+            var pods: [String: [String]] = [:]
+            marked = 0
+            for line in listed.split(separator: "\n") {
+                let fields = line.split(separator: " ").map(String.init)
+                // model-N-<replicaset hash>-<pod hash>
+                let parts = fields.count >= 2 ? fields[1].split(separator: "-") : []
+                guard parts.count >= 3, let index = Int(parts[1]) else { continue }
+                let state = WorkloadState.of(index)
+                guard state != .notReady else { continue }
+                marked += 1
+                if state == .moving { pods[fields[0], default: []].append(fields[1]) }
+                if fields.count < 3 || fields[2] != "Running" {
+                    let now = Timestamp.format(Date())
+                    try plane.kubectl(
+                        [
+                            "patch", "pod", fields[1], "-n", fields[0], "--subresource=status", "--type=merge", "-p",
+                            #"{"status":{"phase":"Running","podIP":"10.0.0.1","conditions":[{"type":"PodScheduled","status":"True","lastTransitionTime":"\#(now)"},{"type":"Ready","status":"True","lastTransitionTime":"\#(now)"}]}}"#,
+                        ])
+                }
+            }
+            prometheus.state.withLock { $0.pods = pods }
+            if marked < count * 2 / 3 { try await Task.sleep(for: .seconds(2)) }
+        }
+
+        let directory = plane.directory
+        let kubeconfig = try plane.serviceAccountKubeconfig(
+            namespace: "inference-autoscaler-system", serviceAccount: "inference-autoscaler")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        var options = options
+        options.kubeconfig = kubeconfig.path
+        options.defaultPrometheus = prometheusServer.url
+        options.metricsBindAddress = "127.0.0.1:\(try PrometheusServer.freePort())"
+        options.healthProbeBindAddress = "127.0.0.1:\(try PrometheusServer.freePort())"
+        options.leaderElect = true
+        options.leaderElectionNamespace = "inference-autoscaler-system"
+        let defaults = ControllerOptions.defaults
+        if options.logLevel == defaults.logLevel { options.logLevel = "warning" }
+        if options.kubeApiQps == defaults.kubeApiQps { options.kubeApiQps = 100 }
+        if options.kubeApiBurst == defaults.kubeApiBurst { options.kubeApiBurst = 200 }
+        process.arguments = options.arguments
+        let log = directory.appendingPathComponent("controller.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = process.standardOutput
+        let started = Date()
+        try process.run()
+        defer {
+            if process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+
+        // The first round: every policy has a status.
+        while true {
+            guard process.isRunning else {
+                throw BenchError("the controller exited: \(try String(contentsOf: log, encoding: .utf8))")
+            }
+            let observed = try plane.kubectl([
+                "get", "inferenceautoscalepolicies", "-A", "-o",
+                "jsonpath={range .items[*]}{.status.observedGeneration}{\"\\n\"}{end}",
+            ])
+            if observed.split(separator: "\n").filter({ !$0.isEmpty }).count >= count { break }
+            try await Task.sleep(for: .seconds(2))
+        }
+        let firstRound = Date().timeIntervalSince(started)
+        // Settling: the failure counts reach their limit, the budgets are applied.
+        try await Task.sleep(for: .seconds(180))
+
+        let user = "system:serviceaccount:inference-autoscaler-system:inference-autoscaler"
+        let before = try plane.auditEvents().count
+        let cpuBefore = cpuSeconds(process.processIdentifier)
+        let windowStart = Date()
+        try await Task.sleep(for: .seconds(seconds))
+        let elapsed = Date().timeIntervalSince(windowStart)
+        let cpu = cpuSeconds(process.processIdentifier) - cpuBefore
+        let requests = try plane.auditEvents().dropFirst(before).filter { $0.user == user }
+        var perMinute: [String: Double] = [:]
+        for request in requests {
+            let what = [request.verb, request.resource.map { $0 + (request.subresource.map { "/\($0)" } ?? "") }]
+                .compactMap { $0 }.joined(separator: " ")
+            perMinute[what, default: 0] += 60 / elapsed
+        }
+        let writes = requests.filter { !["get", "list", "watch"].contains($0.verb) && $0.resource != "leases" }
+        if ProcessInfo.processInfo.environment["SCALE_BENCH_DEBUG"] != nil {
+            for write in writes.prefix(5) {
+                FileHandle.standardError.write(Data("  steady-state write: \(write.verb) \(write.requestURI)\n".utf8))
+            }
+        }
+        return ControlPlaneRow(
+            policies: count, firstRound: firstRound, seconds: elapsed, perMinute: perMinute,
+            writesPerMinute: Double(writes.count) * 60 / elapsed, cpuCores: cpu / elapsed,
+            peakRSSMiB: statusMiB(process.processIdentifier, "VmHWM"))
+    }
+
+    static func controlPlaneReport(_ rows: [ControlPlaneRow], command: String) -> String {
+        var text = """
+            # Steady state on a real control plane
+
+            Made by `make bench-scale` (`inference-tools \(command)`), on this repository's 2-core machine, against
+            `../shared/kube/control-plane` (etcd, kube-apiserver v1.36 with RBAC and an audit log, kube-controller-manager).
+            Installed as a user would: the CRD, `config/rbac`, the controller (the shipped build) as its ServiceAccount
+            with leader election. N Deployments of one replica and N policies (QueueDepth, 15 s polling, a
+            PodDisruptionBudget, 100 per namespace): a third serve with values that move every query (2 ± 0.5 against a
+            target of 5), a third have pods that never become ready (no node: no series), a third have ready pods whose
+            series are missing. After every policy has a status and three more minutes (failure counts reach their limit),
+            every request the controller's ServiceAccount makes is counted from the audit log over the window. Lease
+            renewals are leader election's and are listed, not counted as writes.
+
+            | policies | first round | window | requests / min by verb and resource | writes / min | CPU (cores) | peak RSS (MiB) |
+            | ---: | ---: | ---: | --- | ---: | ---: | ---: |
+
+            """
+        for row in rows {
+            let verbs = row.perMinute.sorted { $0.key < $1.key }.map {
+                "\($0.key) \(String(format: "%.1f", $0.value))"
+            }
+            text +=
+                "| \(row.policies) | \(String(format: "%.0f s", row.firstRound)) | \(String(format: "%.0f s", row.seconds)) "
+                + "| \(verbs.isEmpty ? "none" : verbs.joined(separator: ", ")) "
+                + "| \(String(format: "%.1f", row.writesPerMinute)) | \(String(format: "%.2f", row.cpuCores)) "
+                + "| \(String(format: "%.1f", row.peakRSSMiB)) |\n"
+        }
+        return text
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
