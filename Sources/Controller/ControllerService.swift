@@ -17,11 +17,14 @@ public final class ControllerService: Service, Sendable {
         public var markDeletionCosts: Bool
         /// How often the sampled gauges (queue depth, policies, leadership) are brought up to date.
         public var gaugeInterval: Duration
+        /// How often values alone (signal values, condition messages, the shadow's counters) refresh status.
+        public var valueRefresh: Double
 
         public init(
             maxConcurrentReconciles: Int = 4, permissions: TenantPermissions = .init(), markDeletionCosts: Bool = true,
-            gaugeInterval: Duration = .seconds(2)
+            gaugeInterval: Duration = .seconds(2), valueRefresh: Double = ReconcilePlanner.valueRefreshInterval
         ) {
+            self.valueRefresh = valueRefresh
             self.maxConcurrentReconciles = maxConcurrentReconciles
             self.permissions = permissions
             self.markDeletionCosts = markDeletionCosts
@@ -51,7 +54,8 @@ public final class ControllerService: Service, Sendable {
         self.logger = logger
         reconciler = PolicyReconciler(
             cluster: cluster, signals: signals, metrics: metrics,
-            permissions: configuration.permissions, markDeletionCosts: configuration.markDeletionCosts, logger: logger)
+            permissions: configuration.permissions, markDeletionCosts: configuration.markDeletionCosts,
+            valueRefresh: configuration.valueRefresh, logger: logger)
     }
 
     /// True once every cache has its first list (for `/readyz`).
@@ -143,6 +147,11 @@ public final class ControllerService: Service, Sendable {
         let started = ContinuousClock.now
         let result = await reconciler.reconcile(policy, now: Date())
         let elapsed = ContinuousClock.now - started
+        // Deleted while it was reconciled: what the round remembered would outlive it.
+        guard caches.policy(namespace: namespace, name: name)?.metadata.uid == policy.metadata.uid else {
+            reconciler.forget(namespace: policy.metadata.namespace ?? "default", name: name)
+            return
+        }
         let label =
             switch result {
             case .requeue: "success"

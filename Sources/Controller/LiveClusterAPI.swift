@@ -319,16 +319,21 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
             case .counted:
                 return
             case .send(let existing):
-                _ = try await client.patch(
-                    DynamicObject.self, .events, namespace: namespace, name: existing.name,
-                    .merge(
-                        .object([
-                            "series": .object([
-                                "count": .number(Double(existing.count)),
-                                "lastObservedTime": .string(Self.microTime(now)),
-                            ])
-                        ])))
-                return
+                do {
+                    _ = try await client.patch(
+                        DynamicObject.self, .events, namespace: namespace, name: existing.name,
+                        .merge(
+                            .object([
+                                "series": .object([
+                                    "count": .number(Double(existing.count)),
+                                    "lastObservedTime": .string(Self.microTime(now)),
+                                ])
+                            ])))
+                    return
+                } catch let error as KubernetesError where error.isNotFound {
+                    // The Event is gone (its TTL, a manual delete): the repeat starts a new one.
+                    _ = series.withLock { $0.removeValue(forKey: key) }
+                }
             case .new:
                 break
             }

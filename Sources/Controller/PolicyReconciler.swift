@@ -31,13 +31,17 @@ public final class PolicyReconciler: Sendable {
     private let permissions: TenantPermissions
     /// Off with `--no-pod-deletion-cost`: the controller then never patches pods.
     private let markDeletionCosts: Bool
+    /// How often values alone (signal values, messages, counters) refresh status.
+    private let valueRefresh: Double
     private let memory = Mutex<[String: Memory]>([:])
 
     public init(
         cluster: any ClusterAPI, signals: any SignalSource, metrics: ControllerMetrics? = nil,
         permissions: TenantPermissions = .init(), markDeletionCosts: Bool = true,
+        valueRefresh: Double = ReconcilePlanner.valueRefreshInterval,
         logger: Logger = Logger(label: "inference-autoscaler.reconciler")
     ) {
+        self.valueRefresh = valueRefresh
         self.markDeletionCosts = markDeletionCosts
         self.cluster = cluster
         self.signals = signals
@@ -95,7 +99,7 @@ public final class PolicyReconciler: Sendable {
             let plan = ReconcilePlanner.plan(
                 decision, policy: policy, resolved: resolved, observation: observation,
                 lastStatusWrite: lastStatusWrite, now: now, markDeletionCosts: markDeletionCosts,
-                shadow: shadowOfThisSpec ? remembered?.shadow : nil)
+                shadow: shadowOfThisSpec ? remembered?.shadow : nil, valueRefresh: valueRefresh)
             let result = await execute(
                 plan, policy: policy, scaling: Scaling(policy: resolved, target: target, decision: decision),
                 pollingInterval: resolved.pollingInterval, now: now, log: log, lastStatusWrite: lastStatusWrite)
@@ -197,7 +201,7 @@ public final class PolicyReconciler: Sendable {
         func fail(_ step: ReconcileAction, _ error: any Error) {
             plan = ReconcilePlanner.failed(
                 step, Self.stepFailure(error), rest: plan, previous: policy.status, lastStatusWrite: lastStatusWrite,
-                pollingInterval: pollingInterval, now: now)
+                pollingInterval: pollingInterval, now: now, valueRefresh: valueRefresh)
         }
         while !plan.actions.isEmpty {
             let action = plan.actions.removeFirst()
@@ -228,7 +232,7 @@ public final class PolicyReconciler: Sendable {
                     log.warning("PodDisruptionBudget not managed", metadata: ["error": "\(conflict)"])
                     plan = ReconcilePlanner.budgetNotOwned(
                         conflict.description, rest: plan, previous: policy.status, lastStatusWrite: lastStatusWrite,
-                        now: now)
+                        now: now, valueRefresh: valueRefresh)
                 } catch {
                     log.warning("cannot apply the PodDisruptionBudget", metadata: ["error": "\(error)"])
                     fail(action, error)

@@ -324,7 +324,7 @@ public enum ReconcilePlanner {
     public static func plan(
         _ decision: ScalingDecision, policy: InferenceAutoscalePolicy, resolved: ResolvedPolicy,
         observation: Observation, lastStatusWrite: Date, now: Date, markDeletionCosts: Bool = true,
-        shadow rememberedShadow: ShadowStatus? = nil
+        shadow rememberedShadow: ShadowStatus? = nil, valueRefresh: Double = valueRefreshInterval
     ) -> ReconcilePlan {
         let previous = policy.status ?? PolicyStatus()
         let scale = observation.scale
@@ -390,7 +390,7 @@ public enum ReconcilePlanner {
             (previous.conditions ?? []).filter { !dropped.contains($0.type) }, with: conditions, now: now,
             observedGeneration: policy.metadata.generation)
         actions += transitionEvents(from: previous, to: status).map(ReconcileAction.recordEvent)
-        if needsWrite(previous, status, lastWrite: lastStatusWrite, now: now) {
+        if needsWrite(previous, status, lastWrite: lastStatusWrite, now: now, valueRefresh: valueRefresh) {
             actions.append(.updateStatus(status))
         }
         return ReconcilePlan(
@@ -402,7 +402,8 @@ public enum ReconcilePlanner {
     /// either way, naming what failed:
     /// - the scale: it was not made. This round's scale event leaves the history (stabilization windows and rate
     ///   limits count only scales that happened) and `lastScaleTime` stays; `Ready=False` `ScaleFailed` carries the
-    ///   API's reason and message; the `Scaled…` Event becomes a `ScaleFailed` warning; retried.
+    ///   API's reason and message; the `Scaled…` Event becomes a `ScaleFailed` warning; a budget the scale to zero
+    ///   would have deleted stays, for the pods that still run; retried.
     /// - the budget's apply or delete: the scale stands and is remembered; `DisruptionBudget=False` with
     ///   `ApplyFailed` or `DeleteFailed`; retried. A budget of that name that the policy does not own is no failure
     ///   to retry: `DisruptionBudget=False` `NotOwned`, and the policy polls on.
@@ -412,7 +413,7 @@ public enum ReconcilePlanner {
     /// `rest` is the plan without the failed step and those before it; `previous` the status the round started from.
     public static func failed(
         _ step: ReconcileAction, _ failure: StepFailure, rest: ReconcilePlan, previous: PolicyStatus?,
-        lastStatusWrite: Date, pollingInterval: Double, now: Date
+        lastStatusWrite: Date, pollingInterval: Double, now: Date, valueRefresh: Double = valueRefreshInterval
     ) -> ReconcilePlan {
         var plan = rest
         var status = plan.status ?? previous ?? PolicyStatus()
@@ -429,11 +430,18 @@ public enum ReconcilePlanner {
             condition = PolicyCondition(
                 type: "Ready", status: .false, reason: ReconcileReason.scaleFailed.rawValue, message: message)
             let scaleReasons: Set = ["ScaledUp", "ScaledDown", "ScaledToZero", "ActivatedFromZero"]
-            plan.actions = plan.actions.map { action in
-                if case .recordEvent(let event) = action, scaleReasons.contains(event.reason) {
+            let deletesBudget = plan.actions.contains(.deleteDisruptionBudget)
+            plan.actions = plan.actions.compactMap { action in
+                switch action {
+                case .recordEvent(let event) where scaleReasons.contains(event.reason):
                     return .recordEvent(PolicyEvent(.warning, ReconcileReason.scaleFailed.rawValue, message))
+                // The budget protects the pods that still run: not deleted for a zero that never came.
+                case .deleteDisruptionBudget: return nil
+                default: return action
                 }
-                return action
+            }
+            if deletesBudget {
+                status.conditions = restoring("DisruptionBudget", in: status.conditions ?? [], from: previous)
             }
             plan.reason = .scaleFailed
         case .applyDisruptionBudget:
@@ -450,13 +458,17 @@ public enum ReconcilePlanner {
         case .markDeletionCosts, .recordEvent:
             return plan
         }
-        if let condition { status.conditions = replacing(status.conditions, with: condition, previous: previous, now: now) }
+        if let condition {
+            status.conditions = replacing(status.conditions, with: condition, previous: previous, now: now)
+        }
         plan.status = status
         plan.actions.removeAll {
             if case .updateStatus = $0 { return true }
             return false
         }
-        if needsWrite(previous ?? PolicyStatus(), status, lastWrite: lastStatusWrite, now: now) {
+        if needsWrite(
+            previous ?? PolicyStatus(), status, lastWrite: lastStatusWrite, now: now, valueRefresh: valueRefresh)
+        {
             plan.actions.append(.updateStatus(status))
         }
         plan.result = .retry(reason: failure.description, within: pollingInterval)
@@ -468,22 +480,31 @@ public enum ReconcilePlanner {
     static func replacing(
         _ conditions: [PolicyCondition]?, with condition: PolicyCondition, previous: PolicyStatus?, now: Date
     ) -> [PolicyCondition] {
-        var base = conditions ?? []
+        let base = restoring(condition.type, in: conditions ?? [], from: previous)
         let generation = base.first?.observedGeneration
-        if let index = base.firstIndex(where: { $0.type == condition.type }) {
-            if let before = previous?.conditions?.first(where: { $0.type == condition.type }) {
-                base[index] = before
-            } else {
-                base.remove(at: index)
-            }
-        }
         return PolicyCondition.merge(base, with: [condition], now: now, observedGeneration: generation)
+    }
+
+    /// `conditions` with the condition of `type` as `previous` had it, at its place there (or without one, if it had
+    /// none): what this round planned for that type did not happen.
+    static func restoring(
+        _ type: String, in conditions: [PolicyCondition], from previous: PolicyStatus?
+    ) -> [PolicyCondition] {
+        var result = conditions
+        let before = previous?.conditions?.firstIndex { $0.type == type }.map { (previous!.conditions!, $0) }
+        if let index = result.firstIndex(where: { $0.type == type }) {
+            if let (list, at) = before { result[index] = list[at] } else { result.remove(at: index) }
+        } else if let (list, at) = before {
+            result.insert(list[at], at: min(at, result.count))
+        }
+        return result
     }
 
     /// A budget of the policy's name that it does not own: left alone, shown as a condition and announced once; the
     /// policy polls on.
     public static func budgetNotOwned(
-        _ conflict: String, rest: ReconcilePlan, previous: PolicyStatus?, lastStatusWrite: Date, now: Date
+        _ conflict: String, rest: ReconcilePlan, previous: PolicyStatus?, lastStatusWrite: Date, now: Date,
+        valueRefresh: Double = valueRefreshInterval
     ) -> ReconcilePlan {
         var plan = rest
         var status = plan.status ?? previous ?? PolicyStatus()
@@ -500,7 +521,9 @@ public enum ReconcilePlanner {
             if case .updateStatus = $0 { return true }
             return false
         }
-        if needsWrite(previous ?? PolicyStatus(), status, lastWrite: lastStatusWrite, now: now) {
+        if needsWrite(
+            previous ?? PolicyStatus(), status, lastWrite: lastStatusWrite, now: now, valueRefresh: valueRefresh)
+        {
             plan.actions.append(.updateStatus(status))
         }
         return plan
@@ -582,7 +605,10 @@ public enum ReconcilePlanner {
     /// signal's presence, the decision's memory. Values (signal values and what follows from them: recommendations,
     /// read errors, the planner's figures, condition messages, the shadow's counters) at most every
     /// `valueRefreshInterval`.
-    static func needsWrite(_ old: PolicyStatus, _ new: PolicyStatus, lastWrite: Date, now: Date) -> Bool {
+    static func needsWrite(
+        _ old: PolicyStatus, _ new: PolicyStatus, lastWrite: Date, now: Date,
+        valueRefresh: Double = valueRefreshInterval
+    ) -> Bool {
         func stripped(_ status: PolicyStatus) -> PolicyStatus {
             var copy = status
             copy.signals = status.signals?.map { signal in
@@ -611,7 +637,7 @@ public enum ReconcilePlanner {
         let valuesMoved =
             old.signals != new.signals || old.objective != new.objective || old.history?.planner != new.history?.planner
             || old.shadow != new.shadow || old.conditions != new.conditions
-        return valuesMoved && now.timeIntervalSince(lastWrite) >= valueRefreshInterval
+        return valuesMoved && now.timeIntervalSince(lastWrite) >= valueRefresh
     }
 }
 

@@ -208,6 +208,40 @@ import Testing
         #expect(cluster.replicas == 3)
     }
 
+    /// At zero the budget goes. A refused delete is shown once and then written no more while it persists; a refused
+    /// scale to zero leaves the budget and its condition alone (the pods it protects still run).
+    @Test(arguments: [FakeCluster.Step.deleteBudget, .scale])
+    func aFailureOnTheWayToZeroLeavesTheBudgetConsistent(_ failing: FakeCluster.Step) async throws {
+        let cluster = FakeCluster(replicas: 1)
+        let loop = Loop(
+            try policy(
+                #""minReplicas": 0, "maxReplicas": 4, "signals": [{"type": "Custom", "query": "sum(q{namespace=\"inference\"})", "target": 5}], "scaleToZero": {"idleFor": "0s"}, "disruptionBudget": {"minAvailable": 1}, "behavior": {"scaleDown": {"stabilizationWindow": "0s"}}"#
+            ),
+            cluster: cluster, samples: [.value(4)])
+        await loop.round(at: 0)
+        #expect(loop.policy.status?.conditions?.first { $0.type == "DisruptionBudget" }?.status == .false)
+        cluster.forbid(failing)
+        cluster.clearActions()
+        loop.signals.set([.value(0)])
+        await loop.round(at: 15)
+        let budget = try #require(loop.policy.status?.conditions?.first { $0.type == "DisruptionBudget" })
+        switch failing {
+        case .deleteBudget:
+            #expect(cluster.replicas == 0)
+            #expect(budget.reason == "DeleteFailed")
+        default:
+            #expect(cluster.replicas == 1)
+            #expect(budget.reason == "NoDisruptionAllowed", "the budget of the pod that still runs")
+            #expect(!cluster.actions.contains(.deleteBudget))
+            #expect(loop.policy.status?.conditions?.first { $0.type == "Ready" }?.reason == "ScaleFailed")
+        }
+        // The same failure again and again: status says it once (round 2 settles what follows a scale to zero).
+        await loop.round(at: 30)
+        cluster.clearActions()
+        for round in 3...6 { await loop.round(at: Double(round) * 15) }
+        #expect(!cluster.actions.contains(.updateStatus), "\(cluster.actions)")
+    }
+
     @Test func aHoldWhoseStatusCannotBeWrittenIsRetried() async throws {
         let cluster = FakeCluster()
         cluster.forbid(.status)

@@ -27,8 +27,9 @@ extension ControllerIntegrationTests {
             try await Self.eventually("the shadow's decision") {
                 rig.status("llama-shadow")?["desiredReplicas"] == .number(6)
             }
-            // Counters alone reach status once a minute (like signal values), not every poll.
-            try await Self.eventually("a minute compared", within: 80) {
+            // Counters alone reach status at the value refresh (a minute in this rig), like signal values, not every
+            // poll.
+            try await Self.eventually("a minute compared", within: 120) {
                 rig.status("llama-shadow")?["shadow"]?["observedSeconds"].map { $0 != .number(0) } ?? false
             }
             #expect(readyReason(rig, "llama-shadow")?.reason == "Reconciled")

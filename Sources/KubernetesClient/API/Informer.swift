@@ -114,6 +114,7 @@ public final class Informer<T: KubernetesObject>: Sendable {
         defer { continuation.finish() }
         var needsList = true
         var failures = 0
+        var announced = false
         while !Task.isCancelled {
             do {
                 if needsList {
@@ -126,9 +127,10 @@ public final class Informer<T: KubernetesObject>: Sendable {
                 let stream = try await client.watch(
                     T.self, resource, namespace: namespace, resourceVersion: resourceVersion,
                     labelSelector: labelSelector, fieldSelector: fieldSelector, timeoutSeconds: watchTimeout)
-                // The server answered: the backoff starts again from its first step at the next failure.
-                if failures > 0 {
-                    failures = 0
+                // The server answers again: announced once per run of failures. The backoff restarts only once the
+                // watch delivered something or ended cleanly, so a watch that fails as soon as it opens still backs off.
+                if failures > 0, !announced {
+                    announced = true
                     continuation.yield(.recovered)
                 }
                 for try await event in stream {
@@ -143,7 +145,11 @@ public final class Informer<T: KubernetesObject>: Sendable {
                             request: "WATCH \(resource)")
                     }
                     apply(event)
+                    failures = 0
+                    announced = false
                 }
+                failures = 0
+                announced = false
             } catch is CancellationError {
                 throw CancellationError()
             } catch let error as KubernetesError where error.isGone {

@@ -1,5 +1,6 @@
 import ControllerOptions
 import Foundation
+import KubernetesClient
 import KubernetesControlPlane
 import KubernetesModel
 import PrometheusTestSupport
@@ -80,36 +81,39 @@ extension ScaleBench {
         let prometheus = FixturePrometheus(steady: 2, hot: 40, jitter: 0.5)
         let prometheusServer = try await prometheus.serve()
         defer { Task { await prometheusServer.stop() } }
-        var marked = 0
-        let deadline = Date().addingTimeInterval(600)
-        while marked < count * 2 / 3, Date() < deadline {
-            let listed = try plane.kubectl([
-                "get", "pods", "-A", "-o",
-                "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name}"
-                    + " {.status.phase}{\"\\n\"}{end}",
-            ])
-            var pods: [String: [String]] = [:]
-            marked = 0
-            for line in listed.split(separator: "\n") {
-                let fields = line.split(separator: " ").map(String.init)
+        let admin = KubernetesAPIClient(
+            configuration: try ClusterConfigurationLoader.kubeconfig(paths: [plane.adminKubeconfig.path], context: nil),
+            options: .init(rateLimit: .init(qps: 500, burst: 1000)))
+        var marked = Set<String>()
+        let deadline = Date().addingTimeInterval(900)
+        while marked.count < count - count / 3, Date() < deadline {
+            let pods = try await admin.listAll(DynamicObject.self, .pods).items
+            var serving: [String: [String]] = [:]
+            for pod in pods {
                 // model-N-<replicaset hash>-<pod hash>
-                let parts = fields.count >= 2 ? fields[1].split(separator: "-") : []
+                guard let name = pod.metadata.name, let namespace = pod.metadata.namespace else { continue }
+                let parts = name.split(separator: "-")
                 guard parts.count >= 3, let index = Int(parts[1]) else { continue }
                 let state = WorkloadState.of(index)
                 guard state != .notReady else { continue }
-                marked += 1
-                if state == .moving { pods[fields[0], default: []].append(fields[1]) }
-                if fields.count < 3 || fields[2] != "Running" {
-                    let now = Timestamp.format(Date())
-                    try plane.kubectl(
-                        [
-                            "patch", "pod", fields[1], "-n", fields[0], "--subresource=status", "--type=merge", "-p",
-                            #"{"status":{"phase":"Running","podIP":"10.0.0.1","conditions":[{"type":"PodScheduled","status":"True","lastTransitionTime":"\#(now)"},{"type":"Ready","status":"True","lastTransitionTime":"\#(now)"}]}}"#,
-                        ])
+                if state == .moving { serving[namespace, default: []].append(name) }
+                guard !marked.contains(name) else { continue }
+                let now = JSONValue.string(Timestamp.format(Date()))
+                let condition = { (type: String) in
+                    JSONValue.object([
+                        "type": .string(type), "status": .string("True"), "lastTransitionTime": now,
+                    ])
                 }
+                _ = try await admin.patchStatus(
+                    DynamicObject.self, .pods, namespace: namespace, name: name,
+                    status: .object([
+                        "phase": .string("Running"), "podIP": .string("10.0.0.1"),
+                        "conditions": .array([condition("PodScheduled"), condition("Ready")]),
+                    ]))
+                marked.insert(name)
             }
-            prometheus.state.withLock { $0.pods = pods }
-            if marked < count * 2 / 3 { try await Task.sleep(for: .seconds(2)) }
+            prometheus.state.withLock { $0.pods = serving }
+            if marked.count < count - count / 3 { try await Task.sleep(for: .seconds(2)) }
         }
 
         let directory = plane.directory
