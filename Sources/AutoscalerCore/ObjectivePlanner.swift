@@ -110,7 +110,7 @@ public enum ObjectivePlanner {
                 recommendation: nil, error: reason, forecast: nil, perReplica: nil, overloaded: false,
                 status: status(state: state, reference: reference, lead: lead, demand: nil, forecast: nil, method: nil),
                 condition: .init(
-                    type: "ObjectivePlanned", status: .false, reason: code,
+                    type: .objectivePlanned, status: .false, reason: code,
                     message: "holding: \(reason); only the safety floors may add replicas"),
                 state: state)
         }
@@ -270,16 +270,16 @@ public enum ObjectivePlanner {
         let condition: PolicyCondition =
             partial
             ? .init(
-                type: "ObjectivePlanned", status: .false, reason: "CountersPartial",
+                type: .objectivePlanned, status: .false, reason: "CountersPartial",
                 message:
                     "ready pod(s) \(silent.prefix(3).joined(separator: ", "))\(silent.count > 3 ? " and \(silent.count - 3) more" : "") have no request counter: the count may rise, not fall"
             )
             : trusted
                 ? .init(
-                    type: "ObjectivePlanned", status: .true, reason: "CapacityLearned",
+                    type: .objectivePlanned, status: .true, reason: "CapacityLearned",
                     message: "sized from a capacity learned over \(state.observations) round(s)")
                 : .init(
-                    type: "ObjectivePlanned", status: .false, reason: "CapacityUnlearned",
+                    type: .objectivePlanned, status: .false, reason: "CapacityUnlearned",
                     message: "\(state.observations) of \(trustedAfter) rounds of evidence: the count may rise, not fall"
                 )
         return Plan(

@@ -400,17 +400,17 @@ public enum ScalingDecider {
         if missing.isEmpty {
             conditions.append(
                 .init(
-                    type: "MetricsAvailable", status: .true, reason: "AllSignalsRead", message: "every signal was read")
+                    type: .metricsAvailable, status: .true, reason: "AllSignalsRead", message: "every signal was read")
             )
         } else if missing.count == readings.count {
             conditions.append(
                 .init(
-                    type: "MetricsAvailable", status: .false, reason: "NoSignalsRead",
+                    type: .metricsAvailable, status: .false, reason: "NoSignalsRead",
                     message: "no signal could be read: " + describe(missing)))
         } else {
             conditions.append(
                 .init(
-                    type: "MetricsAvailable", status: .false, reason: "SomeSignalsMissing",
+                    type: .metricsAvailable, status: .false, reason: "SomeSignalsMissing",
                     message: "holding at least the current count: " + describe(missing)))
         }
         if activated {
@@ -418,16 +418,16 @@ public enum ScalingDecider {
                 "\($0.signal.name) \(format($0.value!)) > \(format($0.signal.activation))"
             }
             conditions.append(
-                .init(type: "Active", status: .true, reason: "AboveActivation", message: above.joined(separator: ", ")))
+                .init(type: .active, status: .true, reason: "AboveActivation", message: above.joined(separator: ", ")))
         } else if desired == 0 {
             conditions.append(
                 .init(
-                    type: "Active", status: .false, reason: "ScaledToZero",
+                    type: .active, status: .false, reason: "ScaledToZero",
                     message: "no signal above its activation value"))
         } else {
             conditions.append(
                 .init(
-                    type: "Active", status: .false, reason: "BelowActivation",
+                    type: .active, status: .false, reason: "BelowActivation",
                     message: "no signal above its activation value"))
         }
         let limited = !reason.isSignal && reason != .paused
@@ -435,19 +435,19 @@ public enum ScalingDecider {
         if case .quota = reason, let quota { limitation += ": " + quota.detail }
         conditions.append(
             .init(
-                type: "ScalingLimited", status: limited ? .true : .false,
+                type: .scalingLimited, status: limited ? .true : .false,
                 reason: reason == .paused ? "Paused" : reason.conditionReason, message: limitation))
         conditions.append(capacityCondition(flight))
         if let planned { conditions.append(planned.condition) }
         if fallbackActive {
             conditions.append(
                 .init(
-                    type: "Fallback", status: .true, reason: "FallbackActive",
+                    type: .fallback, status: .true, reason: "FallbackActive",
                     message: "no signal readable for \(policy.fallback?.afterFailures ?? 0) rounds or more: holding "
                         + "\(desired) replicas"))
         } else {
             conditions.append(
-                .init(type: "Fallback", status: .false, reason: "SignalsReadable", message: "fallback not in effect"))
+                .init(type: .fallback, status: .false, reason: "SignalsReadable", message: "fallback not in effect"))
         }
 
         let message: String
@@ -474,19 +474,19 @@ public enum ScalingDecider {
             }
             let more = flight.stranded.count > 3 ? "; and \(flight.stranded.count - 3) more" : ""
             return PolicyCondition(
-                type: "CapacityAvailable", status: .false, reason: "CapacityUnavailable",
+                type: .capacityAvailable, status: .false, reason: "CapacityUnavailable",
                 message: "\(flight.stranded.count) pod(s) unschedulable for longer than the lead time "
                     + "(\(format(flight.leadTime.rounded())) s), counted neither in flight nor idle: "
                     + pods.joined(separator: "; ") + more)
         }
         if flight.awaitingNode > 0 {
             return PolicyCondition(
-                type: "CapacityAvailable", status: .true, reason: "AwaitingNodes",
+                type: .capacityAvailable, status: .true, reason: "AwaitingNodes",
                 message: "\(flight.awaitingNode) pod(s) waiting for a node, counted in flight for up to the lead time "
                     + "(\(format(flight.leadTime.rounded())) s)")
         }
         return PolicyCondition(
-            type: "CapacityAvailable", status: .true, reason: "PodsScheduled",
+            type: .capacityAvailable, status: .true, reason: "PodsScheduled",
             message: "no pod of the target is waiting for a node")
     }
 

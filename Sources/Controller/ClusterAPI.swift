@@ -86,11 +86,11 @@ public protocol ClusterAPI: Sendable {
     /// The quotas of the target's namespace and what its workload controller reports (from caches).
     func guardrails(_ resource: APIResource, namespace: String, name: String) async -> WorkloadGuardrails
     /// Drops what is remembered of a deleted policy (its Event series, its applied budget).
-    func forget(namespace: String, name: String)
+    func forget(_ policy: PolicyKey)
 }
 
 extension ClusterAPI {
-    public func forget(namespace: String, name: String) {}
+    public func forget(_ policy: PolicyKey) {}
     public func conflict(for policy: InferenceAutoscalePolicy, target: ResolvedPolicy.Target) async -> String? { nil }
     public func setDeletionCost(_ cost: Int, namespace: String, pod: String) async throws {}
     public func guardrails(_ resource: APIResource, namespace: String, name: String) async -> WorkloadGuardrails {

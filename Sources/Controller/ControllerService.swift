@@ -122,7 +122,7 @@ public final class ControllerService: Service, Sendable {
                 let key = Self.key(policy)
                 generations[key] = nil
                 await queue.remove(key)
-                reconciler.forget(namespace: policy.metadata.namespace ?? "default", name: policy.metadata.name ?? "")
+                reconciler.forget(PolicyKey(policy))
             case .synced where !listed:
                 listed = true
             case .synced, .recovered:
@@ -140,16 +140,16 @@ public final class ControllerService: Service, Sendable {
     }
 
     private func process(_ key: String) async {
-        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-        let namespace = parts.first
-        let name = parts.count > 1 ? parts[1] : ""
-        guard let policy = caches.policy(namespace: namespace, name: name) else { return }
+        guard let policyKey = PolicyKey(key),
+            let policy = caches.policy(namespace: policyKey.namespace, name: policyKey.name)
+        else { return }
         let started = ContinuousClock.now
         let result = await reconciler.reconcile(policy, now: Date())
         let elapsed = ContinuousClock.now - started
         // Deleted while it was reconciled: what the round remembered would outlive it.
-        guard caches.policy(namespace: namespace, name: name)?.metadata.uid == policy.metadata.uid else {
-            reconciler.forget(namespace: policy.metadata.namespace ?? "default", name: name)
+        guard caches.policy(namespace: policyKey.namespace, name: policyKey.name)?.metadata.uid == policy.metadata.uid
+        else {
+            reconciler.forget(policyKey)
             return
         }
         let label =
@@ -165,8 +165,7 @@ public final class ControllerService: Service, Sendable {
         case .requeue(let seconds):
             await queue.forget(key)
             // The phase is the namespace's: its policies poll together, so one query per signal serves them all.
-            let namespace = String(key.split(separator: "/", maxSplits: 1).first ?? "")
-            await queue.add(key, after: Self.delay(for: namespace, interval: seconds, now: Date()))
+            await queue.add(key, after: Self.delay(for: policyKey.namespace, interval: seconds, now: Date()))
         case .retry(let reason, let within):
             logger.debug("reconcile will be retried", metadata: ["policy": "\(key)", "reason": "\(reason)"])
             await queue.retry(key, within: within)
@@ -212,7 +211,5 @@ public final class ControllerService: Service, Sendable {
         return next - time
     }
 
-    static func key(_ policy: InferenceAutoscalePolicy) -> String {
-        "\(policy.metadata.namespace ?? "default")/\(policy.metadata.name ?? "")"
-    }
+    static func key(_ policy: InferenceAutoscalePolicy) -> String { PolicyKey(policy).description }
 }

@@ -17,7 +17,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     static let eventSeriesLimit = 10_000
 
     private struct SeriesKey: Hashable {
-        var policy: String
+        var policy: PolicyKey
         var reason: String
         var note: String
     }
@@ -298,7 +298,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         let namespace = policy.metadata.namespace ?? "default"
         let policyName = policy.metadata.name ?? ""
         let now = Date()
-        let key = SeriesKey(policy: "\(namespace)/\(policyName)", reason: event.reason, note: event.message)
+        let key = SeriesKey(policy: PolicyKey(policy), reason: event.reason, note: event.message)
         enum Repeat { case new, counted, send(Series) }
         let repeated = series.withLock { all -> Repeat in
             guard var entry = all[key], now.timeIntervalSince(entry.lastObserved) < Self.eventAggregationWindow else {
@@ -374,10 +374,9 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         for (key, _) in oldest { all[key] = nil }
     }
 
-    public func forget(namespace: String, name: String) {
-        let policy = "\(namespace)/\(name)"
+    public func forget(_ policy: PolicyKey) {
         series.withLock { all in all = all.filter { $0.key.policy != policy } }
-        _ = appliedBudgets.withLock { $0.removeValue(forKey: policy) }
+        _ = appliedBudgets.withLock { $0.removeValue(forKey: policy.description) }
     }
 
     /// How many Event series are remembered (bounded by `eventSeriesLimit`).

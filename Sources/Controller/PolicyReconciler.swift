@@ -33,7 +33,7 @@ public final class PolicyReconciler: Sendable {
     private let markDeletionCosts: Bool
     /// How often values alone (signal values, messages, counters) refresh status.
     private let valueRefresh: Double
-    private let memory = Mutex<[String: Memory]>([:])
+    private let memory = Mutex<[PolicyKey: Memory]>([:])
 
     public init(
         cluster: any ClusterAPI, signals: any SignalSource, metrics: ControllerMetrics? = nil,
@@ -51,10 +51,10 @@ public final class PolicyReconciler: Sendable {
     }
 
     /// Forgets a deleted policy.
-    public func forget(namespace: String, name: String) {
-        _ = memory.withLock { $0.removeValue(forKey: "\(namespace)/\(name)") }
-        cluster.forget(namespace: namespace, name: name)
-        metrics?.forget(namespace: namespace, name: name)
+    public func forget(_ key: PolicyKey) {
+        _ = memory.withLock { $0.removeValue(forKey: key) }
+        cluster.forget(key)
+        metrics?.forget(namespace: key.namespace, name: key.name)
     }
 
     public func reconcile(_ policy: InferenceAutoscalePolicy, now: Date) async -> ReconcileResult {
@@ -69,7 +69,7 @@ public final class PolicyReconciler: Sendable {
         case .unreadable(let error, let pollingInterval):
             return .retry(reason: "\(error)", within: pollingInterval)
         case .read(let resolved, let target, let observation):
-            let key = "\(resolved.namespace)/\(resolved.name)"
+            let key = PolicyKey(namespace: resolved.namespace, name: resolved.name)
             let pods = observation.pods.map(\.name)
             let ready = Set(observation.pods.filter { $0.ready && !$0.terminating }.map(\.name))
             var gpus: [String: Int] = [:]
@@ -192,9 +192,8 @@ public final class PolicyReconciler: Sendable {
         _ plan: ReconcilePlan, policy: InferenceAutoscalePolicy,
         scaling: Scaling?, pollingInterval: Double, now: Date, log: Logger, lastStatusWrite: Date = .distantPast
     ) async -> ReconcileResult {
-        let namespace = policy.metadata.namespace ?? "default"
-        let name = policy.metadata.name ?? ""
-        let key = "\(namespace)/\(name)"
+        let key = PolicyKey(policy)
+        let (namespace, name) = (key.namespace, key.name)
         var statusWritten = lastStatusWrite
         var statusFailed = false
         var plan = plan

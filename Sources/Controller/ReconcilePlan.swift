@@ -195,10 +195,10 @@ public enum ReconcilePlanner {
         status.observedGeneration = policy.metadata.generation
         status.conditions = PolicyCondition.merge(
             previous.conditions ?? [],
-            with: [PolicyCondition(type: "Ready", status: .false, reason: hold.reason.rawValue, message: hold.message)],
+            with: [PolicyCondition(type: .ready, status: .false, reason: hold.reason.rawValue, message: hold.message)],
             now: now, observedGeneration: policy.metadata.generation)
         var actions: [ReconcileAction] = []
-        let before = previous.conditions?.first { $0.type == "Ready" }
+        let before = previous.conditions?.first { $0.is(.ready) }
         if before?.reason != hold.reason.rawValue || before?.message != hold.message || before?.status != .false {
             actions.append(.recordEvent(PolicyEvent(hold.reason.eventKind, hold.reason.rawValue, hold.message)))
         }
@@ -300,13 +300,13 @@ public enum ReconcilePlanner {
     static func shadowCondition(_ shadow: ShadowStatus) -> PolicyCondition {
         guard shadow.observedSeconds > 0, shadow.liveReplicaSeconds > 0 else {
             return PolicyCondition(
-                type: "Shadow", status: .true, reason: "ShadowMode",
+                type: .shadow, status: .true, reason: "ShadowMode",
                 message: "deciding without writing to the target; nothing compared yet")
         }
         let change = (shadow.replicaSeconds / shadow.liveReplicaSeconds - 1) * 100
         let below = shadow.belowLiveSeconds / shadow.observedSeconds * 100
         return PolicyCondition(
-            type: "Shadow", status: .true, reason: "ShadowMode",
+            type: .shadow, status: .true, reason: "ShadowMode",
             message: String(
                 format: "over %.0f s: would have used %.2f replica-hours where the workload ran %.2f (%+.0f %%), "
                     + "below the live scaler's count %.1f %% of the time",
@@ -354,24 +354,26 @@ public enum ReconcilePlanner {
             conditions.append(shadowCondition(shadow!))
             conditions.append(
                 PolicyCondition(
-                    type: "Ready", status: .true, reason: ReconcileReason.reconciled.rawValue,
+                    type: .ready, status: .true, reason: ReconcileReason.reconciled.rawValue,
                     message: "shadow of \(resolved.target.kind) \(resolved.target.name), nothing written to it "
                         + "(\(decision.message))"))
             // A shadow touches no budget: one an earlier active spec applied is left as it is.
         } else {
             conditions.append(
                 PolicyCondition(
-                    type: "Ready", status: .true, reason: ReconcileReason.reconciled.rawValue,
+                    type: .ready, status: .true, reason: ReconcileReason.reconciled.rawValue,
                     message: "scaling \(resolved.target.kind) \(resolved.target.name) (\(decision.message))"))
-            if previous.conditions?.contains(where: { $0.type == "Shadow" }) ?? false { dropped.insert("Shadow") }
+            if previous.conditions?.contains(where: { $0.is(.shadow) }) ?? false {
+                dropped.insert(PolicyConditionType.shadow.rawValue)
+            }
             if let budget = resolved.disruptionBudget, decision.desiredReplicas > 0 {
                 actions.append(
                     .applyDisruptionBudget(
                         DisruptionBudgetManifest.make(for: policy, budget: budget, selector: observation.selector)))
                 conditions.append(budgetCondition(budget, replicas: decision.desiredReplicas))
-            } else if previous.conditions?.contains(where: { $0.type == "DisruptionBudget" }) ?? false {
+            } else if previous.conditions?.contains(where: { $0.is(.disruptionBudget) }) ?? false {
                 actions.append(.deleteDisruptionBudget)
-                dropped.insert("DisruptionBudget")
+                dropped.insert(PolicyConditionType.disruptionBudget.rawValue)
             }
         }
 
@@ -428,7 +430,7 @@ public enum ReconcilePlanner {
             let message =
                 "cannot scale the target\(from.map { " from \($0)" } ?? "") to \(replicas): \(failure.description)"
             condition = PolicyCondition(
-                type: "Ready", status: .false, reason: ReconcileReason.scaleFailed.rawValue, message: message)
+                type: .ready, status: .false, reason: ReconcileReason.scaleFailed.rawValue, message: message)
             let scaleReasons: Set = ["ScaledUp", "ScaledDown", "ScaledToZero", "ActivatedFromZero"]
             let deletesBudget = plan.actions.contains(.deleteDisruptionBudget)
             plan.actions = plan.actions.compactMap { action in
@@ -441,16 +443,17 @@ public enum ReconcilePlanner {
                 }
             }
             if deletesBudget {
-                status.conditions = restoring("DisruptionBudget", in: status.conditions ?? [], from: previous)
+                status.conditions = restoring(
+                    PolicyConditionType.disruptionBudget.rawValue, in: status.conditions ?? [], from: previous)
             }
             plan.reason = .scaleFailed
         case .applyDisruptionBudget:
             condition = PolicyCondition(
-                type: "DisruptionBudget", status: .false, reason: "ApplyFailed",
+                type: .disruptionBudget, status: .false, reason: "ApplyFailed",
                 message: "cannot apply the PodDisruptionBudget: \(failure.description)")
         case .deleteDisruptionBudget:
             condition = PolicyCondition(
-                type: "DisruptionBudget", status: .false, reason: "DeleteFailed",
+                type: .disruptionBudget, status: .false, reason: "DeleteFailed",
                 message: "cannot delete the PodDisruptionBudget: \(failure.description)")
         case .updateStatus:
             plan.result = .retry(reason: failure.description, within: pollingInterval)
@@ -508,13 +511,13 @@ public enum ReconcilePlanner {
     ) -> ReconcilePlan {
         var plan = rest
         var status = plan.status ?? previous ?? PolicyStatus()
-        let before = previous?.conditions?.first { $0.type == "DisruptionBudget" }
+        let before = previous?.conditions?.first { $0.is(.disruptionBudget) }
         if before?.reason != "NotOwned" || before?.message != conflict {
             plan.actions.insert(.recordEvent(PolicyEvent(.warning, "DisruptionBudgetConflict", conflict)), at: 0)
         }
         status.conditions = replacing(
             status.conditions,
-            with: PolicyCondition(type: "DisruptionBudget", status: .false, reason: "NotOwned", message: conflict),
+            with: PolicyCondition(type: .disruptionBudget, status: .false, reason: "NotOwned", message: conflict),
             previous: previous, now: now)
         plan.status = status
         plan.actions.removeAll {
@@ -542,11 +545,11 @@ public enum ReconcilePlanner {
         let allowed = DisruptionBudgetManifest.allowedDisruptions(budget, replicas: replicas)
         if allowed > 0 {
             return PolicyCondition(
-                type: "DisruptionBudget", status: .true, reason: "DisruptionsAllowed",
+                type: .disruptionBudget, status: .true, reason: "DisruptionsAllowed",
                 message: "\(allowed) of \(replicas) pods may be disrupted")
         }
         return PolicyCondition(
-            type: "DisruptionBudget", status: .false, reason: "NoDisruptionAllowed",
+            type: .disruptionBudget, status: .false, reason: "NoDisruptionAllowed",
             message: "at \(replicas) replicas the budget allows no voluntary disruption: node drains will block")
     }
 
@@ -575,27 +578,27 @@ public enum ReconcilePlanner {
     }
 
     static func transitionEvents(from previous: PolicyStatus, to status: PolicyStatus) -> [PolicyEvent] {
-        func condition(_ status: PolicyStatus, _ type: String) -> PolicyCondition? {
-            status.conditions?.first { $0.type == type }
+        func condition(_ status: PolicyStatus, _ type: PolicyConditionType) -> PolicyCondition? {
+            status.conditions?.first(type)
         }
         var events: [PolicyEvent] = []
-        let wasFallback = condition(previous, "Fallback")?.status == .true
-        let isFallback = condition(status, "Fallback")?.status == .true
+        let wasFallback = condition(previous, .fallback)?.status == .true
+        let isFallback = condition(status, .fallback)?.status == .true
         if isFallback, !wasFallback {
-            events.append(PolicyEvent(.warning, "FallbackActivated", condition(status, "Fallback")?.message ?? ""))
+            events.append(PolicyEvent(.warning, "FallbackActivated", condition(status, .fallback)?.message ?? ""))
         } else if wasFallback, !isFallback {
             events.append(PolicyEvent(.normal, "FallbackDeactivated", "signals readable again"))
         }
-        let capacity = condition(status, "CapacityAvailable")
-        if capacity?.status == .false, condition(previous, "CapacityAvailable")?.status != .false {
+        let capacity = condition(status, .capacityAvailable)
+        if capacity?.status == .false, condition(previous, .capacityAvailable)?.status != .false {
             events.append(PolicyEvent(.warning, "CapacityUnavailable", capacity?.message ?? ""))
         }
-        let limit = condition(status, "ScalingLimited")
+        let limit = condition(status, .scalingLimited)
         if limit?.reason == LimitReason.quota("").conditionReason, previous.limitedBy != status.limitedBy {
             events.append(PolicyEvent(.warning, "LimitedByQuota", limit?.message ?? ""))
         }
-        let metrics = condition(status, "MetricsAvailable")
-        if metrics?.status == .false, condition(previous, "MetricsAvailable")?.status != .false {
+        let metrics = condition(status, .metricsAvailable)
+        if metrics?.status == .false, condition(previous, .metricsAvailable)?.status != .false {
             events.append(PolicyEvent(.warning, "MetricsUnavailable", metrics?.message ?? ""))
         }
         return events

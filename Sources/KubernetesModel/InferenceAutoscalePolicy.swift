@@ -376,3 +376,28 @@ public enum IntOrString: Codable, Sendable, Equatable, Hashable {
         }
     }
 }
+
+/// A policy's identity in the controller's queue and memories: its namespace and name. Written `namespace/name`.
+public struct PolicyKey: Hashable, Sendable, CustomStringConvertible {
+    public var namespace: String
+    public var name: String
+
+    public init(namespace: String, name: String) {
+        self.namespace = namespace
+        self.name = name
+    }
+
+    /// A policy without a namespace is in `default`, as the API server would have put it.
+    public init(_ policy: InferenceAutoscalePolicy) {
+        self.init(namespace: policy.metadata.namespace ?? "default", name: policy.metadata.name ?? "")
+    }
+
+    /// From `namespace/name`; nil for anything else.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+        self.init(namespace: String(parts[0]), name: String(parts[1]))
+    }
+
+    public var description: String { "\(namespace)/\(name)" }
+}

@@ -174,3 +174,31 @@ extension PolicyCondition {
         return result
     }
 }
+
+/// The condition types a policy's status carries: one spelling for every file that sets or reads one.
+public enum PolicyConditionType: String, Sendable, CaseIterable {
+    /// Whether the policy scales its target; the reason says why not (a hold) or that a write was refused.
+    case ready = "Ready"
+    case metricsAvailable = "MetricsAvailable"
+    case active = "Active"
+    case scalingLimited = "ScalingLimited"
+    case capacityAvailable = "CapacityAvailable"
+    case fallback = "Fallback"
+    case disruptionBudget = "DisruptionBudget"
+    case shadow = "Shadow"
+    case objectivePlanned = "ObjectivePlanned"
+}
+
+extension PolicyCondition {
+    public init(type: PolicyConditionType, status: Status, reason: String, message: String) {
+        self.init(type: type.rawValue, status: status, reason: reason, message: message)
+    }
+
+    /// Whether this is the condition of `type`.
+    public func `is`(_ type: PolicyConditionType) -> Bool { self.type == type.rawValue }
+}
+
+extension Array where Element == PolicyCondition {
+    /// The condition of `type`, if present.
+    public func first(_ type: PolicyConditionType) -> PolicyCondition? { first { $0.is(type) } }
+}

@@ -57,9 +57,10 @@ struct ScaleBench: AsyncParsableCommand {
             try Self.controlPlaneReport(rows, command: command)
                 .write(toFile: "\(out)/scale-control-plane.md", atomically: true, encoding: .utf8)
         }
-        guard !policies.isEmpty else { return }
+        // `--policies 0`: the real control plane only.
+        guard policies.contains(where: { $0 > 0 }) else { return }
         var rows: [Row] = []
-        for count in policies {
+        for count in policies where count > 0 {
             FileHandle.standardError.write(Data("measuring \(count) policies…\n".utf8))
             let row = try await Self.measure(
                 policies: count, seconds: seconds, reactions: reactions, controller: controller,
