@@ -118,6 +118,24 @@ public struct ReconcilePlan: Sendable, Equatable {
     }
 }
 
+extension ReconcilePlan {
+    /// Takes `status` as the round's, written (as the last step) only if it is news against `previous`.
+    mutating func settle(
+        _ status: PolicyStatus, previous: PolicyStatus?, lastStatusWrite: Date, now: Date, valueRefresh: Double
+    ) {
+        self.status = status
+        actions.removeAll {
+            if case .updateStatus = $0 { return true }
+            return false
+        }
+        if ReconcilePlanner.needsWrite(
+            previous ?? PolicyStatus(), status, lastWrite: lastStatusWrite, now: now, valueRefresh: valueRefresh)
+        {
+            actions.append(.updateStatus(status))
+        }
+    }
+}
+
 /// A step of a round that the API server refused, or that never reached it.
 public struct StepFailure: Error, Sendable, Equatable {
     /// The API's reason (`Forbidden`, `Conflict`, `TooManyRequests`, …); `RequestFailed` when no answer came.
@@ -464,16 +482,7 @@ public enum ReconcilePlanner {
         if let condition {
             status.conditions = replacing(status.conditions, with: condition, previous: previous, now: now)
         }
-        plan.status = status
-        plan.actions.removeAll {
-            if case .updateStatus = $0 { return true }
-            return false
-        }
-        if needsWrite(
-            previous ?? PolicyStatus(), status, lastWrite: lastStatusWrite, now: now, valueRefresh: valueRefresh)
-        {
-            plan.actions.append(.updateStatus(status))
-        }
+        plan.settle(status, previous: previous, lastStatusWrite: lastStatusWrite, now: now, valueRefresh: valueRefresh)
         plan.result = .retry(reason: failure.description, within: pollingInterval)
         return plan
     }
@@ -519,16 +528,7 @@ public enum ReconcilePlanner {
             status.conditions,
             with: PolicyCondition(type: .disruptionBudget, status: .false, reason: "NotOwned", message: conflict),
             previous: previous, now: now)
-        plan.status = status
-        plan.actions.removeAll {
-            if case .updateStatus = $0 { return true }
-            return false
-        }
-        if needsWrite(
-            previous ?? PolicyStatus(), status, lastWrite: lastStatusWrite, now: now, valueRefresh: valueRefresh)
-        {
-            plan.actions.append(.updateStatus(status))
-        }
+        plan.settle(status, previous: previous, lastStatusWrite: lastStatusWrite, now: now, valueRefresh: valueRefresh)
         return plan
     }
 

@@ -23,8 +23,16 @@ final class RealClusterRig: @unchecked Sendable {
     private(set) var controller: Task<Void, any Error>?
     private var kubeletTask: Task<Void, Never>?
 
-    /// - Parameter role: the ClusterRole's text as installed (the shipped one when nil).
-    init(extraAPIServerArgs: [String] = [], role: ((String) -> String)? = nil) async throws {
+    /// What was installed of the RBAC (rendered), to compare the audit log with.
+    private(set) var installed = ""
+
+    /// - Parameters:
+    ///   - install: the kustomization whose RBAC is installed: `config/rbac` (the ClusterRole), or an overlay such as
+    ///     `config/overlays/single-namespace` (its Deployment and Service are left out: the controller runs here).
+    ///   - role: a change to the rendered RBAC before it is applied (the shipped one when nil).
+    init(
+        extraAPIServerArgs: [String] = [], install: String = "config/rbac", role: ((String) -> String)? = nil
+    ) async throws {
         plane = try await KubernetesControlPlane.start(.init(extraAPIServerArgs: extraAPIServerArgs))
         let root = Self.packageRoot
         do {
@@ -35,8 +43,12 @@ final class RealClusterRig: @unchecked Sendable {
             ])
             try plane.kubectl(["create", "namespace", Self.controllerNamespace])
             try plane.kubectl(["create", "namespace", "inference"])
-            let rendered = try plane.kubectl(["kustomize", root.appendingPathComponent("config/rbac").path])
-            try plane.kubectl(["apply", "-f", "-"], input: role?(rendered) ?? rendered)
+            let rendered = try plane.kubectl(["kustomize", root.appendingPathComponent(install).path])
+                .components(separatedBy: "\n---\n")
+                .filter { !$0.contains("\nkind: Deployment\n") && !$0.contains("\nkind: Service\n") }
+                .joined(separator: "\n---\n")
+            installed = role?(rendered) ?? rendered
+            try plane.kubectl(["apply", "-f", "-"], input: installed)
             let configuration = try ClusterConfigurationLoader.kubeconfig(
                 paths: [plane.adminKubeconfig.path], context: nil)
             admin = KubernetesAPIClient(configuration: configuration)
@@ -53,14 +65,14 @@ final class RealClusterRig: @unchecked Sendable {
     }
 
     /// The controller's caches, queue and workers, with leader election, authenticated as its ServiceAccount.
-    func startController(leaderElect: Bool = true) throws {
+    func startController(leaderElect: Bool = true, namespaces: [String] = []) throws {
         let kubeconfig = try plane.serviceAccountKubeconfig(
             namespace: Self.controllerNamespace, serviceAccount: Self.serviceAccount)
         let client = KubernetesAPIClient(
             configuration: try ClusterConfigurationLoader.kubeconfig(paths: [kubeconfig.path], context: nil))
         let logger = Logger(label: "real-cluster")
         let caches = ControllerCaches(
-            client: client, namespaces: [], kedaDiscoveryInterval: .seconds(2), logger: logger)
+            client: client, namespaces: namespaces, kedaDiscoveryInterval: .seconds(2), logger: logger)
         let elector =
             leaderElect
             ? LeaderElector(

@@ -73,15 +73,19 @@ import Yams
               openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
         """
 
-    @Test func theShippedInstallScalesWithinItsWindowsAndUsesExactlyItsGrants() async throws {
-        try await RealClusterRig().run { rig in
+    /// The ClusterRole install, and the single-namespace overlay's Role in `inference` with the controller watching
+    /// only that namespace.
+    @Test(arguments: ["config/rbac", "config/overlays/single-namespace"])
+    func theShippedInstallScalesWithinItsWindowsAndUsesExactlyItsGrants(_ install: String) async throws {
+        let rig = try await RealClusterRig(install: install)
+        try await rig.run { rig in
             try rig.apply(Self.scaledObjectCRD)
             try rig.deployment("vllm", replicas: 2)
             rig.kubelet()
             rig.signals.set([.value(15)])
             // Requests in flight, so that a scale-down marks the pods' deletion costs.
             rig.signals.running.withLock { $0 = ["vllm": 0] }
-            try rig.startController()
+            try rig.startController(namespaces: install == "config/rbac" ? [] : ["inference"])
             try rig.apply(Self.spec)
 
             // Up: ceil(2 × 15 / 5) = 6, status with every condition, the printer columns, the budget owned by the policy.
@@ -158,10 +162,7 @@ import Yams
             let denied = requests.filter { $0.code == 403 }
             #expect(denied.isEmpty, "denied: \(denied.map { "\($0.verb) \($0.requestURI)" })")
             let used = Set(requests.flatMap(\.grants))
-            let rendered = try rig.plane.kubectl([
-                "kustomize", RealClusterRig.packageRoot.appendingPathComponent("config/rbac").path,
-            ])
-            let granted = try Self.grants(of: rendered)
+            let granted = try Self.grants(of: rig.installed)
             #expect(used.subtracting(granted).isEmpty, "used but not granted: \(used.subtracting(granted).sorted())")
             let unused = granted.subtracting(used).subtracting(Self.grantedForPathsNotRun.keys)
             #expect(unused.isEmpty, "granted but never used: \(unused.sorted())")
@@ -258,6 +259,42 @@ import Yams
             // Within a few polling intervals (5 s) of the server's return, not after a grown backoff (the field saw
             // 150 s and more): 45 s leaves room for its first seconds of 403s and 429s and for a loaded machine.
             #expect(Date().timeIntervalSince(back) < 45)
+        }
+    }
+
+    /// Shadow mode next to a live HPA: it decides and reports, and the audit log shows it wrote nothing but the
+    /// policy's own status and Events (no `/scale`, no budget, no pod annotation).
+    @Test func aShadowWritesNothingButItsOwnStatus() async throws {
+        let rig = try await RealClusterRig()
+        try await rig.run { rig in
+            try rig.deployment("vllm", replicas: 2)
+            rig.kubelet()
+            rig.signals.set([.value(15)])
+            rig.signals.running.withLock { $0 = ["vllm": 0] }
+            try rig.apply(
+                "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: hpa, namespace: inference}\n"
+                    + "spec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: vllm}, minReplicas: 2, "
+                    + "maxReplicas: 3}")
+            try rig.startController()
+            try rig.apply(Self.spec.replacingOccurrences(of: "spec:\n", with: "spec:\n  mode: Shadow\n"))
+            try await RealClusterRig.eventually("the shadow's decision in status") {
+                let status = try await rig.policy("llama").status
+                return status?.desiredReplicas == 6 && status?.conditions?.first(.shadow) != nil
+            }
+            // Some more rounds, and a fall of the load that a live policy would follow down.
+            rig.signals.set([.value(1)])
+            try await Task.sleep(for: .seconds(6))
+            #expect(try await rig.replicas(of: "vllm") == 2)
+            #expect(try await rig.budget("llama") == nil)
+            let writes = try rig.controllerRequests().filter {
+                !["get", "list", "watch"].contains($0.verb) && $0.resource != "leases"
+            }
+            let allowed: Set = ["inferenceautoscalepolicies/status", "events"]
+            let other = writes.filter {
+                !allowed.contains(($0.resource ?? "") + ($0.subresource.map { "/\($0)" } ?? ""))
+            }
+            #expect(other.isEmpty, "\(other.map { "\($0.verb) \($0.requestURI)" })")
+            #expect(writes.contains { $0.subresource == "status" })
         }
     }
 

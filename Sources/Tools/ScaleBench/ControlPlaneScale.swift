@@ -16,14 +16,16 @@ extension ScaleBench {
         /// Requests per minute by verb (`update status`, `create events`, …), from the audit log.
         var perMinute: [String: Double]
         var writesPerMinute: Double
+        /// Writes per minute by the state of the policy's workload.
+        var writesByState: [String: Double]
         var cpuCores: Double
         var peakRSSMiB: Double
     }
 
     /// One third of the workloads serve with values that move a little every query; one third have pods that never
     /// become ready (no node, no series); one third have ready pods whose series are missing.
-    enum WorkloadState: CaseIterable {
-        case moving, notReady, seriesMissing
+    enum WorkloadState: String, CaseIterable {
+        case moving = "values moving", notReady = "pods not ready", seriesMissing = "series missing"
 
         static func of(_ index: Int) -> WorkloadState { allCases[index % allCases.count] }
     }
@@ -119,24 +121,13 @@ extension ScaleBench {
         let directory = plane.directory
         let kubeconfig = try plane.serviceAccountKubeconfig(
             namespace: "inference-autoscaler-system", serviceAccount: "inference-autoscaler")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
         var options = options
         options.kubeconfig = kubeconfig.path
-        options.defaultPrometheus = prometheusServer.url
-        options.metricsBindAddress = "127.0.0.1:\(try PrometheusServer.freePort())"
-        options.healthProbeBindAddress = "127.0.0.1:\(try PrometheusServer.freePort())"
         options.leaderElect = true
         options.leaderElectionNamespace = "inference-autoscaler-system"
-        let defaults = ControllerOptions.defaults
-        if options.logLevel == defaults.logLevel { options.logLevel = "warning" }
-        if options.kubeApiQps == defaults.kubeApiQps { options.kubeApiQps = 100 }
-        if options.kubeApiBurst == defaults.kubeApiBurst { options.kubeApiBurst = 200 }
-        process.arguments = options.arguments
-        let log = directory.appendingPathComponent("controller.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: log)
-        process.standardError = process.standardOutput
+        let (process, log) = try controllerProcess(
+            binary, options: options, prometheus: prometheusServer.url, metricsPort: try PrometheusServer.freePort(),
+            directory: directory)
         let started = Date()
         try process.run()
         defer {
@@ -178,13 +169,19 @@ extension ScaleBench {
         }
         let writes = requests.filter { !["get", "list", "watch"].contains($0.verb) && $0.resource != "leases" }
         if ProcessInfo.processInfo.environment["SCALE_BENCH_DEBUG"] != nil {
-            for write in writes.prefix(5) {
+            for write in writes.prefix(30) {
                 FileHandle.standardError.write(Data("  steady-state write: \(write.verb) \(write.requestURI)\n".utf8))
             }
         }
+        var writesByState: [String: Double] = [:]
+        for state in WorkloadState.allCases { writesByState[state.rawValue] = 0 }
+        for write in writes {
+            guard let index = write.name.flatMap({ Int($0.split(separator: "-").last ?? "") }) else { continue }
+            writesByState[WorkloadState.of(index).rawValue, default: 0] += 60 / elapsed
+        }
         return ControlPlaneRow(
             policies: count, firstRound: firstRound, seconds: elapsed, perMinute: perMinute,
-            writesPerMinute: Double(writes.count) * 60 / elapsed, cpuCores: cpu / elapsed,
+            writesPerMinute: Double(writes.count) * 60 / elapsed, writesByState: writesByState, cpuCores: cpu / elapsed,
             peakRSSMiB: statusMiB(process.processIdentifier, "VmHWM"))
     }
 
@@ -194,16 +191,19 @@ extension ScaleBench {
 
             Made by `make bench-scale` (`inference-tools \(command)`), on this repository's 2-core machine, against
             `../shared/kube/control-plane` (etcd, kube-apiserver v1.36 with RBAC and an audit log, kube-controller-manager).
-            Installed as a user would: the CRD, `config/rbac`, the controller (the shipped build) as its ServiceAccount
+            Installed as a user would: the CRD, `config/rbac`, the controller (`--controller`: `make bench-scale` passes the
+            shipped build) as its ServiceAccount
             with leader election. N Deployments of one replica and N policies (QueueDepth, 15 s polling, a
             PodDisruptionBudget, 100 per namespace): a third serve with values that move every query (2 ± 0.5 against a
             target of 5), a third have pods that never become ready (no node: no series), a third have ready pods whose
             series are missing. After every policy has a status and three more minutes (failure counts reach their limit),
             every request the controller's ServiceAccount makes is counted from the audit log over the window. Lease
-            renewals are leader election's and are listed, not counted as writes.
+            renewals are leader election's and are listed, not counted as writes. Values that move refresh status at most
+            every 180 s (`ReconcilePlanner.valueRefreshInterval`), and a namespace's policies poll in one phase, so a
+            window of a multiple of 180 s counts them fairly.
 
-            | policies | first round | window | requests / min by verb and resource | writes / min | CPU (cores) | peak RSS (MiB) |
-            | ---: | ---: | ---: | --- | ---: | ---: | ---: |
+            | policies | first round | window | requests / min by verb and resource | writes / min | writes / min by workload state | CPU (cores) | peak RSS (MiB) |
+            | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |
 
             """
         for row in rows {
@@ -213,7 +213,9 @@ extension ScaleBench {
             text +=
                 "| \(row.policies) | \(String(format: "%.0f s", row.firstRound)) | \(String(format: "%.0f s", row.seconds)) "
                 + "| \(verbs.isEmpty ? "none" : verbs.joined(separator: ", ")) "
-                + "| \(String(format: "%.1f", row.writesPerMinute)) | \(String(format: "%.2f", row.cpuCores)) "
+                + "| \(String(format: "%.1f", row.writesPerMinute)) "
+                + "| \(row.writesByState.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value))" }.joined(separator: ", ")) "
+                + "| \(String(format: "%.2f", row.cpuCores)) "
                 + "| \(String(format: "%.1f", row.peakRSSMiB)) |\n"
         }
         return text

@@ -170,23 +170,10 @@ struct ScaleBench: AsyncParsableCommand {
         let kubeconfig = directory.appendingPathComponent("kubeconfig").path
         try server.kubeconfig(token: "test-token").write(toFile: kubeconfig, atomically: true, encoding: .utf8)
         let metricsPort = try PrometheusServer.freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
         var options = options
         options.kubeconfig = kubeconfig
-        options.defaultPrometheus = prometheusServer.url
-        options.metricsBindAddress = "127.0.0.1:\(metricsPort)"
-        options.healthProbeBindAddress = "127.0.0.1:\(try PrometheusServer.freePort())"
-        // The bench's own defaults: quiet logs, and an API budget that 10,000 policies' first round fits in.
-        let defaults = ControllerOptions.defaults
-        if options.logLevel == defaults.logLevel { options.logLevel = "warning" }
-        if options.kubeApiQps == defaults.kubeApiQps { options.kubeApiQps = 100 }
-        if options.kubeApiBurst == defaults.kubeApiBurst { options.kubeApiBurst = 200 }
-        process.arguments = options.arguments
-        let log = directory.appendingPathComponent("controller.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: log)
-        process.standardError = process.standardOutput
+        let (process, log) = try controllerProcess(
+            binary, options: options, prometheus: prometheusServer.url, metricsPort: metricsPort, directory: directory)
         let started = Date()
         try process.run()
         defer {
@@ -291,6 +278,29 @@ struct ScaleBench: AsyncParsableCommand {
             writesPerMinute: writes, queriesPerMinute: queries * 60 / elapsed, queriesPerRound: queries * 15 / elapsed,
             reconcileP50: quantile(histogram, 0.5), reconcileP99: quantile(histogram, 0.99), reaction: reaction,
             firstRound: firstRound, resident: resident)
+    }
+
+    /// The controller as its own process, logging to `directory/controller.log`, with the bench's own defaults: quiet
+    /// logs, and an API budget that 10,000 policies' first round fits in.
+    static func controllerProcess(
+        _ binary: String, options: ControllerOptions, prometheus: String, metricsPort: Int, directory: URL
+    ) throws -> (Process, URL) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        var options = options
+        options.defaultPrometheus = prometheus
+        options.metricsBindAddress = "127.0.0.1:\(metricsPort)"
+        options.healthProbeBindAddress = "127.0.0.1:\(try PrometheusServer.freePort())"
+        let defaults = ControllerOptions.defaults
+        if options.logLevel == defaults.logLevel { options.logLevel = "warning" }
+        if options.kubeApiQps == defaults.kubeApiQps { options.kubeApiQps = 100 }
+        if options.kubeApiBurst == defaults.kubeApiBurst { options.kubeApiBurst = 200 }
+        process.arguments = options.arguments
+        let log = directory.appendingPathComponent("controller.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = process.standardOutput
+        return (process, log)
     }
 
     /// utime + stime of a process, in seconds.
