@@ -298,6 +298,58 @@ import Yams
         }
     }
 
+    /// A ResourceQuota on GPUs, counted by kube-controller-manager's quota controller: the count stops at what it
+    /// leaves room for, and status and an Event say which quota; raised, the count follows the load again.
+    @Test func aGPUQuotaCapsTheCountAndSaysWhich() async throws {
+        let rig = try await RealClusterRig()
+        try await rig.run { rig in
+            try rig.apply(
+                """
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata: {name: vllm, namespace: inference}
+                spec:
+                  replicas: 2
+                  selector: {matchLabels: {app: vllm}}
+                  template:
+                    metadata: {labels: {app: vllm}}
+                    spec: {containers: [{name: engine, image: vllm/vllm-openai, resources: {limits: {nvidia.com/gpu: 1}}}]}
+                """)
+            let quota = { (hard: Int) in
+                "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: gpu-quota, namespace: inference}\n"
+                    + "spec: {hard: {requests.nvidia.com/gpu: \"\(hard)\"}}"
+            }
+            try rig.apply(quota(4))
+            rig.kubelet()
+            rig.signals.set([.value(15)])
+            try await RealClusterRig.eventually("two ready pods counted by the quota") {
+                let pods = try await rig.admin.listAll(DynamicObject.self, .pods, namespace: "inference").items
+                let counted = try await rig.admin.get(
+                    DynamicObject.self, .resourceQuotas, namespace: "inference", name: "gpu-quota")
+                return pods.filter(RealClusterRig.isReady).count == 2
+                    && counted["status", "used", "requests.nvidia.com/gpu"] == .string("2")
+            }
+            try rig.startController()
+            try rig.apply(Self.spec)
+            // The queue asks for 6; 4 GPUs with 2 used leave room for 4.
+            try await RealClusterRig.eventually("the quota's cap") {
+                try await rig.policy("llama").status?.limitedBy == "quota:gpu-quota"
+            }
+            #expect(try await rig.replicas(of: "vllm") == 4)
+            let limited = try #require(try await rig.condition("ScalingLimited", of: "llama"))
+            #expect(limited.reason == "ResourceQuota")
+            #expect(limited.message.contains("requests.nvidia.com/gpu"), "\(limited.message)")
+            try await RealClusterRig.eventually("the LimitedByQuota event") {
+                try await rig.admin.listAll(DynamicObject.self, .events, namespace: "inference").items
+                    .contains { $0["reason"] == .string("LimitedByQuota") }
+            }
+            try rig.apply(quota(8))
+            try await RealClusterRig.eventually("the count past the old cap") {
+                try await rig.replicas(of: "vllm") == 6
+            }
+        }
+    }
+
     /// 20 policies whose pods never become ready, some without metrics, some with values that move: once they have
     /// settled, rounds write nothing.
     @Test func idlePoliciesMakeNoSteadyStateWrites() async throws {
