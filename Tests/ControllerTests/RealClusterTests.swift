@@ -350,6 +350,33 @@ import Yams
         }
     }
 
+    /// A budget the user made under the policy's name is neither taken over nor deleted: `DisruptionBudget=False`
+    /// `NotOwned` says so, and scaling goes on.
+    @Test func aBudgetTheUserOwnsIsLeftAlone() async throws {
+        let rig = try await RealClusterRig()
+        try await rig.run { rig in
+            try rig.deployment("vllm", replicas: 2)
+            try rig.apply(
+                "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: llama, namespace: inference}\n"
+                    + "spec: {maxUnavailable: 0, selector: {matchLabels: {app: vllm}}}")
+            rig.kubelet()
+            rig.signals.set([.value(15)])
+            try rig.startController()
+            try rig.apply(Self.spec)
+            try await RealClusterRig.eventually("scaling goes on") { try await rig.replicas(of: "vllm") == 6 }
+            try await RealClusterRig.eventually("the budget not owned, in status") {
+                try await rig.condition("DisruptionBudget", of: "llama")?.reason == "NotOwned"
+            }
+            let budget = try #require(try await rig.budget("llama"))
+            #expect(budget["spec", "maxUnavailable"] == .number(0))
+            #expect(budget["metadata", "ownerReferences"] == nil)
+            // Going to zero leaves it too.
+            rig.signals.set([.value(0)])
+            try await RealClusterRig.eventually("zero replicas") { try await rig.replicas(of: "vllm") == 0 }
+            #expect(try await rig.budget("llama") != nil)
+        }
+    }
+
     /// 20 policies whose pods never become ready, some without metrics, some with values that move: once they have
     /// settled, rounds write nothing.
     @Test func idlePoliciesMakeNoSteadyStateWrites() async throws {
