@@ -115,7 +115,10 @@ import Yams
             #expect(owner["uid"]?.stringValue == policy.metadata.uid)
             #expect(owner["controller"] == .bool(true))
 
-            // Gently down: 2.5 a pod asks for 3, one pod at a time, no step skipped.
+            // Gently down: 2.5 a pod asks for 3, one pod at a time, no step skipped. First the scale-up leaves the
+            // 3 s rate period: a period that holds it starts from the count before it (RateLimits), and would allow
+            // more than one pod down at once.
+            try await Task.sleep(for: .seconds(4))
             rig.signals.set([.value(2.5)])
             var seen: [Int] = []
             try await RealClusterRig.eventually("a gentle scale-down to 3") {

@@ -78,8 +78,22 @@ public final class KubernetesControlPlane: Sendable {
     deinit { stop() }
 
     /// Starts a plane in a new temporary directory and waits until the API server (and the controller manager)
-    /// answer.
+    /// answer. The script picks free ports and only then starts the servers: another process of a busy test run can
+    /// take a port in between, so a start that fails on a port in use is tried again on new ones.
     public static func start(_ options: Options = .init()) async throws -> KubernetesControlPlane {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await startOnce(options)
+            } catch let error as CommandError where attempt < 3 && error.description.contains("address already in use")
+            {
+                continue
+            }
+        }
+    }
+
+    private static func startOnce(_ options: Options) async throws -> KubernetesControlPlane {
         let script = try scriptPath()
         let kubectl = try kubectlPath()
         let name = "kube-plane-\(UUID().uuidString.prefix(8).lowercased())"
