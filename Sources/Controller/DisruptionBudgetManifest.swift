@@ -8,7 +8,7 @@ enum DisruptionBudgetManifest {
     static func make(
         for policy: InferenceAutoscalePolicy, budget: ResolvedPolicy.DisruptionBudget, selector: LabelSelector
     ) -> JSONValue {
-        var spec: [String: JSONValue] = ["selector": selectorObject(selector)]
+        var spec: [String: JSONValue] = ["selector": selector.object]
         switch budget {
         case .maxUnavailable(let value): spec["maxUnavailable"] = json(value)
         case .minAvailable(let value): spec["minAvailable"] = json(value)
@@ -52,29 +52,5 @@ enum DisruptionBudgetManifest {
         case .int(let number): .number(Double(number))
         case .string(let text): .string(text)
         }
-    }
-
-    static func selectorObject(_ selector: LabelSelector) -> JSONValue {
-        var labels: [String: JSONValue] = [:]
-        var expressions: [JSONValue] = []
-        func expression(_ key: String, _ op: String, _ values: [String]?) -> JSONValue {
-            var object: [String: JSONValue] = ["key": .string(key), "operator": .string(op)]
-            if let values { object["values"] = .array(values.sorted().map(JSONValue.string)) }
-            return .object(object)
-        }
-        for requirement in selector.requirements {
-            switch requirement {
-            case .equals(let key, let value): labels[key] = .string(value)
-            case .notEquals(let key, let value): expressions.append(expression(key, "NotIn", [value]))
-            case .in(let key, let values): expressions.append(expression(key, "In", Array(values)))
-            case .notIn(let key, let values): expressions.append(expression(key, "NotIn", Array(values)))
-            case .exists(let key): expressions.append(expression(key, "Exists", nil))
-            case .doesNotExist(let key): expressions.append(expression(key, "DoesNotExist", nil))
-            }
-        }
-        var object: [String: JSONValue] = [:]
-        if !labels.isEmpty { object["matchLabels"] = .object(labels) }
-        if !expressions.isEmpty { object["matchExpressions"] = .array(expressions) }
-        return .object(object)
     }
 }

@@ -161,24 +161,7 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
     /// The `autoscaling/v1` Scale of an apps/v1 workload: `spec.replicas` (1 when unset), `status.replicas`, and the
     /// selector in the string form the API server gives (requirements sorted by key).
     static func scale(of object: DynamicObject) -> Scale {
-        var requirements: [(String, String)] = []
-        for (key, value) in object["spec", "selector", "matchLabels"]?.objectMembers ?? [:] {
-            if let text = value.stringValue { requirements.append((key, "\(key)=\(text)")) }
-        }
-        for expression in object["spec", "selector", "matchExpressions"]?.arrayValue ?? [] {
-            guard let key = expression["key"]?.stringValue, let op = expression["operator"]?.stringValue else {
-                continue
-            }
-            let values = (expression["values"]?.arrayValue ?? []).compactMap(\.stringValue).sorted()
-            switch op {
-            case "In": requirements.append((key, "\(key) in (\(values.joined(separator: ",")))"))
-            case "NotIn": requirements.append((key, "\(key) notin (\(values.joined(separator: ",")))"))
-            case "Exists": requirements.append((key, key))
-            case "DoesNotExist": requirements.append((key, "!\(key)"))
-            default: continue
-            }
-        }
-        let selector = requirements.sorted { $0.0 < $1.0 }.map(\.1).joined(separator: ",")
+        let selector = LabelSelector(object: object["spec", "selector"]).text
         return Scale(
             apiVersion: "autoscaling/v1", kind: "Scale", metadata: object.metadata,
             spec: .init(replicas: object["spec", "replicas"]?.intValue ?? 1),

@@ -297,4 +297,36 @@ import Testing
     func labelSelectors(_ text: String, _ labels: [String: String], _ matches: Bool) throws {
         #expect(try LabelSelector(parsing: text).matches(labels) == matches)
     }
+
+    /// A workload's selector object gives the string `/scale` reports, and that string gives the object back (the
+    /// budget's selector).
+    @Test func aSelectorObjectAndItsStringFormRoundTrip() throws {
+        let object = try JSONDecoder().decode(
+            JSONValue.self,
+            from: Data(
+                #"{"matchLabels":{"tier":"gpu","app":"vllm"},"matchExpressions":[{"key":"canary","operator":"DoesNotExist"},{"key":"zone","operator":"In","values":["b","a"]}]}"#
+                    .utf8))
+        let selector = LabelSelector(object: object)
+        #expect(selector.text == "app=vllm,!canary,tier=gpu,zone in (a,b)")
+        #expect(try LabelSelector(parsing: selector.text).object == object.normalizedSelector)
+        #expect(selector.matches(["app": "vllm", "tier": "gpu", "zone": "a"]))
+        #expect(!selector.matches(["app": "vllm", "tier": "gpu", "zone": "a", "canary": "1"]))
+    }
+}
+
+extension JSONValue {
+    /// A selector object as `LabelSelector.object` writes it: values sorted.
+    fileprivate var normalizedSelector: JSONValue {
+        var copy = self
+        if case .array(let expressions)? = self["matchExpressions"] {
+            copy = copy.setting(
+                .array(
+                    expressions.map { expression in
+                        guard case .array(let values)? = expression["values"] else { return expression }
+                        return expression.setting(
+                            .array(values.compactMap(\.stringValue).sorted().map(JSONValue.string)), at: ["values"])
+                    }), at: ["matchExpressions"])
+        }
+        return copy
+    }
 }
