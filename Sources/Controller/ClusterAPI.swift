@@ -31,6 +31,25 @@ public struct PodInfo: Sendable, Equatable {
     }
 }
 
+/// The reasons of the Events the controller records besides a hold's (whose reason is its `ReconcileReason`).
+public enum PolicyEventReason: String, Sendable, CaseIterable {
+    case scaledUp = "ScaledUp", scaledDown = "ScaledDown", scaledToZero = "ScaledToZero"
+    case activatedFromZero = "ActivatedFromZero"
+    /// What a shadow policy would have done.
+    case wouldScaleUp = "WouldScaleUp", wouldScaleDown = "WouldScaleDown", wouldScaleToZero = "WouldScaleToZero"
+    case wouldActivateFromZero = "WouldActivateFromZero"
+    case fallbackActivated = "FallbackActivated", fallbackDeactivated = "FallbackDeactivated"
+    case capacityUnavailable = "CapacityUnavailable", limitedByQuota = "LimitedByQuota"
+    case metricsUnavailable = "MetricsUnavailable", disruptionBudgetConflict = "DisruptionBudgetConflict"
+    case scaleFailed = "ScaleFailed"
+
+    /// A scale's Event, and what a shadow says instead.
+    static let shadowed: [PolicyEventReason: PolicyEventReason] = [
+        .scaledUp: .wouldScaleUp, .scaledDown: .wouldScaleDown, .scaledToZero: .wouldScaleToZero,
+        .activatedFromZero: .wouldActivateFromZero,
+    ]
+}
+
 /// An Event about a policy.
 public struct PolicyEvent: Sendable, Equatable {
     public enum Kind: String, Sendable { case normal = "Normal", warning = "Warning" }
@@ -44,6 +63,10 @@ public struct PolicyEvent: Sendable, Equatable {
         self.kind = kind
         self.reason = reason
         self.message = message
+    }
+
+    public init(_ kind: Kind, _ reason: PolicyEventReason, _ message: String) {
+        self.init(kind, reason.rawValue, message)
     }
 }
 

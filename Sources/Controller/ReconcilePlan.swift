@@ -449,12 +449,12 @@ public enum ReconcilePlanner {
                 "cannot scale the target\(from.map { " from \($0)" } ?? "") to \(replicas): \(failure.description)"
             condition = PolicyCondition(
                 type: .ready, status: .false, reason: ReconcileReason.scaleFailed.rawValue, message: message)
-            let scaleReasons: Set = ["ScaledUp", "ScaledDown", "ScaledToZero", "ActivatedFromZero"]
+            let scaleReasons = Set(PolicyEventReason.shadowed.keys.map(\.rawValue))
             let deletesBudget = plan.actions.contains(.deleteDisruptionBudget)
             plan.actions = plan.actions.compactMap { action in
                 switch action {
                 case .recordEvent(let event) where scaleReasons.contains(event.reason):
-                    return .recordEvent(PolicyEvent(.warning, ReconcileReason.scaleFailed.rawValue, message))
+                    return .recordEvent(PolicyEvent(.warning, PolicyEventReason.scaleFailed, message))
                 // The budget protects the pods that still run: not deleted for a zero that never came.
                 case .deleteDisruptionBudget: return nil
                 default: return action
@@ -522,7 +522,8 @@ public enum ReconcilePlanner {
         var status = plan.status ?? previous ?? PolicyStatus()
         let before = previous?.conditions?.first { $0.is(.disruptionBudget) }
         if before?.reason != "NotOwned" || before?.message != conflict {
-            plan.actions.insert(.recordEvent(PolicyEvent(.warning, "DisruptionBudgetConflict", conflict)), at: 0)
+            plan.actions.insert(
+                .recordEvent(PolicyEvent(.warning, PolicyEventReason.disruptionBudgetConflict, conflict)), at: 0)
         }
         status.conditions = replacing(
             status.conditions,
@@ -534,11 +535,8 @@ public enum ReconcilePlanner {
 
     /// `ScaledUp` → `WouldScaleUp`, and so on: what a shadow policy would have done.
     static func shadowEvent(_ event: PolicyEvent) -> PolicyEvent {
-        let reasons = [
-            "ScaledUp": "WouldScaleUp", "ScaledDown": "WouldScaleDown", "ScaledToZero": "WouldScaleToZero",
-            "ActivatedFromZero": "WouldActivateFromZero",
-        ]
-        return PolicyEvent(event.kind, reasons[event.reason] ?? event.reason, event.message)
+        let shadowed = PolicyEventReason(rawValue: event.reason).flatMap { PolicyEventReason.shadowed[$0] }
+        return PolicyEvent(event.kind, shadowed?.rawValue ?? event.reason, event.message)
     }
 
     private static func budgetCondition(_ budget: ResolvedPolicy.DisruptionBudget, replicas: Int) -> PolicyCondition {
@@ -571,10 +569,15 @@ public enum ReconcilePlanner {
                     + "\(String(format: "%.4g", strongest.target)) asked for \(recommendation)"
             }
         }
-        if to == 0 { return PolicyEvent(.normal, "ScaledToZero", "\(target): \(from) -> 0 replicas, \(why)") }
-        if from == 0 { return PolicyEvent(.normal, "ActivatedFromZero", "\(target): 0 -> \(to) replicas, \(why)") }
+        if to == 0 {
+            return PolicyEvent(.normal, PolicyEventReason.scaledToZero, "\(target): \(from) -> 0 replicas, \(why)")
+        }
+        if from == 0 {
+            return PolicyEvent(.normal, PolicyEventReason.activatedFromZero, "\(target): 0 -> \(to) replicas, \(why)")
+        }
         return PolicyEvent(
-            .normal, to > from ? "ScaledUp" : "ScaledDown", "\(target): \(from) -> \(to) replicas, \(why)")
+            .normal, to > from ? PolicyEventReason.scaledUp : .scaledDown,
+            "\(target): \(from) -> \(to) replicas, \(why)")
     }
 
     static func transitionEvents(from previous: PolicyStatus, to status: PolicyStatus) -> [PolicyEvent] {
@@ -585,21 +588,22 @@ public enum ReconcilePlanner {
         let wasFallback = condition(previous, .fallback)?.status == .true
         let isFallback = condition(status, .fallback)?.status == .true
         if isFallback, !wasFallback {
-            events.append(PolicyEvent(.warning, "FallbackActivated", condition(status, .fallback)?.message ?? ""))
+            events.append(
+                PolicyEvent(.warning, PolicyEventReason.fallbackActivated, condition(status, .fallback)?.message ?? ""))
         } else if wasFallback, !isFallback {
-            events.append(PolicyEvent(.normal, "FallbackDeactivated", "signals readable again"))
+            events.append(PolicyEvent(.normal, PolicyEventReason.fallbackDeactivated, "signals readable again"))
         }
         let capacity = condition(status, .capacityAvailable)
         if capacity?.status == .false, condition(previous, .capacityAvailable)?.status != .false {
-            events.append(PolicyEvent(.warning, "CapacityUnavailable", capacity?.message ?? ""))
+            events.append(PolicyEvent(.warning, PolicyEventReason.capacityUnavailable, capacity?.message ?? ""))
         }
         let limit = condition(status, .scalingLimited)
         if limit?.reason == LimitReason.quota("").conditionReason, previous.limitedBy != status.limitedBy {
-            events.append(PolicyEvent(.warning, "LimitedByQuota", limit?.message ?? ""))
+            events.append(PolicyEvent(.warning, PolicyEventReason.limitedByQuota, limit?.message ?? ""))
         }
         let metrics = condition(status, .metricsAvailable)
         if metrics?.status == .false, condition(previous, .metricsAvailable)?.status != .false {
-            events.append(PolicyEvent(.warning, "MetricsUnavailable", metrics?.message ?? ""))
+            events.append(PolicyEvent(.warning, PolicyEventReason.metricsUnavailable, metrics?.message ?? ""))
         }
         return events
     }
