@@ -8,18 +8,6 @@ import Synchronization
 /// One reconcile of one policy: read the target, its pods and the signals; plan (`ReconcilePlanner`, pure); carry
 /// the plan out. Level-based: it reads everything each time.
 public final class PolicyReconciler: Sendable {
-    private struct Memory {
-        /// The exact history of the last decision (status keeps it only when it changed materially).
-        var history: DecisionHistory
-        var lastStatusWrite: Date
-        /// Set when this round's status write failed: the history status held when the round read it. While status
-        /// still holds exactly that (nobody wrote it since), the memory is newer than status and wins.
-        var unwrittenOver: DecisionHistory??
-        /// A shadow policy's own replica count and counters (for the spec generation `shadow` names).
-        var shadowReplicas: Int?
-        var shadow: ShadowStatus?
-    }
-
     /// The annotation that pauses a policy like `spec.paused: true`.
     public static let pausedAnnotation = ReconcilePlanner.pausedAnnotation
     static let deletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
@@ -33,7 +21,7 @@ public final class PolicyReconciler: Sendable {
     private let markDeletionCosts: Bool
     /// How often values alone (signal values, messages, counters) refresh status.
     private let valueRefresh: Double
-    private let memory = Mutex<[PolicyKey: Memory]>([:])
+    private let memory = Mutex<[PolicyKey: PolicyMemory]>([:])
 
     public init(
         cluster: any ClusterAPI, signals: any SignalSource, metrics: ControllerMetrics? = nil,
@@ -80,26 +68,9 @@ public final class PolicyReconciler: Sendable {
                 ? nil : await signals.workload(for: resolved, pods: pods, ready: ready, at: now)
             let remembered = memory.withLock { $0[key] }
             let lastStatusWrite = remembered?.lastStatusWrite ?? .distantPast
-            var observed = observation.observedScale
-            // What was remembered of an earlier spec is not this one's.
-            let shadowOfThisSpec = remembered?.shadow?.generation == policy.metadata.generation
-            if resolved.shadow {
-                // A shadow scales its own imagined fleet: its rate limits and windows follow its own count, while
-                // the signals are what the real pods report.
-                observed.desiredReplicas = ReconcilePlanner.shadowReplicas(
-                    policy: policy, remembered: shadowOfThisSpec ? remembered?.shadowReplicas : nil,
-                    live: observed.desiredReplicas)
-            }
-            let decision = ScalingDecider.decide(
-                policy: resolved, observed: observed, samples: samples,
-                history: ReconcilePlanner.history(
-                    for: policy, resolved: resolved, remembered: remembered?.history,
-                    newerThanStatus: remembered?.unwrittenOver.map { $0 == policy.status?.history } ?? false),
-                workload: workload, now: now)
-            let plan = ReconcilePlanner.plan(
-                decision, policy: policy, resolved: resolved, observation: observation,
-                lastStatusWrite: lastStatusWrite, now: now, markDeletionCosts: markDeletionCosts,
-                shadow: shadowOfThisSpec ? remembered?.shadow : nil, valueRefresh: valueRefresh)
+            let (plan, decision) = ReconcilePlanner.round(
+                policy: policy, resolved: resolved, observation: observation, samples: samples, workload: workload,
+                memory: remembered, now: now, markDeletionCosts: markDeletionCosts, valueRefresh: valueRefresh)
             let result = await execute(
                 plan, policy: policy, scaling: Scaling(policy: resolved, target: target, decision: decision),
                 pollingInterval: resolved.pollingInterval, now: now, log: log, lastStatusWrite: lastStatusWrite)
@@ -264,7 +235,7 @@ public final class PolicyReconciler: Sendable {
         }
         if let history = plan.history {
             memory.withLock {
-                $0[key] = Memory(
+                $0[key] = PolicyMemory(
                     history: history, lastStatusWrite: statusWritten,
                     unwrittenOver: statusFailed ? .some(policy.status?.history) : nil,
                     shadowReplicas: plan.shadow == nil ? nil : scaling?.decision.desiredReplicas, shadow: plan.shadow)

@@ -136,6 +136,30 @@ extension ReconcilePlan {
     }
 }
 
+/// What the controller keeps of a policy between rounds, besides its status.
+public struct PolicyMemory: Sendable, Equatable {
+    /// The exact history of the last decision (status keeps it only when it changed materially).
+    public var history: DecisionHistory
+    public var lastStatusWrite: Date
+    /// Set when the last round's status write failed: the history status held when that round read it. While status
+    /// still holds exactly that (nobody wrote it since), the memory is newer than status and wins.
+    public var unwrittenOver: DecisionHistory??
+    /// A shadow policy's own replica count and counters (for the spec generation `shadow` names).
+    public var shadowReplicas: Int?
+    public var shadow: ShadowStatus?
+
+    public init(
+        history: DecisionHistory, lastStatusWrite: Date, unwrittenOver: DecisionHistory?? = nil,
+        shadowReplicas: Int? = nil, shadow: ShadowStatus? = nil
+    ) {
+        self.history = history
+        self.lastStatusWrite = lastStatusWrite
+        self.unwrittenOver = unwrittenOver
+        self.shadowReplicas = shadowReplicas
+        self.shadow = shadow
+    }
+}
+
 /// A step of a round that the API server refused, or that never reached it.
 public struct StepFailure: Error, Sendable, Equatable {
     /// The API's reason (`Forbidden`, `Conflict`, `TooManyRequests`, …); `RequestFailed` when no answer came.
@@ -172,6 +196,37 @@ public enum ReconcilePlanner {
             self.message = message
             self.pollingInterval = pollingInterval
         }
+    }
+
+    /// A round, once `admit` let the policy through and the target, its pods and the signals were read: the decision
+    /// from what was read and what was remembered, then its plan (whose `history` and `shadow` are what to remember,
+    /// and `failed` says what a failed step leaves of them).
+    public static func round(
+        policy: InferenceAutoscalePolicy, resolved: ResolvedPolicy, observation: Observation, samples: [SignalSample],
+        workload: WorkloadSample?, memory: PolicyMemory?, now: Date, markDeletionCosts: Bool = true,
+        valueRefresh: Double = valueRefreshInterval
+    ) -> (plan: ReconcilePlan, decision: ScalingDecision) {
+        var observed = observation.observedScale
+        // What was remembered of an earlier spec is not this one's.
+        let shadowOfThisSpec = memory?.shadow?.generation == policy.metadata.generation
+        if resolved.shadow {
+            // A shadow scales its own imagined fleet: its rate limits and windows follow its own count, while the
+            // signals are what the real pods report.
+            observed.desiredReplicas = shadowReplicas(
+                policy: policy, remembered: shadowOfThisSpec ? memory?.shadowReplicas : nil,
+                live: observed.desiredReplicas)
+        }
+        let decision = ScalingDecider.decide(
+            policy: resolved, observed: observed, samples: samples,
+            history: history(
+                for: policy, resolved: resolved, remembered: memory?.history,
+                newerThanStatus: memory?.unwrittenOver.map { $0 == policy.status?.history } ?? false),
+            workload: workload, now: now)
+        let plan = plan(
+            decision, policy: policy, resolved: resolved, observation: observation,
+            lastStatusWrite: memory?.lastStatusWrite ?? .distantPast, now: now, markDeletionCosts: markDeletionCosts,
+            shadow: shadowOfThisSpec ? memory?.shadow : nil, valueRefresh: valueRefresh)
+        return (plan, decision)
     }
 
     /// The checks made before anything is read: a valid spec (the CRD installed may be older than this binary), not
