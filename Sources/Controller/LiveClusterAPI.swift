@@ -362,9 +362,6 @@ public final class LiveClusterAPI: ClusterAPI, Sendable {
         _ = appliedBudgets.withLock { $0.removeValue(forKey: policy.description) }
     }
 
-    /// How many Event series are remembered (bounded by `eventSeriesLimit`).
-    var eventSeriesCount: Int { series.withLock { $0.count } }
-
     /// `metav1.MicroTime`: RFC 3339 with microseconds.
     static func microTime(_ date: Date) -> String {
         let seconds = floor(date.timeIntervalSince1970)

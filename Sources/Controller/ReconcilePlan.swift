@@ -492,7 +492,6 @@ public enum ReconcilePlanner {
     ) -> ReconcilePlan {
         var plan = rest
         var status = plan.status ?? previous ?? PolicyStatus()
-        let generation = status.observedGeneration
         var condition: PolicyCondition?
         switch step {
         case .patchScale(let replicas):
@@ -534,9 +533,7 @@ public enum ReconcilePlanner {
         case .markDeletionCosts, .recordEvent:
             return plan
         }
-        if let condition {
-            status.conditions = replacing(status.conditions, with: condition, previous: previous, now: now)
-        }
+        if let condition { status.conditions = replacing(in: status, with: condition, previous: previous, now: now) }
         plan.settle(status, previous: previous, lastStatusWrite: lastStatusWrite, now: now, valueRefresh: valueRefresh)
         plan.result = .retry(reason: failure.description, within: pollingInterval)
         return plan
@@ -545,11 +542,10 @@ public enum ReconcilePlanner {
     /// `conditions` with `condition` merged over what the round started from: the plan's own (successful) version of
     /// that type never happened, so a failure that persists keeps its first transition time.
     static func replacing(
-        _ conditions: [PolicyCondition]?, with condition: PolicyCondition, previous: PolicyStatus?, now: Date
+        in status: PolicyStatus, with condition: PolicyCondition, previous: PolicyStatus?, now: Date
     ) -> [PolicyCondition] {
-        let base = restoring(condition.type, in: conditions ?? [], from: previous)
-        let generation = base.first?.observedGeneration
-        return PolicyCondition.merge(base, with: [condition], now: now, observedGeneration: generation)
+        let base = restoring(condition.type, in: status.conditions ?? [], from: previous)
+        return PolicyCondition.merge(base, with: [condition], now: now, observedGeneration: status.observedGeneration)
     }
 
     /// `conditions` with the condition of `type` as `previous` had it, at its place there (or without one, if it had
@@ -558,11 +554,12 @@ public enum ReconcilePlanner {
         _ type: String, in conditions: [PolicyCondition], from previous: PolicyStatus?
     ) -> [PolicyCondition] {
         var result = conditions
-        let before = previous?.conditions?.firstIndex { $0.type == type }.map { (previous!.conditions!, $0) }
+        let earlier = previous?.conditions ?? []
+        let before = earlier.firstIndex { $0.type == type }
         if let index = result.firstIndex(where: { $0.type == type }) {
-            if let (list, at) = before { result[index] = list[at] } else { result.remove(at: index) }
-        } else if let (list, at) = before {
-            result.insert(list[at], at: min(at, result.count))
+            if let before { result[index] = earlier[before] } else { result.remove(at: index) }
+        } else if let before {
+            result.insert(earlier[before], at: min(before, result.count))
         }
         return result
     }
@@ -581,7 +578,7 @@ public enum ReconcilePlanner {
                 .recordEvent(PolicyEvent(.warning, PolicyEventReason.disruptionBudgetConflict, conflict)), at: 0)
         }
         status.conditions = replacing(
-            status.conditions,
+            in: status,
             with: PolicyCondition(type: .disruptionBudget, status: .false, reason: "NotOwned", message: conflict),
             previous: previous, now: now)
         plan.settle(status, previous: previous, lastStatusWrite: lastStatusWrite, now: now, valueRefresh: valueRefresh)

@@ -196,18 +196,12 @@ final class RealClusterRig: @unchecked Sendable {
         plane.stop()
     }
 
-    /// Polls until `condition` holds (every 250 ms) or fails after `seconds`: generous, since a loaded machine is
-    /// slow, and a bound that passes only causes a later check to run.
+    /// `ControllerIntegrationTests.eventually` with more room (a loaded machine is slow, and a bound that passes only
+    /// lets a later check run), where a request that fails (the API server restarting) counts as not yet.
     static func eventually(
         _ what: String, within seconds: Double = 90, _ condition: () async throws -> Bool
     ) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if (try? await condition()) == true { return }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        Issue.record("timed out after \(seconds) s waiting for \(what)")
-        throw CancellationError()
+        try await ControllerIntegrationTests.eventually(what, within: seconds) { (try? await condition()) == true }
     }
 }
 
